@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Makes sure the system packages the test suite drives are present: Debian's Chromium
+// (the browser tests; a browser download does not work everywhere) and ffmpeg.
+// Installs them with apt-get when missing and we are root; otherwise says what to do.
+'use strict';
+const { existsSync } = require('node:fs');
+const { spawnSync } = require('node:child_process');
+
+const wanted = [
+  { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  { bin: '/usr/bin/ffmpeg', pkg: 'ffmpeg' },
+];
+const missing = wanted.filter((w) => !existsSync(w.bin));
+if (missing.length === 0) process.exit(0);
+
+const pkgs = missing.map((m) => m.pkg);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+if (!isRoot || !hasApt) {
+  console.error(
+    `[ensure-test-deps] missing: ${pkgs.join(', ')}. Install them (Debian/Ubuntu: ` +
+      `sudo apt-get install -y ${pkgs.join(' ')}); the tests that need them will fail without them.`,
+  );
+  process.exit(0);
+}
+console.log(`[ensure-test-deps] installing ${pkgs.join(', ')} with apt-get`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+const run = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0;
+if (!run(['update', '-q']) || !run(['install', '-y', '-q', '--no-install-recommends', ...pkgs])) {
+  console.error('[ensure-test-deps] apt-get failed');
+  process.exit(1);
+}

@@ -1,0 +1,2 @@
+export * from './streaming-client';
+export * from '../protocol';

@@ -1,0 +1,308 @@
+/**
+ * Browser client library: socket.io-client for signalling plus the browser's own
+ * RTCPeerConnection. Receive-only (no getUserMedia, so no permission prompt).
+ *
+ *   const client = new StreamingClient({ url: location.origin });
+ *   const session = await client.start({ video: document.querySelector('video') });
+ *   session.addEventListener('state', () => console.log(session.state));
+ *   session.send('ping');
+ *   await session.close();
+ */
+import { io, Socket } from 'socket.io-client';
+import {
+  Ack,
+  ClientToServerEvents,
+  DATA_CHANNEL_LABEL,
+  ErrorCode,
+  IceCandidateInit,
+  ServerToClientEvents,
+  SessionCandidateEvent,
+  SessionOfferEvent,
+  SessionState,
+  SessionStateEvent,
+} from '../protocol';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export class StreamingClientError extends Error {
+  constructor(
+    readonly code: ErrorCode | 'TIMEOUT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StreamingClientError';
+  }
+}
+
+export interface StreamingClientOptions {
+  /** Server URL (default: the page's origin). Ignored when `socket` is given. */
+  url?: string;
+  /** An existing socket.io-client socket to use. */
+  socket?: ClientSocket;
+  /** socket.io path (default `/socket.io`). */
+  path?: string;
+  /** Passed to RTCPeerConnection (ICE servers and so on). */
+  rtcConfig?: RTCConfiguration;
+  /** Time to wait for each ack (ms). */
+  requestTimeoutMs?: number;
+  /** Which local ICE candidates to send to the server (default: all). */
+  candidateFilter?: (candidate: RTCIceCandidate) => boolean;
+}
+
+export interface StartOptions {
+  /** Media source id; the server's default when absent. */
+  source?: string;
+  /** A video element to play the stream in. */
+  video?: HTMLVideoElement;
+  /** `client` (default): the browser offers recvonly video; `server`: the server offers. */
+  offerer?: 'client' | 'server';
+}
+
+/** Owns the signalling socket; starts viewer sessions on it. */
+export class StreamingClient {
+  readonly socket: ClientSocket;
+  private readonly sessions = new Map<string, ViewerSession>();
+  /** Events for a session whose start ack has not been processed yet. */
+  private readonly early = new Map<string, Array<() => void>>();
+  private readonly ownsSocket: boolean;
+
+  constructor(readonly options: StreamingClientOptions = {}) {
+    this.ownsSocket = !options.socket;
+    this.socket =
+      options.socket ??
+      io(options.url ?? globalThis.location?.origin, {
+        path: options.path,
+        transports: ['websocket', 'polling'],
+      });
+    this.socket.on('session:candidate', (e) => this.route(e.sessionId, (s) => s.onRemoteCandidate(e)));
+    this.socket.on('session:offer', (e) => this.route(e.sessionId, (s) => s.onRemoteOffer(e)));
+    this.socket.on('session:state', (e) => this.route(e.sessionId, (s) => s.onServerState(e)));
+    this.socket.on('disconnect', () => {
+      for (const s of [...this.sessions.values()]) s.markClosed('signalling-lost');
+    });
+  }
+
+  /** Starts a viewer session and resolves once the server accepted it (not yet playing). */
+  async start(opts: StartOptions = {}): Promise<ViewerSession> {
+    const session = new ViewerSession(this, opts);
+    try {
+      const id = await session.negotiate(opts.offerer ?? 'client');
+      this.sessions.set(id, session);
+      for (const fn of this.early.get(id) ?? []) fn();
+      this.early.delete(id);
+      return session;
+    } catch (err) {
+      session.pc.close();
+      throw err;
+    }
+  }
+
+  /** Closes every session and the socket (when this client created it). */
+  close(): void {
+    for (const s of [...this.sessions.values()]) void s.close();
+    if (this.ownsSocket) this.socket.disconnect();
+  }
+
+  /** Sends a request and unwraps its ack: resolves with the ok payload, throws the error. */
+  async request<K extends keyof ClientToServerEvents>(
+    event: K,
+    payload: Parameters<ClientToServerEvents[K]>[0],
+  ): Promise<Extract<Parameters<Parameters<ClientToServerEvents[K]>[1]>[0], { ok: true }>> {
+    let res: Ack<object>;
+    try {
+      // socket.io's typed emitWithAck cannot follow a generic event name.
+      const s = this.socket.timeout(this.options.requestTimeoutMs ?? 10_000) as unknown as {
+        emitWithAck(e: string, p: unknown): Promise<Ack<object>>;
+      };
+      res = await s.emitWithAck(event, payload);
+    } catch {
+      throw new StreamingClientError('TIMEOUT', `${event}: no answer from the server`);
+    }
+    if (!res.ok) throw new StreamingClientError(res.error.code, res.error.message);
+    return res as never;
+  }
+
+  /** @internal */
+  forget(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  private route(id: string, fn: (s: ViewerSession) => void): void {
+    const s = this.sessions.get(id);
+    if (s) return fn(s);
+    // The server's first candidates can overtake our handling of the start ack.
+    const queue = this.early.get(id) ?? [];
+    if (queue.length < 64) queue.push(() => this.route(id, fn));
+    this.early.set(id, queue);
+    setTimeout(() => this.early.delete(id), 30_000);
+  }
+}
+
+export interface ViewerSessionEventMap {
+  state: Event;
+  message: MessageEvent<string>;
+  track: Event;
+}
+
+/**
+ * One viewer session: an RTCPeerConnection that receives video and a data channel.
+ * Events: `state` (see `state`), `message` (data-channel text), `track` (video arrived).
+ */
+export class ViewerSession extends EventTarget {
+  readonly pc: RTCPeerConnection;
+  id = '';
+  state: SessionState = 'connecting';
+  /** Why the session reached its current state, when the server said. */
+  reason?: string;
+  stream?: MediaStream;
+  channel?: RTCDataChannel;
+  private readonly remoteQueue: (RTCIceCandidateInit | null)[] = [];
+  private readonly localQueue: (IceCandidateInit | null)[] = [];
+  private remoteSet = false;
+
+  constructor(
+    private readonly client: StreamingClient,
+    private readonly opts: StartOptions,
+  ) {
+    super();
+    this.pc = new RTCPeerConnection(client.options.rtcConfig);
+    this.pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
+    this.pc.ontrack = (e) => {
+      this.stream = e.streams[0] ?? new MediaStream([e.track]);
+      if (this.opts.video) this.opts.video.srcObject = this.stream;
+      this.dispatchEvent(new Event('track'));
+    };
+    this.pc.ondatachannel = (e) => this.attachChannel(e.channel);
+    this.pc.onconnectionstatechange = () => {
+      if (this.pc.connectionState === 'failed') this.markClosed('ice-failed');
+    };
+  }
+
+  /** Sends text on the data channel; false when it is not open. */
+  send(text: string): boolean {
+    if (this.channel?.readyState !== 'open') return false;
+    this.channel.send(text);
+    return true;
+  }
+
+  /** Ends the session on the server and here. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    try {
+      if (this.id && this.client.socket.connected) await this.client.request('session:close', { sessionId: this.id });
+    } finally {
+      this.markClosed('client-closed');
+    }
+  }
+
+  /** @internal */
+  async negotiate(offerer: 'client' | 'server'): Promise<string> {
+    if (offerer === 'client') {
+      this.pc.addTransceiver('video', { direction: 'recvonly' });
+      this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
+      await this.pc.setLocalDescription(await this.pc.createOffer());
+      const res = await this.client.request('session:start', {
+        ...(this.opts.source ? { source: this.opts.source } : {}),
+        offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
+      });
+      this.setId(res.sessionId);
+      if (!('answer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server did not answer');
+      await this.applyRemote(res.answer);
+      return this.id;
+    }
+    const res = await this.client.request('session:start', this.opts.source ? { source: this.opts.source } : {});
+    this.setId(res.sessionId);
+    if (!('offer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server sent no offer');
+    await this.applyRemote(res.offer);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.client.request('session:answer', {
+      sessionId: this.id,
+      answer: { type: 'answer', sdp: this.pc.localDescription!.sdp },
+    });
+    return this.id;
+  }
+
+  /** @internal */
+  onRemoteCandidate(e: SessionCandidateEvent): void {
+    const c = e.candidate
+      ? { candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }
+      : null;
+    if (!this.remoteSet) this.remoteQueue.push(c);
+    else void this.addRemote(c);
+  }
+
+  /** @internal A renegotiation the server started. */
+  async onRemoteOffer(e: SessionOfferEvent): Promise<void> {
+    await this.applyRemote(e.offer);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await this.client.request('session:answer', {
+      sessionId: this.id,
+      answer: { type: 'answer', sdp: this.pc.localDescription!.sdp },
+    });
+  }
+
+  /** @internal */
+  onServerState(e: SessionStateEvent): void {
+    if (e.state === 'closed') return this.markClosed(e.reason ?? 'closed');
+    this.setState(e.state, e.reason);
+  }
+
+  /** @internal */
+  markClosed(reason: string): void {
+    if (this.state === 'closed') return;
+    this.channel?.close();
+    this.pc.close();
+    this.client.forget(this.id);
+    this.setState('closed', reason);
+  }
+
+  private setState(state: SessionState, reason?: string): void {
+    if (this.state === state && this.reason === reason) return;
+    this.state = state;
+    this.reason = reason;
+    this.dispatchEvent(new Event('state'));
+  }
+
+  private setId(id: string): void {
+    this.id = id;
+    for (const c of this.localQueue.splice(0)) this.sendCandidate(c);
+  }
+
+  private async applyRemote(desc: RTCSessionDescriptionInit): Promise<void> {
+    await this.pc.setRemoteDescription(desc);
+    this.remoteSet = true;
+    for (const c of this.remoteQueue.splice(0)) await this.addRemote(c);
+  }
+
+  private async addRemote(c: RTCIceCandidateInit | null): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(c ?? undefined);
+    } catch (err) {
+      console.warn('remote candidate rejected', err);
+    }
+  }
+
+  private onLocalCandidate(c: RTCIceCandidate | null): void {
+    if (c && this.client.options.candidateFilter && !this.client.options.candidateFilter(c)) return;
+    const init: IceCandidateInit | null = c
+      ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
+      : null;
+    if (init && init.candidate === '') return; // Chromium's empty end-of-generation marker
+    if (!this.id) this.localQueue.push(init);
+    else this.sendCandidate(init);
+  }
+
+  private sendCandidate(c: IceCandidateInit | null): void {
+    if (this.state === 'closed') return;
+    this.client.request('session:candidate', { sessionId: this.id, candidate: c }).catch((err) => {
+      console.warn('candidate not accepted', err);
+    });
+  }
+
+  private attachChannel(ch: RTCDataChannel): void {
+    this.channel = ch;
+    ch.onmessage = (e) => {
+      if (typeof e.data === 'string') this.dispatchEvent(new MessageEvent('message', { data: e.data }));
+    };
+  }
+}

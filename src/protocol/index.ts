@@ -1,0 +1,132 @@
+/**
+ * The signalling protocol: one typed map of socket.io events and payloads, shared by the
+ * gateway, the browser client library and the tests. Documented in docs/protocol.md.
+ *
+ * This file must stay free of runtime dependencies (it is bundled into the browser client).
+ */
+
+export const ErrorCode = {
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  SOURCE_NOT_FOUND: 'SOURCE_NOT_FOUND',
+  NEGOTIATION_FAILED: 'NEGOTIATION_FAILED',
+  INVALID_STATE: 'INVALID_STATE',
+  CAPACITY_EXCEEDED: 'CAPACITY_EXCEEDED',
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Every client request is answered through the socket.io ack with one of these. */
+export type AckOk<T> = { ok: true } & T;
+export type AckError = { ok: false; error: ErrorBody };
+export type Ack<T = object> = AckOk<T> | AckError;
+export type AckFn<T = object> = (response: Ack<T>) => void;
+
+export interface SessionDescriptionOffer {
+  type: 'offer';
+  sdp: string;
+}
+export interface SessionDescriptionAnswer {
+  type: 'answer';
+  sdp: string;
+}
+
+/** The fields of RTCIceCandidateInit that travel over the wire. */
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}
+
+/**
+ * - `connecting`: negotiating, or waiting for ICE/DTLS.
+ * - `streaming`: the video transceiver is live and the connection is up.
+ * - `data-only`: the video was stopped (or its source ended); the data channel still works.
+ * - `closed`: the session is over and everything it held is released.
+ */
+export type SessionState = 'connecting' | 'streaming' | 'data-only' | 'closed';
+
+export interface SessionStartRequest {
+  /** Id of a media source; the default source when absent. */
+  source?: string;
+  /** The client's offer (recvonly video + a data channel). Without it the server offers. */
+  offer?: SessionDescriptionOffer;
+}
+export type SessionStartResult =
+  | { sessionId: string; answer: SessionDescriptionAnswer }
+  | { sessionId: string; offer: SessionDescriptionOffer };
+
+export interface SessionAnswerRequest {
+  sessionId: string;
+  answer: SessionDescriptionAnswer;
+}
+export interface SessionOfferRequest {
+  sessionId: string;
+  offer: SessionDescriptionOffer;
+}
+export interface SessionOfferResult {
+  answer: SessionDescriptionAnswer;
+}
+export interface SessionCandidateRequest {
+  sessionId: string;
+  /** null (or an empty candidate string) marks the end of candidates. */
+  candidate: IceCandidateInit | null;
+}
+export interface SessionIdRequest {
+  sessionId: string;
+}
+
+export interface SessionCandidateEvent {
+  sessionId: string;
+  candidate: IceCandidateInit | null;
+}
+export interface SessionOfferEvent {
+  sessionId: string;
+  offer: SessionDescriptionOffer;
+}
+export interface SessionStateEvent {
+  sessionId: string;
+  state: SessionState;
+  reason?: string;
+}
+
+/** Events the client emits; each takes an ack. */
+export interface ClientToServerEvents {
+  'session:start': (req: SessionStartRequest, ack: AckFn<SessionStartResult>) => void;
+  'session:answer': (req: SessionAnswerRequest, ack: AckFn) => void;
+  'session:offer': (req: SessionOfferRequest, ack: AckFn<SessionOfferResult>) => void;
+  'session:candidate': (req: SessionCandidateRequest, ack: AckFn) => void;
+  'session:close': (req: SessionIdRequest, ack: AckFn) => void;
+}
+
+/** Events the server emits. */
+export interface ServerToClientEvents {
+  'session:candidate': (ev: SessionCandidateEvent) => void;
+  'session:offer': (ev: SessionOfferEvent) => void;
+  'session:state': (ev: SessionStateEvent) => void;
+  /** An error that could not travel through an ack (the client emitted without one). */
+  'server:error': (ev: ErrorBody & { event?: string }) => void;
+}
+
+export const CLIENT_EVENTS = [
+  'session:start',
+  'session:answer',
+  'session:offer',
+  'session:candidate',
+  'session:close',
+] as const satisfies readonly (keyof ClientToServerEvents)[];
+
+/** The data channel's label; the server creates or accepts the first channel with it. */
+export const DATA_CHANNEL_LABEL = 'data';
+
+/** Largest signalling message the server accepts (socket.io maxHttpBufferSize). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Largest SDP the server accepts. */
+export const MAX_SDP_LENGTH = 32 * 1024;

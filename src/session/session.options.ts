@@ -1,0 +1,59 @@
+import type { CandidatePair } from 'werift';
+
+export interface IceServerOption {
+  urls: string;
+  username?: string;
+  credential?: string;
+}
+
+/**
+ * How the session service sets up werift. Provided by the application (the module never
+ * reads the environment); every field has a default.
+ */
+export class SessionOptions {
+  /** STUN/TURN servers werift uses. No public STUN server by default. */
+  iceServers: IceServerOption[] = [];
+  /**
+   * Addresses announced as host candidates. When set, only these are announced (the
+   * interfaces' own addresses are not): for NAT 1:1, containers, or loopback-only tests.
+   */
+  announcedAddresses?: string[];
+  /** Local IPv4 address the UDP sockets bind to (default: all). */
+  bindAddress?: string;
+  /** UDP port range [min, max] for ICE. */
+  portRange?: [number, number];
+  /** Only remote candidates whose address passes are paired (tests keep traffic on loopback). */
+  remoteAddressFilter?: (address: string) => boolean;
+  /** A session that is not connected this long after it started is closed. */
+  connectTimeoutMs = 20_000;
+  /** A connection that stays `disconnected` this long is closed. */
+  disconnectedGraceMs = 8_000;
+  /** A renegotiation whose answer does not arrive in time is rolled back. */
+  negotiationTimeoutMs = 10_000;
+  /** Most sessions one socket may hold at once. */
+  maxSessionsPerClient = 4;
+  /** Answer `ping` with `pong` on the data channel. */
+  dataChannelPing = true;
+
+  static from(partial: Partial<SessionOptions> = {}): SessionOptions {
+    return Object.assign(new SessionOptions(), partial);
+  }
+}
+
+/** werift's RTCPeerConnection options derived from SessionOptions. */
+export function weriftIceConfig(o: SessionOptions) {
+  const announced = o.announcedAddresses?.length ? o.announcedAddresses : undefined;
+  return {
+    iceServers: o.iceServers,
+    // max-compat leaks a UDP socket per host address per session after close().
+    bundlePolicy: 'max-bundle' as const,
+    icePortRange: o.portRange,
+    ...(announced ? { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: announced } : {}),
+    ...(o.bindAddress ? { iceInterfaceAddresses: { udp4: o.bindAddress } } : {}),
+    ...(o.remoteAddressFilter
+      ? {
+          iceFilterCandidatePair: (pair: CandidatePair) => o.remoteAddressFilter!(pair.remoteCandidate.host),
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,148 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { StreamingError } from '../common/streaming-error';
+import { MediaSource } from '../media/media-source';
+import {
+  ErrorCode,
+  IceCandidateInit,
+  SessionCandidateEvent,
+  SessionDescriptionAnswer,
+  SessionDescriptionOffer,
+  SessionOfferEvent,
+  SessionStartRequest,
+  SessionStartResult,
+  SessionStateEvent,
+} from '../protocol';
+import { Session } from './session';
+import { SessionOptions } from './session.options';
+
+/** Events the service publishes, each addressed to the client (owner) of the session. */
+export interface SessionEvents {
+  candidate: [ownerId: string, event: SessionCandidateEvent];
+  offer: [ownerId: string, event: SessionOfferEvent];
+  state: [ownerId: string, event: SessionStateEvent];
+  message: [ownerId: string, event: { sessionId: string; data: string }];
+}
+
+/**
+ * Owns every session (one werift peer connection each) and the state of its transceivers.
+ * It knows nothing of socket.io: clients are opaque owner ids, and what must reach them is
+ * published on `events`, which the signalling gateway relays.
+ */
+@Injectable()
+export class SessionService implements OnApplicationShutdown {
+  readonly events = new EventEmitter<SessionEvents>();
+  private readonly log = new Logger(SessionService.name);
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly source: MediaSource,
+    private readonly options: SessionOptions,
+  ) {}
+
+  async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+    const source = this.resolveSource(req.source);
+    const owned = this.ownedBy(ownerId).length;
+    if (owned >= this.options.maxSessionsPerClient) {
+      throw new StreamingError(
+        ErrorCode.CAPACITY_EXCEEDED,
+        `a client may hold at most ${this.options.maxSessionsPerClient} sessions`,
+      );
+    }
+    const id = randomUUID();
+    const session = Session.create({
+      id,
+      ownerId,
+      source,
+      options: this.options,
+      callbacks: {
+        candidate: (candidate) => this.events.emit('candidate', ownerId, { sessionId: id, candidate }),
+        state: (state, reason) =>
+          this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
+        message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
+        closed: () => this.sessions.delete(id),
+      },
+    });
+    this.sessions.set(id, session);
+    try {
+      if (req.offer) return { sessionId: id, answer: await session.answerOffer(req.offer) };
+      return { sessionId: id, offer: await session.createOffer() };
+    } catch (err) {
+      session.close('negotiation-failed');
+      throw err;
+    }
+  }
+
+  async answer(ownerId: string, sessionId: string, answer: SessionDescriptionAnswer): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.acceptAnswer(answer));
+  }
+
+  /** A renegotiation the client started: apply its offer and answer it. */
+  async renegotiate(ownerId: string, sessionId: string, offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
+    return this.withSession(ownerId, sessionId, (s) => s.answerRenegotiation(offer));
+  }
+
+  async candidate(ownerId: string, sessionId: string, candidate: IceCandidateInit | null): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.addRemoteCandidate(candidate));
+  }
+
+  close(ownerId: string, sessionId: string, reason = 'client-closed'): void {
+    this.get(ownerId, sessionId).close(reason);
+  }
+
+  /** Closes every session of a client (its socket went away). */
+  closeAllOf(ownerId: string, reason: string): number {
+    const owned = this.ownedBy(ownerId);
+    for (const s of owned) s.close(reason);
+    return owned.length;
+  }
+
+  /** Sends a data-channel text message to one session; false when its channel is not open. */
+  send(sessionId: string, text: string): boolean {
+    return this.sessions.get(sessionId)?.send(text) ?? false;
+  }
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  list(): readonly Session[] {
+    return [...this.sessions.values()];
+  }
+
+  onApplicationShutdown(): void {
+    for (const s of [...this.sessions.values()]) s.close('server-shutdown');
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private resolveSource(id: string | undefined): MediaSource {
+    if (id === undefined || id === this.source.id) return this.source;
+    throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, `unknown source (known: ${this.source.id})`);
+  }
+
+  private ownedBy(ownerId: string): Session[] {
+    return [...this.sessions.values()].filter((s) => s.ownerId === ownerId);
+  }
+
+  /** A session that does not exist and one owned by another client look the same. */
+  private get(ownerId: string, sessionId: string): Session {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.ownerId !== ownerId || s.closed) {
+      throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
+    }
+    return s;
+  }
+
+  private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    const s = this.get(ownerId, sessionId);
+    try {
+      return await fn(s);
+    } catch (err) {
+      if (err instanceof StreamingError) throw err;
+      this.log.error(`session ${sessionId}: ${(err as Error).stack}`);
+      throw new StreamingError(ErrorCode.INTERNAL, 'internal error');
+    }
+  }
+}

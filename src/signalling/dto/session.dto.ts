@@ -1,0 +1,112 @@
+import { Type } from 'class-transformer';
+import {
+  Equals,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { MAX_SDP_LENGTH } from '../../protocol';
+import type {
+  IceCandidateInit,
+  SessionAnswerRequest,
+  SessionCandidateRequest,
+  SessionIdRequest,
+  SessionOfferRequest,
+  SessionStartRequest,
+} from '../../protocol';
+
+// An SDP must at least start with the version line; werift parses the rest.
+const SDP_START = /^v=0\r?\n/;
+
+export class OfferDto {
+  @Equals('offer')
+  type!: 'offer';
+
+  @IsString()
+  @MaxLength(MAX_SDP_LENGTH)
+  @Matches(SDP_START, { message: 'sdp is not an SDP (it must start with "v=0")' })
+  sdp!: string;
+}
+
+export class AnswerDto {
+  @Equals('answer')
+  type!: 'answer';
+
+  @IsString()
+  @MaxLength(MAX_SDP_LENGTH)
+  @Matches(SDP_START, { message: 'sdp is not an SDP (it must start with "v=0")' })
+  sdp!: string;
+}
+
+export class IceCandidateDto implements IceCandidateInit {
+  @IsString()
+  @MaxLength(1024)
+  candidate!: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  sdpMid?: string | null;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(255)
+  sdpMLineIndex?: number | null;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  usernameFragment?: string | null;
+}
+
+export class SessionIdDto implements SessionIdRequest {
+  @IsUUID('4', { message: 'sessionId must be a session id' })
+  sessionId!: string;
+}
+
+export class StartSessionDto implements SessionStartRequest {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(128)
+  source?: string;
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => OfferDto)
+  offer?: OfferDto;
+}
+
+export class SessionAnswerDto extends SessionIdDto implements SessionAnswerRequest {
+  @IsObject()
+  @ValidateNested()
+  @Type(() => AnswerDto)
+  answer!: AnswerDto;
+}
+
+export class SessionOfferDto extends SessionIdDto implements SessionOfferRequest {
+  @IsObject()
+  @ValidateNested()
+  @Type(() => OfferDto)
+  offer!: OfferDto;
+}
+
+export class SessionCandidateDto extends SessionIdDto implements SessionCandidateRequest {
+  // null is the end of candidates; an object must be a valid candidate.
+  @ValidateIf((o: SessionCandidateDto) => o.candidate !== null)
+  @IsObject()
+  @ValidateNested()
+  @Type(() => IceCandidateDto)
+  candidate!: IceCandidateDto | null;
+}

@@ -1,0 +1,140 @@
+import { Logger, OnModuleDestroy, UseFilters, UsePipes } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Server, Socket } from 'socket.io';
+import {
+  AckOk,
+  CLIENT_EVENTS,
+  ClientToServerEvents,
+  ErrorCode,
+  MAX_MESSAGE_BYTES,
+  ServerToClientEvents,
+  SessionCandidateEvent,
+  SessionOfferEvent,
+  SessionOfferResult,
+  SessionStateEvent,
+  SessionStartResult,
+} from '../protocol';
+import { SessionService } from '../session/session.service';
+import {
+  SessionAnswerDto,
+  SessionCandidateDto,
+  SessionIdDto,
+  SessionOfferDto,
+  StartSessionDto,
+} from './dto/session.dto';
+import { SignallingExceptionFilter, reply } from './signalling.filter';
+import { SignallingValidationPipe } from './validation.pipe';
+
+type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
+
+/**
+ * The socket.io signalling gateway: parses and validates, delegates to the session
+ * service, and relays the service's events to the socket that owns each session. Each
+ * handler's return value is the request's ack.
+ */
+@WebSocketGateway({
+  cors: { origin: true },
+  maxHttpBufferSize: MAX_MESSAGE_BYTES,
+  // Websocket first; long-polling stays available for proxies that block upgrades.
+  transports: ['websocket', 'polling'],
+})
+@UseFilters(new SignallingExceptionFilter())
+@UsePipes(new SignallingValidationPipe())
+export class SignallingGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy
+{
+  @WebSocketServer() private server!: IoServer;
+  private readonly log = new Logger(SignallingGateway.name);
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly sessions: SessionService) {}
+
+  afterInit(): void {
+    const ev = this.sessions.events;
+    const handlers = {
+      candidate: (ownerId: string, e: SessionCandidateEvent) => this.server.to(ownerId).emit('session:candidate', e),
+      offer: (ownerId: string, e: SessionOfferEvent) => this.server.to(ownerId).emit('session:offer', e),
+      state: (ownerId: string, e: SessionStateEvent) => this.server.to(ownerId).emit('session:state', e),
+    };
+    ev.on('candidate', handlers.candidate);
+    ev.on('offer', handlers.offer);
+    ev.on('state', handlers.state);
+    this.unsubscribe.push(() => {
+      ev.off('candidate', handlers.candidate);
+      ev.off('offer', handlers.offer);
+      ev.off('state', handlers.state);
+    });
+  }
+
+  onModuleDestroy(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  handleConnection(socket: IoSocket): void {
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (KNOWN_EVENTS.has(event)) return;
+      reply(socket as Socket, event, args[args.length - 1], {
+        code: ErrorCode.UNKNOWN_EVENT,
+        message: 'unknown event',
+      });
+    });
+  }
+
+  handleDisconnect(socket: IoSocket): void {
+    const n = this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    if (n) this.log.log(`socket gone; closed ${n} session(s)`);
+  }
+
+  @SubscribeMessage('session:start')
+  async start(
+    @ConnectedSocket() socket: IoSocket,
+    @MessageBody() dto: StartSessionDto,
+  ): Promise<AckOk<SessionStartResult>> {
+    const result = await this.sessions.start(socket.id, dto);
+    // The client may have gone while we negotiated: do not leave its session behind.
+    if (socket.disconnected) this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    return { ok: true, ...result };
+  }
+
+  @SubscribeMessage('session:answer')
+  async answer(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionAnswerDto): Promise<AckOk<object>> {
+    await this.sessions.answer(socket.id, dto.sessionId, dto.answer);
+    return { ok: true };
+  }
+
+  @SubscribeMessage('session:offer')
+  async offer(
+    @ConnectedSocket() socket: IoSocket,
+    @MessageBody() dto: SessionOfferDto,
+  ): Promise<AckOk<SessionOfferResult>> {
+    const answer = await this.sessions.renegotiate(socket.id, dto.sessionId, dto.offer);
+    return { ok: true, answer };
+  }
+
+  @SubscribeMessage('session:candidate')
+  async candidate(
+    @ConnectedSocket() socket: IoSocket,
+    @MessageBody() dto: SessionCandidateDto,
+  ): Promise<AckOk<object>> {
+    await this.sessions.candidate(socket.id, dto.sessionId, dto.candidate);
+    return { ok: true };
+  }
+
+  @SubscribeMessage('session:close')
+  close(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): AckOk<object> {
+    this.sessions.close(socket.id, dto.sessionId);
+    return { ok: true };
+  }
+}

@@ -1,0 +1,38 @@
+import { ArgumentMetadata, Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { StreamingError } from '../common/streaming-error';
+import { ErrorCode } from '../protocol';
+
+/**
+ * class-validator over every payload: unknown fields are refused, and a failure becomes
+ * VALIDATION_FAILED with a message that names the fields but never echoes their values.
+ */
+@Injectable()
+export class SignallingValidationPipe implements PipeTransform {
+  private readonly inner = new ValidationPipe({
+    transform: true,
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => new StreamingError(ErrorCode.VALIDATION_FAILED, describe(errors)),
+  });
+
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body') return value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new StreamingError(ErrorCode.VALIDATION_FAILED, 'the payload must be an object');
+    }
+    return this.inner.transform(value, metadata);
+  }
+}
+
+function describe(errors: ValidationError[], prefix = ''): string {
+  const parts: string[] = [];
+  for (const e of errors) {
+    const path = prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints) {
+      parts.push(...Object.values(e.constraints).map((m) => (m.startsWith(e.property) ? `${prefix ? prefix + '.' : ''}${m}` : `${path}: ${m}`)));
+    }
+    if (e.children?.length) parts.push(describe(e.children, path));
+  }
+  return parts.join('; ').slice(0, 1000) || 'invalid payload';
+}

@@ -1,0 +1,42 @@
+import { Controller, Get, Module, NotFoundException, Param, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The package root, from either src/web (ts-jest) or dist/web (built). */
+const ROOT = join(__dirname, '..', '..');
+/** Served files: the demo page and the bundled client library. */
+const FILES: Record<string, { dir: string; type: string }> = {
+  'index.html': { dir: join(ROOT, 'public'), type: 'text/html; charset=utf-8' },
+  'client.js': { dir: join(ROOT, 'dist', 'public'), type: 'text/javascript; charset=utf-8' },
+  'client.js.map': { dir: join(ROOT, 'dist', 'public'), type: 'application/json' },
+};
+
+@Controller()
+export class WebController {
+  @Get()
+  index(@Res() res: Response): void {
+    this.send('index.html', res);
+  }
+
+  @Get('healthz')
+  health(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get(':file')
+  file(@Param('file') file: string, @Res() res: Response): void {
+    this.send(file, res);
+  }
+
+  private send(name: string, res: Response): void {
+    const entry = FILES[name];
+    const path = entry && join(entry.dir, name);
+    if (!entry || !existsSync(path)) throw new NotFoundException();
+    res.type(entry.type).setHeader('Cache-Control', 'no-cache').sendFile(path);
+  }
+}
+
+/** The demo page at `/` and the browser client library at `/client.js`. */
+@Module({ controllers: [WebController] })
+export class WebModule {}

@@ -1,0 +1,65 @@
+import { INestApplication, Type } from '@nestjs/common';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
+import { io } from 'socket.io-client';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from '../../src/app.module';
+import { MediaSource } from '../../src/media/media-source';
+import type { ClientSocket } from '../../src/client/streaming-client';
+import type { SessionOptions } from '../../src/session/session.options';
+
+/** Keeps every ICE packet on 127.0.0.1: only that address is gathered or paired. */
+export const LOOPBACK_ONLY: Partial<SessionOptions> = {
+  announcedAddresses: ['127.0.0.1'],
+  bindAddress: '127.0.0.1',
+  remoteAddressFilter: (address) => address.startsWith('127.'),
+};
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+  connect(): Promise<ClientSocket>;
+  close(): Promise<void>;
+}
+
+/** Starts the real application on port 0 (loopback), with optional provider overrides. */
+export async function startApp(
+  opts: {
+    session?: Partial<SessionOptions>;
+    source?: Type<MediaSource> | MediaSource;
+    customize?: (b: TestingModuleBuilder) => TestingModuleBuilder;
+  } = {},
+): Promise<TestApp> {
+  let builder = Test.createTestingModule({
+    imports: [AppModule.forRoot({ session: { ...LOOPBACK_ONLY, ...opts.session } })],
+  });
+  if (opts.source) {
+    builder =
+      typeof opts.source === 'function'
+        ? builder.overrideProvider(MediaSource).useClass(opts.source)
+        : builder.overrideProvider(MediaSource).useValue(opts.source);
+  }
+  if (opts.customize) builder = opts.customize(builder);
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const sockets: ClientSocket[] = [];
+  return {
+    app,
+    url,
+    async connect() {
+      const socket: ClientSocket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      return socket;
+    },
+    async close() {
+      for (const s of sockets) s.disconnect();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { SessionService } from '../src/session/session.service';
+import { TestApp, startApp } from './helpers/app';
+import { WeriftViewer, ok } from './helpers/werift-viewer';
+
+describe('a werift viewer watching the default source', () => {
+  let t: TestApp;
+  const viewers: WeriftViewer[] = [];
+
+  beforeEach(async () => {
+    t = await startApp();
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await t.close();
+  });
+
+  async function viewer(): Promise<WeriftViewer> {
+    const v = new WeriftViewer(await t.connect());
+    viewers.push(v);
+    return v;
+  }
+
+  it('gets video and a working data channel when it offers (recvonly + data channel)', async () => {
+    const v = await viewer();
+    await v.startWithOffer();
+    await v.waitForState('streaming');
+    await v.waitForPackets(30);
+    // The cached group of pictures arrives first, so a keyframe is among the first packets.
+    expect(v.keyframes).toBeGreaterThan(0);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    const reply = await v.roundTrip(JSON.stringify({ type: 'ping', id: 42 }), (m) => m.includes('pong'));
+    expect(JSON.parse(reply)).toEqual({ type: 'pong', id: 42 });
+  });
+
+  it('gets video and a working data channel when the server offers', async () => {
+    const v = await viewer();
+    await v.startWithServerOffer();
+    await v.waitForState('streaming');
+    await v.waitForPackets(30);
+    expect(v.keyframes).toBeGreaterThan(0);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  });
+
+  it('session:close ends the session on the server and releases it', async () => {
+    const v = await viewer();
+    await v.startWithOffer();
+    await v.waitForState('streaming');
+    const sessions = t.app.get(SessionService);
+    expect(sessions.count).toBe(1);
+    await ok(v.socket, 'session:close', { sessionId: v.sessionId });
+    const closed = await v.waitForState('closed');
+    expect(closed.reason).toBe('client-closed');
+    expect(sessions.count).toBe(0);
+  });
+
+  it('closes the sessions of a socket that disconnects', async () => {
+    const v = await viewer();
+    await v.startWithServerOffer();
+    await v.waitForState('streaming');
+    const sessions = t.app.get(SessionService);
+    v.socket.disconnect();
+    await waitUntil(() => sessions.count === 0);
+  });
+
+  it('fans one encoding out to several viewers at once', async () => {
+    const vs = await Promise.all([viewer(), viewer(), viewer()]);
+    await Promise.all(vs.map((v, i) => (i % 2 ? v.startWithOffer() : v.startWithServerOffer())));
+    await Promise.all(vs.map((v) => v.waitForPackets(30)));
+    expect(t.app.get(SessionService).count).toBe(3);
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
