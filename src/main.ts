@@ -1,15 +1,28 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
+import { EnvError, appOptionsFromEnv, loadEnv } from './config/env';
+
+const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
 async function bootstrap(): Promise<void> {
-  const port = Number(process.env.PORT ?? 3000);
-  const host = process.env.HOST ?? '0.0.0.0';
-  const app = await NestFactory.create(AppModule.forRoot(), { bufferLogs: false });
+  let env;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (!(err instanceof EnvError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+  const app = await NestFactory.create(AppModule.forRoot(appOptionsFromEnv(env)), {
+    logger: LEVELS.slice(0, LEVELS.indexOf(env.LOG_LEVEL) + 1),
+  });
+  // SIGTERM/SIGINT close every session (and its sockets) before the process exits.
   app.enableShutdownHooks();
-  await app.listen(port, host);
-  new Logger('main').log(`listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`);
+  await app.listen(env.PORT, env.HOST);
+  const url = await app.getUrl();
+  new Logger('main').log(`listening on ${url.replace('[::1]', 'localhost').replace('0.0.0.0', 'localhost')}`);
 }
 
 void bootstrap();

@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t webrtc-oneway .
+# Run:   docker run --rm -p 3000:3000 -p 40000-40099:40000-40099/udp \
+#          -e ICE_PORT_MIN=40000 -e ICE_PORT_MAX=40099 -e ICE_ANNOUNCED_ADDRESSES=<host IP> webrtc-oneway
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The werift patches are applied by the postinstall hook (patch-package).
+COPY patches ./patches
+RUN npm ci
+COPY tsconfig.json nest-cli.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:22-bookworm-slim AS runtime
+# ffmpeg: RTSP and file ingest; tini: PID 1 that forwards signals and reaps children.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends ffmpeg tini \
+  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY assets ./assets
+COPY public ./public
+USER node
+EXPOSE 3000
+# Node's own fetch: no curl in the image.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# Exec form: SIGTERM reaches Node, which closes every session before exiting.
+CMD ["node", "dist/main.js"]

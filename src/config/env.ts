@@ -1,0 +1,93 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIP, IsIn, IsInt, IsOptional, IsString, Max, Min, validateSync } from 'class-validator';
+import type { AppOptions } from '../app.module';
+import type { IceServerOption } from '../session/session.options';
+
+const list = ({ value }: { value: unknown }) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : value;
+const int = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+
+/** The standalone service's environment. Everything optional; see the README's table. */
+export class Env {
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsOptional() @IsIP()
+  HOST = '0.0.0.0';
+
+  /** Comma-separated STUN/TURN URLs for werift (e.g. `stun:stun.example.org:3478`). */
+  @IsOptional() @Transform(list) @IsString({ each: true })
+  ICE_SERVERS: string[] = [];
+
+  @IsOptional() @IsString()
+  ICE_USERNAME?: string;
+
+  @IsOptional() @IsString()
+  ICE_CREDENTIAL?: string;
+
+  /** Addresses announced as host candidates, instead of the interfaces' own (NAT, containers). */
+  @IsOptional() @Transform(list) @IsIP(undefined, { each: true })
+  ICE_ANNOUNCED_ADDRESSES: string[] = [];
+
+  /** Local IPv4 address the media sockets bind to. */
+  @IsOptional() @IsIP(4)
+  ICE_BIND_ADDRESS?: string;
+
+  @IsOptional() @Transform(int) @IsInt() @Min(1024) @Max(65535)
+  ICE_PORT_MIN?: number;
+
+  @IsOptional() @Transform(int) @IsInt() @Min(1024) @Max(65535)
+  ICE_PORT_MAX?: number;
+
+  @IsOptional() @Transform(int) @IsInt() @Min(1) @Max(1000)
+  MAX_SESSIONS_PER_CLIENT = 4;
+
+  @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+}
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid environment:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'EnvError';
+  }
+}
+
+/** Validates the environment once; throws one error that lists every bad variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX']);
+  const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined && source[k] !== '').map((k) => [k, source[k]]));
+  const env = plainToInstance(Env, picked, { exposeDefaultValues: true });
+  const problems = validateSync(env, { validationError: { target: false } }).flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`),
+  );
+  if ((env.ICE_PORT_MIN === undefined) !== (env.ICE_PORT_MAX === undefined)) {
+    problems.push('ICE_PORT_MIN and ICE_PORT_MAX must be set together');
+  } else if (env.ICE_PORT_MIN !== undefined && env.ICE_PORT_MAX !== undefined && env.ICE_PORT_MIN > env.ICE_PORT_MAX) {
+    problems.push('ICE_PORT_MIN must not be greater than ICE_PORT_MAX');
+  }
+  if (problems.length) throw new EnvError(problems);
+  return env;
+}
+
+/** Maps the validated environment to the application's options. */
+export function appOptionsFromEnv(env: Env): AppOptions {
+  const iceServers: IceServerOption[] = env.ICE_SERVERS.map((urls) => ({
+    urls,
+    ...(urls.startsWith('turn') ? { username: env.ICE_USERNAME, credential: env.ICE_CREDENTIAL } : {}),
+  }));
+  return {
+    session: {
+      iceServers,
+      announcedAddresses: env.ICE_ANNOUNCED_ADDRESSES.length ? env.ICE_ANNOUNCED_ADDRESSES : undefined,
+      bindAddress: env.ICE_BIND_ADDRESS,
+      portRange: env.ICE_PORT_MIN !== undefined ? [env.ICE_PORT_MIN, env.ICE_PORT_MAX!] : undefined,
+      maxSessionsPerClient: env.MAX_SESSIONS_PER_CLIENT,
+    },
+  };
+}
