@@ -159,6 +159,8 @@ export class ViewerSession extends EventTarget {
   private readonly remoteQueue: (RTCIceCandidateInit | null)[] = [];
   private readonly localQueue: (IceCandidateInit | null)[] = [];
   private remoteSet = false;
+  /** Whether any local candidate passed the candidate filter. */
+  private localPassed = false;
 
   constructor(
     private readonly client: StreamingClient,
@@ -288,6 +290,11 @@ export class ViewerSession extends EventTarget {
       ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
       : null;
     if (init && init.candidate === '') return; // Chromium's empty end-of-generation marker
+    // When the filter let no candidate through, the server can only learn our address from
+    // our connectivity checks (peer-reflexive). werift fails ICE at once if end-of-candidates
+    // arrives while its check list is still empty, so do not announce it in that case.
+    if (!init && this.client.options.candidateFilter && !this.localPassed) return;
+    if (init) this.localPassed = true;
     if (!this.id) this.localQueue.push(init);
     else this.sendCandidate(init);
   }

@@ -45,6 +45,10 @@ export function parseIvf(buf: Buffer): { header: IvfHeader; frames: IvfFrame[] }
     frames.push({ data: buf.subarray(start, start + size), pts });
     offset = start + size;
   }
+  if (offset < buf.length) {
+    // Fewer than 12 bytes left: a frame header cut short, not padding.
+    throw new Error(`IVF frame header at byte ${offset} is truncated`);
+  }
   if (frames.length === 0) throw new Error('IVF file has no frames');
   return { header, frames };
 }

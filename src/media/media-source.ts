@@ -1,17 +1,21 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
 import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
 import { KeyframeCache } from './keyframe-cache';
+import { MediaSink, SourceTrack } from './source-track';
 
-export type VideoCodecName = 'VP8';
+export type { MediaSink } from './source-track';
+export { SourceTrack } from './source-track';
 
-/** Receives a source's RTP packets. Must not throw; must not keep the packet beyond the call. */
-export type MediaSink = (packet: RtpPacket) => void;
-
-export interface MediaSubscription {
-  unsubscribe(): void;
-}
+export type VideoCodecName = 'VP8' | 'H264';
 
 export type SourceState = 'starting' | 'live' | 'offline' | 'stopped';
+
+/** Events of `MediaSource.events`. */
+export interface MediaSourceEvents {
+  /** The state changed (e.g. `live` -> `offline` when an ingest goes silent, and back). */
+  state: [state: SourceState, previous: SourceState];
+}
 
 export interface SourceInfo {
   id: string;
@@ -35,8 +39,16 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   abstract readonly codec: VideoCodecName;
 
   protected readonly logger = new Logger(this.constructor.name);
-  protected state: SourceState = 'stopped';
-  private readonly sinks = new Set<MediaSink>();
+  protected state: SourceState = 'starting';
+  /**
+   * Set by a subclass that reports its own state from its media (an ingest: `live` when
+   * packets flow, `offline` when they stop); the base class then does not mark the source
+   * `live` when `start()` returns.
+   */
+  protected readonly reportsOwnState: boolean = false;
+  /** State changes; sessions listen to tell their viewers. */
+  readonly events = new EventEmitter<MediaSourceEvents>();
+  private readonly tracks = new Set<SourceTrack>();
   private readonly cache = new KeyframeCache();
 
   /** Begin producing packets. */
@@ -45,16 +57,48 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   protected abstract stop(): Promise<void> | void;
 
   async onModuleInit(): Promise<void> {
-    this.state = 'starting';
+    this.setState('starting');
     await this.start();
-    this.state = 'live';
+    if (this.state === 'starting' && !this.reportsOwnState) this.setState('live');
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.state = 'stopped';
-    this.sinks.clear();
-    this.cache.clear();
+    this.end('source-stopped');
     await this.stop();
+  }
+
+  /** Whether the source has ended for good (a file played once, or shut down). */
+  get ended(): boolean {
+    return this.state === 'stopped';
+  }
+
+  /**
+   * Ends the source: every viewer's track ends (their sessions become data-only), and new
+   * subscriptions are refused. Subclasses call this when their media runs out.
+   */
+  protected end(reason: string): void {
+    this.setState('stopped');
+    this.cache.clear();
+    for (const t of [...this.tracks]) t.stop(reason);
+    this.tracks.clear();
+  }
+
+  /** Changes the state and emits `state` (no event when it is unchanged; `stopped` is final). */
+  protected setState(state: SourceState): void {
+    const previous = this.state;
+    if (previous === state) return;
+    if (previous === 'stopped' && state !== 'starting') return;
+    this.state = state;
+    this.events.emit('state', state, previous);
+  }
+
+  /**
+   * Asks the source for a new keyframe (a viewer sent a PLI). Returns whether the source
+   * can act on it; the default cannot (sources that only relay an encoder's stream, or
+   * replay a file, have no encoder to ask; the keyframe cache covers new viewers).
+   */
+  requestKeyframe(): boolean {
+    return false;
   }
 
   /** The codec werift negotiates for this source. */
@@ -66,14 +110,20 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
    * Adds a viewer. The viewer is sent the cached group of pictures at once (so it can
    * decode a picture without waiting for the next keyframe), then every live packet.
    */
-  subscribe(sink: MediaSink): MediaSubscription {
+  subscribe(sink: MediaSink): SourceTrack {
+    const track = new SourceTrack(this.id, sink);
+    if (this.ended) {
+      track.stop('source-ended');
+      return track;
+    }
     for (const packet of this.cache.snapshot()) sink(packet);
-    this.sinks.add(sink);
-    return { unsubscribe: () => void this.sinks.delete(sink) };
+    this.tracks.add(track);
+    track.once('ended', () => this.tracks.delete(track));
+    return track;
   }
 
   get viewers(): number {
-    return this.sinks.size;
+    return this.tracks.size;
   }
 
   info(): SourceInfo {
@@ -83,13 +133,13 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
     this.cache.push(packet, keyframeStart);
-    for (const sink of this.sinks) {
+    for (const track of this.tracks) {
       try {
-        sink(packet);
+        track.sink(packet);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);
-        this.sinks.delete(sink);
+        track.stop('sink-failed');
       }
     }
   }

@@ -104,6 +104,10 @@ export interface ClientToServerEvents {
   'session:offer': (req: SessionOfferRequest, ack: AckFn<SessionOfferResult>) => void;
   'session:candidate': (req: SessionCandidateRequest, ack: AckFn) => void;
   'session:close': (req: SessionIdRequest, ack: AckFn) => void;
+  /** Stop only the video; the data channel stays. The server renegotiates. */
+  'session:stop-video': (req: SessionIdRequest, ack: AckFn) => void;
+  /** Bring the video back after a stop. The server renegotiates. */
+  'session:resume-video': (req: SessionIdRequest, ack: AckFn) => void;
 }
 
 /** Events the server emits. */
@@ -121,6 +125,8 @@ export const CLIENT_EVENTS = [
   'session:offer',
   'session:candidate',
   'session:close',
+  'session:stop-video',
+  'session:resume-video',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];
 
 /** The data channel's label; the server creates or accepts the first channel with it. */

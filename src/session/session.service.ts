@@ -58,6 +58,7 @@ export class SessionService implements OnApplicationShutdown {
       options: this.options,
       callbacks: {
         candidate: (candidate) => this.events.emit('candidate', ownerId, { sessionId: id, candidate }),
+        offer: (offer) => this.events.emit('offer', ownerId, { sessionId: id, offer }),
         state: (state, reason) =>
           this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
         message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
@@ -85,6 +86,16 @@ export class SessionService implements OnApplicationShutdown {
 
   async candidate(ownerId: string, sessionId: string, candidate: IceCandidateInit | null): Promise<void> {
     await this.withSession(ownerId, sessionId, (s) => s.addRemoteCandidate(candidate));
+  }
+
+  /** Stops only the video; the data channel stays. The state becomes `data-only`. */
+  async stopVideo(ownerId: string, sessionId: string, reason = 'video-stopped'): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.stopVideo(reason));
+  }
+
+  /** Brings the video back after a stop. The state becomes `streaming`. */
+  async resumeVideo(ownerId: string, sessionId: string): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.resumeVideo());
   }
 
   close(ownerId: string, sessionId: string, reason = 'client-closed'): void {

@@ -12,7 +12,7 @@ import {
   useTransportWideCC,
 } from 'werift';
 import { StreamingError } from '../common/streaming-error';
-import type { MediaSource, MediaSubscription } from '../media/media-source';
+import type { MediaSource, SourceTrack } from '../media/media-source';
 import {
   DATA_CHANNEL_LABEL,
   ErrorCode,
@@ -26,6 +26,8 @@ import { SessionOptions, weriftIceConfig } from './session.options';
 /** What a session tells the outside world; the service turns these into events. */
 export interface SessionCallbacks {
   candidate(candidate: IceCandidateInit | null): void;
+  /** A renegotiation the server starts: the client must reply with an answer. */
+  offer(offer: SessionDescriptionOffer): void;
   state(state: SessionState, reason?: string): void;
   message(data: string): void;
   closed(reason: string): void;
@@ -42,8 +44,15 @@ export class Session {
   private readonly log: Logger;
   private readonly disposers: Disposer[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
-  private subscription?: MediaSubscription;
+  /** The viewer's feed from the source while video is on. */
+  private feed?: SourceTrack;
   private track?: MediaStreamTrack;
+  /** Whether the session means to send video (false once stopped, until resumed). */
+  private videoWanted = true;
+  /** Negotiations the server runs (stop, resume) go one at a time through this chain. */
+  private chain: Promise<unknown> = Promise.resolve();
+  /** The server's renegotiation offer that awaits the client's answer. */
+  private awaitingAnswer?: { resolve: (a: SessionDescriptionAnswer) => void; reject: (e: Error) => void };
   private transceiver?: RTCRtpTransceiver;
   private channel?: RTCDataChannel;
   private _state: SessionState = 'connecting';
@@ -132,18 +141,88 @@ export class Session {
     if (this.pc.signalingState !== 'have-local-offer') {
       throw new StreamingError(ErrorCode.INVALID_STATE, 'no offer from the server is waiting for an answer');
     }
+    assertSameMediaCount(this.pc.localDescription?.sdp, answer.sdp);
+    if (this.awaitingAnswer) {
+      // A renegotiation: the operation that offered applies the answer and reports.
+      const waiting = this.awaitingAnswer;
+      this.awaitingAnswer = undefined;
+      waiting.resolve(answer);
+      return;
+    }
     await this.applyRemote(answer);
+  }
+
+  /**
+   * Stops the video and keeps the data channel: ends the viewer's feed and track, stops
+   * the transceiver, and renegotiates (the server offers the video m-line rejected, port
+   * 0). Used for `session:stop-video`, and when the source ends. Idempotent.
+   */
+  stopVideo(reason = 'video-stopped'): Promise<void> {
+    return this.serial(async () => {
+      if (!this.videoWanted && !this.transceiverLive()) return;
+      this.videoWanted = false;
+      this.detachVideo();
+      if (this.transceiver && !this.transceiver.stopping) this.transceiver.stop();
+      this.refreshState(reason);
+      // The side that stopped must offer, or the m-line stays negotiated.
+      try {
+        await this.renegotiate();
+      } catch (err) {
+        this.reportState('negotiation-failed');
+        throw err;
+      }
+      this.refreshState(reason);
+    });
+  }
+
+  /**
+   * Brings the video back: a new sendonly transceiver (werift reuses the stopped m-line),
+   * a renegotiation, then the source's cached keyframe at once. Idempotent.
+   */
+  resumeVideo(): Promise<void> {
+    return this.serial(async () => {
+      if (this.transceiverLive()) return;
+      if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
+      this.videoWanted = true;
+      this.track = this.newTrack();
+      const transceiver = this.pc.addTransceiver(this.track, {
+        direction: 'sendonly',
+        streams: [new MediaStream([this.track])],
+      });
+      this.transceiver = transceiver;
+      try {
+        await this.renegotiate();
+      } catch (err) {
+        // Leave the session as it was: data-only, data channel untouched.
+        this.videoWanted = false;
+        this.detachVideo();
+        if (!transceiver.stopping) transceiver.stop();
+        this.refreshState('resume-failed');
+        this.reportState('negotiation-failed');
+        throw err;
+      }
+      this.refreshState('video-resumed');
+    });
   }
 
   /** An offer from the client after the session started (for example, it stopped its video). */
   async answerRenegotiation(offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
-    if (this.pc.signalingState !== 'stable') {
-      throw new StreamingError(ErrorCode.INVALID_STATE, 'a negotiation is already in progress');
+    // The server is the impolite peer of "perfect negotiation": while its own offer is
+    // out, a client offer is refused, and the client rolls back and answers ours.
+    if (this.pc.signalingState !== 'stable' || this.awaitingAnswer) {
+      throw new StreamingError(ErrorCode.INVALID_STATE, 'a negotiation is already in progress; retry after it');
     }
-    await this.applyRemote(offer);
-    const answer = (await this.createLocal('answer')) as SessionDescriptionAnswer;
-    this.refreshMedia();
-    return answer;
+    return this.serial(async () => {
+      if (this.pc.signalingState !== 'stable') {
+        throw new StreamingError(ErrorCode.INVALID_STATE, 'a negotiation is already in progress; retry after it');
+      }
+      await this.applyRemote(offer);
+      this.adoptRemoteVideo();
+      const desc = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(desc);
+      this.refreshState(this.videoWanted ? 'video-resumed' : 'video-stopped');
+      return { type: 'answer', sdp: this.pc.localDescription?.sdp ?? desc.sdp } as SessionDescriptionAnswer;
+    });
   }
 
   async addRemoteCandidate(candidate: IceCandidateInit | null): Promise<void> {
@@ -175,8 +254,10 @@ export class Session {
   close(reason: string): void {
     if (this._closed) return;
     this._closed = true;
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
+    this.feed?.stop('session-closed');
+    this.feed = undefined;
+    this.awaitingAnswer?.reject(new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'the session closed'));
+    this.awaitingAnswer = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const dispose of this.disposers.splice(0)) dispose();
@@ -245,7 +326,7 @@ export class Session {
     if (state === 'connected') {
       if (this.disconnectTimer) this.clearTimer(this.disconnectTimer);
       this.disconnectTimer = undefined;
-      this.startMedia();
+      this.refreshState(this.videoWanted ? undefined : 'video-stopped');
     } else if (state === 'disconnected') {
       this.disconnectTimer ??= this.after(this.options.disconnectedGraceMs, () => this.close('ice-disconnected'));
     } else if (state === 'failed') {
@@ -255,22 +336,115 @@ export class Session {
     }
   }
 
-  /** After a renegotiation: a stopped video transceiver means the session is data-only. */
-  private refreshMedia(): void {
-    if (this.transceiver?.stopped || this.transceiver?.currentDirection === 'inactive') {
-      this.subscription?.unsubscribe();
-      this.subscription = undefined;
-      if (this.pc.connectionState === 'connected') this.setState('data-only', 'video-stopped');
-    }
+  private transceiverLive(): boolean {
+    return !!this.transceiver && !this.transceiver.stopping && !this.transceiver.stopped;
   }
 
-  /** Subscribes the viewer to the source once DTLS is up, so the cached keyframe is not lost. */
-  private startMedia(): void {
-    if (!this.subscription && this.track && this.transceiver && !this.transceiver.stopped) {
-      const track = this.track;
-      this.subscription = this.source.subscribe((packet) => track.writeRtp(packet));
+  /**
+   * After the client's offer: it may have stopped our video m-line (port 0, as a browser
+   * does after `transceiver.stop()`), or offered a new recvonly video m-line to resume.
+   */
+  private adoptRemoteVideo(): void {
+    // werift commits a remote rejection only when the answer is set; read the offer.
+    if (this.transceiver && (this.transceiver.stopping || this.transceiver.stopped || this.rejectedByRemote(this.transceiver.mid))) {
+      this.videoWanted = false;
+      this.detachVideo();
+      this.transceiver = undefined;
     }
-    this.setState(this.subscription ? 'streaming' : 'data-only');
+    if (this.transceiverLive() || this.source.ended) return;
+    const fresh = this.pc
+      .getTransceivers()
+      .find((t) => t.kind === 'video' && !t.stopping && !t.stopped && !this.rejectedByRemote(t.mid));
+    if (!fresh) return;
+    this.track = this.newTrack();
+    void fresh.sender.replaceTrack(this.track);
+    fresh.sender.setStreams([new MediaStream([this.track])]);
+    fresh.setDirection('sendonly');
+    this.transceiver = fresh;
+    this.videoWanted = true;
+  }
+
+  /** Whether the remote description rejects (port 0) the m-line with this mid. */
+  private rejectedByRemote(mid: string | null | undefined): boolean {
+    if (mid == null) return false;
+    const sdp = this.pc.remoteDescription?.sdp ?? '';
+    for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
+      if (new RegExp(`^a=mid:${mid.replace(/[^\w-]/g, '')}\r?$`, 'm').test(section)) return /^m=\w+ 0 /.test(section);
+    }
+    return false;
+  }
+
+  /** Ends the feed and the werift track; the transceiver is the caller's business. */
+  private detachVideo(): void {
+    this.feed?.stop('video-stopped');
+    this.feed = undefined;
+    this.track?.stop();
+    this.track = undefined;
+  }
+
+  /**
+   * Feeds the transceiver from the source once DTLS is up (werift drops RTP before that,
+   * and the cached keyframe must not be lost), and reports streaming or data-only.
+   */
+  private refreshState(reason?: string): void {
+    if (this._closed || this.pc.connectionState !== 'connected') return;
+    if (this.videoWanted && this.transceiverLive() && this.track && !this.feed) {
+      const track = this.track;
+      this.feed = this.source.subscribe((packet) => track.writeRtp(packet));
+      // The source ending (a file played once, a shutdown) stops only the video.
+      this.feed.once('ended', (why) => {
+        if (why !== 'video-stopped' && why !== 'session-closed') {
+          this.feed = undefined;
+          void this.stopVideo(why).catch((err: Error) => this.log.warn(`stop after source end: ${err.message}`));
+        }
+      });
+    }
+    const streaming = !!this.feed && !this.feed.ended;
+    this.setState(streaming ? 'streaming' : 'data-only', streaming ? undefined : reason);
+  }
+
+  /** Runs server-side negotiations one after another. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(() => {
+      if (this._closed) throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'the session is closed');
+      return op();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The server offers (after a stop or a resume) and waits for the client's answer. On
+   * timeout or failure the offer is rolled back, so the session stays consistent and the
+   * data channel keeps working; the caller reports the error.
+   */
+  private async renegotiate(): Promise<void> {
+    if (this.pc.signalingState !== 'stable') {
+      throw new StreamingError(ErrorCode.INVALID_STATE, 'a negotiation is already in progress');
+    }
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const answer = new Promise<SessionDescriptionAnswer>((resolve, reject) => {
+      this.awaitingAnswer = { resolve, reject };
+    });
+    const timer = this.after(this.options.negotiationTimeoutMs, () => {
+      this.awaitingAnswer?.reject(new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the client did not answer in time'));
+      this.awaitingAnswer = undefined;
+    });
+    this.callbacks.offer({ type: 'offer', sdp: this.pc.localDescription?.sdp ?? offer.sdp });
+    try {
+      await this.applyRemote(await answer);
+    } catch (err) {
+      this.awaitingAnswer = undefined;
+      if (!this._closed && (this.pc.signalingState as string) === 'have-local-offer') {
+        await this.pc.setLocalDescription({ type: 'rollback' } as never).catch((e: Error) => {
+          this.log.warn(`rollback failed: ${e.message}`);
+        });
+      }
+      throw err;
+    } finally {
+      this.clearTimer(timer);
+    }
   }
 
   private attachChannel(channel: RTCDataChannel): void {
@@ -288,8 +462,13 @@ export class Session {
     );
   }
 
+  /** Re-sends the current state (after a failed renegotiation left it unchanged). */
+  private reportState(reason: string): void {
+    if (!this._closed) this.callbacks.state(this._state, reason);
+  }
+
   private setState(state: SessionState, reason?: string): void {
-    if (this._state === state && state !== 'closed') return;
+    if (this._state === state) return;
     if (this._state === 'closed') return;
     this._state = state;
     this.callbacks.state(state, reason);
@@ -311,6 +490,17 @@ export class Session {
   private clearTimer(t: NodeJS.Timeout): void {
     clearTimeout(t);
     this.timers.delete(t);
+  }
+}
+
+function mediaCount(sdp: string): number {
+  return (sdp.match(/^m=/gm) ?? []).length;
+}
+
+/** werift accepts an answer with fewer m-lines than the offer, then fails ICE: refuse it. */
+function assertSameMediaCount(offerSdp: string | undefined, answerSdp: string): void {
+  if (offerSdp !== undefined && mediaCount(offerSdp) !== mediaCount(answerSdp)) {
+    throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the answer does not match the offer (m-line count)');
   }
 }
 

@@ -137,4 +137,16 @@ export class SignallingGateway
     this.sessions.close(socket.id, dto.sessionId);
     return { ok: true };
   }
+
+  @SubscribeMessage('session:stop-video')
+  async stopVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
+    await this.sessions.stopVideo(socket.id, dto.sessionId);
+    return { ok: true };
+  }
+
+  @SubscribeMessage('session:resume-video')
+  async resumeVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
+    await this.sessions.resumeVideo(socket.id, dto.sessionId);
+    return { ok: true };
+  }
 }

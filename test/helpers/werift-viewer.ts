@@ -71,9 +71,13 @@ export class WeriftViewer {
   readonly states: SessionStateEvent[] = [];
   readonly messages: string[] = [];
   packets = 0;
+  tracks = 0;
   keyframes = 0;
   firstPacketAt?: number;
   videoTrack?: MediaStreamTrack;
+  /** Answer the server's renegotiation offers automatically. */
+  autoAnswer = true;
+  readonly serverOffers: string[] = [];
   private remoteQueue: (IceCandidateInit | null)[] = [];
   private localQueue: unknown[] = [];
   private remoteSet = false;
@@ -89,7 +93,9 @@ export class WeriftViewer {
       if (e.sessionId === this.sessionId) this.states.push(e);
     };
     const onOffer = (e: SessionOfferEvent) => {
-      if (e.sessionId === this.sessionId) void this.answerServerOffer(e.offer.sdp);
+      if (e.sessionId !== this.sessionId) return;
+      this.serverOffers.push(e.offer.sdp);
+      if (this.autoAnswer) void this.answerServerOffer(e.offer.sdp);
     };
     socket.on('session:candidate', onCandidate);
     socket.on('session:state', onState);
@@ -106,6 +112,7 @@ export class WeriftViewer {
     });
     this.pc.onTrack.subscribe((track) => {
       this.videoTrack = track;
+      this.tracks++;
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
         this.packets++;
         this.firstPacketAt ??= performance.now();
@@ -153,6 +160,12 @@ export class WeriftViewer {
     const answer = await this.pc.createAnswer();
     void this.pc.setLocalDescription(answer);
     await ok(this.socket, 'session:answer', { sessionId: this.sessionId, answer: { type: 'answer', sdp: answer.sdp } });
+  }
+
+  /** The next renegotiation offer from the server. */
+  nextServerOffer(timeoutMs = 5_000): Promise<string> {
+    const seen = this.serverOffers.length;
+    return waitFor('a server offer', () => this.serverOffers[seen], timeoutMs);
   }
 
   waitForState(state: SessionState, timeoutMs = 10_000): Promise<SessionStateEvent> {

@@ -47,9 +47,19 @@ export class AnswerDto {
   sdp!: string;
 }
 
+/**
+ * An ICE candidate line (RFC 8839 section 5.1), with or without the "candidate:" prefix:
+ * foundation, component, transport, priority, address, port, "typ" type, then name/value
+ * pairs (raddr, rport, generation, ufrag...). Empty means end of candidates. werift accepts
+ * some malformed lines (a non-numeric priority or port becomes NaN), so check them here.
+ */
+const ICE_CANDIDATE =
+  /^(?:|(?:candidate:)?[A-Za-z0-9+/]{1,32} \d{1,3} [A-Za-z][A-Za-z0-9-]{0,15} \d{1,10} [^\s]{1,255} \d{1,5} typ [A-Za-z]{1,16}(?: [^\s]+ [^\s]+)*)$/;
+
 export class IceCandidateDto implements IceCandidateInit {
   @IsString()
   @MaxLength(1024)
+  @Matches(ICE_CANDIDATE, { message: 'candidate is not an ICE candidate line' })
   candidate!: string;
 
   @IsOptional()

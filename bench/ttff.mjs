@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+/**
+ * Time to first frame (TTFF) of the demo page in headless Chromium, against the built
+ * service started in this process (loopback only).
+ *
+ *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1]
+ *
+ * For each run a fresh browser context loads `/?loopback=1` and we read the page's
+ * `window.demo`:
+ *   - signalling -> first frame: demo.firstFrameAt - demo.startedAt (startedAt is taken just
+ *     before client.start(), firstFrameAt in the first requestVideoFrameCallback);
+ *   - navigation -> first frame: demo.firstFrameAt (performance.now() counts from the
+ *     navigation's time origin), i.e. including page load and the client bundle.
+ * Warm-up runs (default 1: Chromium's first WebRTC use is slower) are shown but not counted.
+ *
+ * Network: the app gathers and pairs only 127.0.0.1 (the options below, as in
+ * test/helpers/app.ts), the page sends only 127.x candidates, every page request to a
+ * non-loopback host is aborted, and Chromium runs with background networking and DNS off.
+ * Needs Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); never downloads one.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, accessSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(ROOT, 'package.json'));
+
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+    if (!m) usage(`unexpected argument ${a}`);
+    return [m[1], m[2] ?? 'true'];
+  }),
+);
+const RUNS = int(args.runs ?? '10', 'runs');
+const WARMUP = int(args.warmup ?? '1', 'warmup');
+const OFFERER = args.offerer ?? 'client';
+if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
+const RUN_TIMEOUT_MS = 20_000;
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Keep in sync with test/helpers/browser.ts.
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-domain-reliability',
+  '--no-pings',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+];
+
+function usage(msg) {
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server]`);
+  process.exit(2);
+}
+function int(v, name) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || (name === 'runs' && n < 1)) usage(`--${name} must be a whole number`);
+  return n;
+}
+
+for (const f of ['dist/app.module.js', 'dist/public/client.js']) {
+  if (!existsSync(join(ROOT, f))) {
+    console.error(`ttff: ${f} is missing; run \`npm run build\` first (or \`npm run bench:ttff\`).`);
+    process.exit(2);
+  }
+}
+try {
+  accessSync(CHROMIUM_PATH, constants.X_OK);
+} catch {
+  console.error(`ttff: no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH; browsers are not downloaded).`);
+  process.exit(2);
+}
+
+require('reflect-metadata');
+const { NestFactory } = require('@nestjs/core');
+const { AppModule } = require(join(ROOT, 'dist/app.module.js'));
+const { SessionService } = require(join(ROOT, 'dist/session/session.service.js'));
+const { chromium } = require('playwright-core');
+
+let app;
+let browser;
+let exitCode = 0;
+let stopping = false;
+
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  await browser?.close().catch(() => undefined);
+  if (app) {
+    // Let the server notice the closed sockets, then stop it.
+    const sessions = app.get(SessionService);
+    await waitUntil(() => sessions.count === 0, 5_000).catch(() => undefined);
+    await app.close().catch((e) => console.error('ttff: closing the app:', e.message));
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    console.error(`\nttff: ${sig}, stopping`);
+    exitCode = 130;
+    void shutdown().finally(() => process.exit(exitCode));
+  });
+}
+
+try {
+  app = await NestFactory.create(
+    AppModule.forRoot({
+      session: {
+        announcedAddresses: ['127.0.0.1'],
+        bindAddress: '127.0.0.1',
+        remoteAddressFilter: (a) => a.startsWith('127.'),
+      },
+    }),
+    { logger: ['error', 'warn'] },
+  );
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address();
+  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}`;
+  const sessions = app.get(SessionService);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  console.log(`ttff: ${browser.version()} -> ${url}`);
+  console.log(`ttff: ${WARMUP} warm-up + ${RUNS} measured runs, ${OFFERER} offers, fresh context per run\n`);
+
+  const header = ['run', 'signalling->frame', 'navigation->frame', 'navigation->signalling', 'size'];
+  const widths = [8, 18, 18, 23, 9];
+  const row = (cells) => cells.map((c, i) => String(c).padStart(widths[i])).join('  ');
+  console.log(row(header));
+  console.log(row(widths.map((w) => '-'.repeat(w))));
+
+  const results = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const warm = i < WARMUP;
+    const r = await measure(browser, url, sessions);
+    if (!warm) results.push(r);
+    console.log(
+      row([
+        warm ? `warm-up` : String(i - WARMUP + 1),
+        ms(r.signallingToFrame),
+        ms(r.navigationToFrame),
+        ms(r.navigationToSignalling),
+        `${r.width}x${r.height}`,
+      ]),
+    );
+  }
+
+  console.log(row(widths.map((w) => '-'.repeat(w))));
+  for (const [name, fn] of [
+    ['median', median],
+    ['min', (a) => Math.min(...a)],
+    ['max', (a) => Math.max(...a)],
+  ]) {
+    console.log(
+      row([
+        name,
+        ms(fn(results.map((r) => r.signallingToFrame))),
+        ms(fn(results.map((r) => r.navigationToFrame))),
+        ms(fn(results.map((r) => r.navigationToSignalling))),
+        '',
+      ]),
+    );
+  }
+  const m = median(results.map((r) => r.signallingToFrame));
+  console.log(`\nTTFF (signalling start -> first decoded frame), median of ${RUNS}: ${ms(m)}`);
+} catch (err) {
+  console.error('ttff: failed:', err?.stack ?? err);
+  exitCode = 1;
+} finally {
+  await shutdown();
+}
+// werift can keep timers alive after close (e.g. DTLS retransmissions of an aborted
+// handshake); everything we started is closed, so do not wait for them.
+process.exit(exitCode);
+
+/** One page load in a fresh context; resolves with the page's timings. */
+async function measure(browser, url, sessions) {
+  const context = await browser.newContext();
+  try {
+    await context.route('**/*', (route) => {
+      const host = new URL(route.request().url()).hostname;
+      return /^127\./.test(host) ? route.continue() : route.abort('blockedbyclient');
+    });
+    const page = await context.newPage();
+    await page.goto(url);
+    const handle = await page.waitForFunction(
+      () => {
+        const d = window.demo;
+        if (d?.error) return { error: `${d.error.code}: ${d.error.message}` };
+        const v = document.querySelector('video');
+        if (d?.firstFrameAt == null || !v?.videoWidth) return false;
+        return {
+          startedAt: d.startedAt,
+          firstFrameAt: d.firstFrameAt,
+          width: v.videoWidth,
+          height: v.videoHeight,
+        };
+      },
+      undefined,
+      { timeout: RUN_TIMEOUT_MS, polling: 'raf' },
+    );
+    const v = await handle.jsonValue();
+    if (v.error) throw new Error(`the page reported ${v.error}`);
+    // Let the handshake settle before tearing down (see shutdown()).
+    await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 5_000).catch(() => undefined);
+    return {
+      signallingToFrame: v.firstFrameAt - v.startedAt,
+      navigationToFrame: v.firstFrameAt,
+      navigationToSignalling: v.startedAt,
+      width: v.width,
+      height: v.height,
+    };
+  } finally {
+    await context.close().catch(() => undefined);
+    // The tab's socket is gone: wait for its session to close so runs do not overlap.
+    await waitUntil(() => sessions.count === 0, 10_000).catch(() => {
+      console.error(`ttff: warning: ${sessions.count} session(s) still open after the run`);
+    });
+  }
+}
+
+function median(a) {
+  const s = [...a].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+function ms(v) {
+  return `${v.toFixed(1)} ms`;
+}
+async function waitUntil(cond, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timeout');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

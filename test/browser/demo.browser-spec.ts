@@ -1,0 +1,238 @@
+/**
+ * The demo page in real headless Chromium against the real application (loopback only).
+ */
+import type { Browser, Page } from 'playwright-core';
+import { SessionService } from '../../src/session/session.service';
+import type { SessionStateEvent } from '../../src/protocol';
+import { TestApp, startApp } from '../helpers/app';
+import {
+  BrowserContextHandle,
+  describeWithBrowser,
+  launchBrowser,
+  mediaPermissionCalls,
+  newContext,
+  waitUntil,
+} from '../helpers/browser';
+
+/** What the page exposes as `window.demo` (the parts read here). */
+interface DemoWindow {
+  demo: {
+    frames: number;
+    firstFrameAt: number | null;
+    startedAt: number | null;
+    error: { code?: string; message: string } | null;
+    session: null | {
+      id: string;
+      state: string;
+      reason?: string;
+      channel?: RTCDataChannel;
+    };
+  };
+}
+
+jest.setTimeout(60_000);
+
+describeWithBrowser('the demo page in headless Chromium', () => {
+  let browser: Browser;
+  let t: TestApp;
+  let ctx: BrowserContextHandle;
+  let sessions: SessionService;
+  /** Every session state the server published, in order. */
+  let serverStates: SessionStateEvent[];
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  beforeEach(async () => {
+    t = await startApp();
+    sessions = t.app.get(SessionService);
+    serverStates = [];
+    sessions.events.on('state', (_owner, e) => serverStates.push(e));
+    ctx = await newContext(browser);
+  });
+  afterEach(async () => {
+    // Closing a session in the middle of its DTLS handshake leaves werift's retransmission
+    // loop running for ~30 s (keeps jest alive): let handshakes finish first.
+    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    await ctx?.close();
+    await t?.close();
+  });
+
+  /** Opens the demo page (loopback candidates only) and waits for the server's session. */
+  async function openDemo(query = ''): Promise<Page> {
+    const page = await ctx.newPage();
+    await page.goto(`${t.url}/?loopback=1${query}`);
+    return page;
+  }
+
+  async function waitForStreaming(page: Page): Promise<void> {
+    let outcome: string;
+    try {
+      const handle = await page.waitForFunction(
+        () => {
+          const d = (window as unknown as DemoWindow).demo;
+          // Fail at once (with the diagnosis below) instead of waiting for the timeout.
+          if (d?.error || d?.session?.state === 'closed') return 'failed';
+          return d?.session?.state === 'streaming' ? 'streaming' : false;
+        },
+        undefined,
+        { timeout: 15_000, polling: 50 },
+      );
+      outcome = (await handle.jsonValue()) as string;
+    } catch (err) {
+      outcome = (err as Error).message;
+    }
+    if (outcome !== 'streaming') throw new Error(`the session did not stream (${outcome})\n${await diagnose(page)}`);
+  }
+
+  /** Both sides' view of a session that did not get going, for the failure message. */
+  async function diagnose(page: Page): Promise<string> {
+    const browserSide = await page
+      .evaluate(async () => {
+        const d = (window as unknown as { demo: { session?: { pc: RTCPeerConnection; state: string; reason?: string } } }).demo;
+        const pc = d.session?.pc;
+        const stats = pc ? [...(await pc.getStats()).values()].filter((s) => /candidate|transport/.test(s.type)) : [];
+        return {
+          log: document.getElementById('log')?.textContent,
+          session: d.session && { state: d.session.state, reason: d.session.reason },
+          pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState, signaling: pc.signalingState },
+          stats,
+        };
+      })
+      .catch((e: Error) => ({ evaluateFailed: e.message }));
+    const serverSide = sessions.list().map((s) => ({
+      id: s.id,
+      state: s.state,
+      connection: s.peerConnection.connectionState,
+      ice: s.peerConnection.iceConnectionState,
+      signaling: s.peerConnection.signalingState,
+    }));
+    return `browser: ${JSON.stringify(browserSide, null, 1)}\nserver: ${JSON.stringify(serverSide)}\nserver states: ${JSON.stringify(serverStates)}\nproblems: ${JSON.stringify(ctx.problems)}`;
+  }
+
+  async function badge(page: Page): Promise<string> {
+    return (await page.locator('#state').textContent())?.trim() ?? '';
+  }
+
+  /** Chromium's view of ICE: every remote candidate's address and the selected pair's. */
+  async function selectedPair(page: Page): Promise<{ remotes: string[]; selected: { local?: string; remote?: string } }> {
+    return page.evaluate(async () => {
+      const pc = (window as unknown as { demo: { session: { pc: RTCPeerConnection } } }).demo.session.pc;
+      const stats = [...(await pc.getStats()).values()] as Array<Record<string, string | boolean>>;
+      const byId = new Map(stats.map((s) => [s.id as string, s]));
+      const transport = stats.find((s) => s.type === 'transport');
+      const pair = byId.get(transport?.selectedCandidatePairId as string);
+      return {
+        remotes: stats.filter((s) => s.type === 'remote-candidate').map((s) => String(s.address)),
+        selected: {
+          local: byId.get(pair?.localCandidateId as string)?.address as string | undefined,
+          remote: byId.get(pair?.remoteCandidateId as string)?.address as string | undefined,
+        },
+      };
+    });
+  }
+
+  function expectNoProblems(): void {
+    expect(ctx.problems).toEqual([]);
+  }
+
+  describe.each([
+    ['the browser offers (default)', ''],
+    ['the server offers (?offerer=server)', '&offerer=server'],
+  ])('when %s', (_name, query) => {
+    it('decodes the 640x360 test pattern, shows `streaming` and asks for no permission', async () => {
+      const page = await openDemo(query);
+      await waitForStreaming(page);
+      await page.waitForFunction(
+        () => {
+          const d = (window as unknown as DemoWindow).demo;
+          const v = document.querySelector('video')!;
+          return d.frames > 30 && v.videoWidth > 0;
+        },
+        undefined,
+        { timeout: 20_000, polling: 100 },
+      );
+      const seen = await page.evaluate(() => {
+        const v = document.querySelector('video')!;
+        const d = (window as unknown as DemoWindow).demo;
+        return { w: v.videoWidth, h: v.videoHeight, frames: d.frames, error: d.error, paused: v.paused };
+      });
+      expect(seen).toMatchObject({ w: 640, h: 360, error: null, paused: false });
+      expect(seen.frames).toBeGreaterThan(30);
+      expect(await badge(page)).toBe('streaming');
+      expect(await page.locator('#state').getAttribute('data-state')).toBe('streaming');
+      expect(sessions.count).toBe(1);
+      // ICE stayed on loopback: Chromium's only remote candidate is the server's 127.0.0.1, and
+      // the selected pair runs 127.0.0.1 <-> 127.0.0.1 (Chromium's side is peer-reflexive).
+      const ice = await selectedPair(page);
+      expect(ice.remotes.length).toBeGreaterThan(0);
+      expect(ice.remotes.every((a) => a.startsWith('127.'))).toBe(true);
+      expect(ice.selected).toEqual({ local: '127.0.0.1', remote: '127.0.0.1' });
+
+      // No permission was asked for: the probe saw no capture call and no permission query.
+      expect(mediaPermissionCalls(ctx.permissionCalls)).toEqual([]);
+      expect(ctx.permissionCalls).toEqual([]);
+      expectNoProblems();
+    });
+  });
+
+  it('the permission probe does record a capture request (self-test)', async () => {
+    const page = await openDemo();
+    await waitForStreaming(page);
+    await page.evaluate(async () => {
+      await navigator.permissions.query({ name: 'camera' as PermissionName }).catch(() => undefined);
+      // Empty constraints are rejected at once, before any prompt (a real request would leave
+      // a pending prompt behind that keeps Chromium from exiting promptly).
+      await navigator.mediaDevices.getUserMedia({}).catch(() => undefined);
+    });
+    await waitUntil(() => ctx.permissionCalls.length >= 2, 5_000, 'probe calls');
+    expect(mediaPermissionCalls(ctx.permissionCalls).map((c) => c.api)).toEqual([
+      'permissions.query',
+      'mediaDevices.getUserMedia',
+    ]);
+  });
+
+  it('sends `ping` on the data channel from the page and shows the `pong`', async () => {
+    const page = await openDemo();
+    await waitForStreaming(page);
+    // The server reports `streaming` once DTLS is up; SCTP may open a moment later.
+    await page.waitForFunction(
+      () => (window as unknown as DemoWindow).demo.session?.channel?.readyState === 'open',
+      undefined,
+      { timeout: 10_000, polling: 50 },
+    );
+    await page.locator('#message').fill('ping');
+    await page.locator('#send').click();
+    await page.locator('#log', { hasText: '> ping' }).waitFor({ timeout: 5_000 });
+    await page.locator('#log', { hasText: '< pong' }).waitFor({ timeout: 5_000 });
+    expectNoProblems();
+  });
+
+  it('Hang up closes the session on the server and shows `closed`', async () => {
+    const page = await openDemo();
+    await waitForStreaming(page);
+    expect(sessions.count).toBe(1);
+    await page.locator('#hangup').click();
+    await waitUntil(() => sessions.count === 0, 5_000, 'session closed on the server');
+    await page.locator('#state[data-state="closed"]').waitFor({ timeout: 5_000 });
+    expect(await badge(page)).toBe('closed');
+    expect(await page.locator('#reason').textContent()).toBe('(client-closed)');
+    expect(await page.locator('#hangup').isDisabled()).toBe(true);
+    expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-closed' });
+    expectNoProblems();
+  });
+
+  it('closing the tab without hanging up closes the session on the server', async () => {
+    const page = await openDemo('&offerer=server');
+    await waitForStreaming(page);
+    expect(sessions.count).toBe(1);
+    await page.close();
+    await waitUntil(() => sessions.count === 0, 8_000, 'session closed after the tab closed');
+    expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-disconnected' });
+    expectNoProblems();
+  });
+});

@@ -1,0 +1,141 @@
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { MediaSource } from '../src/media/media-source';
+import { SessionService } from '../src/session/session.service';
+import { TestApp, startApp } from './helpers/app';
+import { WeriftViewer, ok } from './helpers/werift-viewer';
+
+/**
+ * After 100 sessions are opened and closed (clients that simply disconnect included), the
+ * process holds no more UDP sockets than before.
+ *
+ * The viewers are werift peers in this same process, so they are closed too: the count
+ * covers both ends, and must come back to the baseline.
+ */
+
+/** This process's UDP sockets: socket inodes in /proc/self/fd that /proc/net/udp{,6} list. */
+function udpSocketCount(): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // the fd was closed while we listed them
+    }
+  }
+  let n = 0;
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue; // no IPv6 in this kernel
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9 && inodes.has(cols[9])) n++;
+    }
+  }
+  return n;
+}
+
+/** Active handles and requests by type (UDPWrap, TCPSocketWrap, Timeout...). */
+function resources(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
+  return out;
+}
+
+async function waitUntil(what: () => string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const TOTAL = 100;
+const BATCH = 10;
+
+const describeLinux = process.platform === 'linux' ? describe : describe.skip;
+
+describeLinux('resource leaks', () => {
+  let t: TestApp;
+  const viewers: WeriftViewer[] = [];
+
+  beforeEach(async () => {
+    t = await startApp();
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await t.close();
+  });
+
+  it(`${TOTAL} sessions opened and closed leave no UDP socket, handle, session, subscriber or listener behind`, async () => {
+    const sessions = t.app.get(SessionService);
+    const source = t.app.get(MediaSource);
+    const listeners = () => ['candidate', 'offer', 'state', 'message'].map((e) => sessions.events.listenerCount(e as 'state'));
+    const baseline = {
+      udp: udpSocketCount(),
+      handles: resources(),
+      listeners: listeners(),
+      viewers: source.viewers,
+    };
+    let peakUdp = baseline.udp;
+    const ended = { closed: 0, disconnected: 0, clientOffer: 0, serverOffer: 0 };
+
+    async function one(n: number): Promise<void> {
+      const socket = await t.connect();
+      const v = new WeriftViewer(socket);
+      viewers.push(v);
+      const clientOffers = n % 2 === 0;
+      if (clientOffers) await v.startWithOffer();
+      else await v.startWithServerOffer();
+      await v.waitForState('streaming');
+      await v.waitForPackets(1);
+      peakUdp = Math.max(peakUdp, udpSocketCount());
+      // Of each offer kind, half end with session:close, half by simply disconnecting.
+      if (Math.floor(n / 2) % 2 === 0) {
+        await ok(socket, 'session:close', { sessionId: v.sessionId });
+        expect((await v.waitForState('closed')).reason).toBe('client-closed');
+        ended.closed++;
+        socket.disconnect();
+      } else {
+        socket.disconnect();
+        ended.disconnected++;
+      }
+      if (clientOffers) ended.clientOffer++;
+      else ended.serverOffer++;
+      await v.close();
+      viewers.splice(viewers.indexOf(v), 1);
+    }
+
+    for (let b = 0; b < TOTAL; b += BATCH) {
+      await Promise.all(Array.from({ length: BATCH }, (_, i) => one(b + i)));
+    }
+    expect(ended).toEqual({ closed: TOTAL / 2, disconnected: TOTAL / 2, clientOffer: TOTAL / 2, serverOffer: TOTAL / 2 });
+    // Sessions were really open at once (each holds UDP sockets on both ends).
+    expect(peakUdp).toBeGreaterThan(baseline.udp + BATCH);
+
+    await waitUntil(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
+    // werift closes its sockets asynchronously: poll with a deadline.
+    await waitUntil(
+      () => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`,
+      () => udpSocketCount() <= baseline.udp,
+      30_000,
+    );
+    expect(udpSocketCount()).toBeLessThanOrEqual(baseline.udp);
+    // Handles too: UDP and TCP (socket.io) sockets and timers. Some of werift's timers
+    // outlive a closed connection by about ten seconds, hence the long deadline.
+    const KINDS = ['UDPWrap', 'TCPSocketWrap', 'Timeout'];
+    const grown = () => {
+      const now = resources();
+      return KINDS.filter((k) => (now[k] ?? 0) > (baseline.handles[k] ?? 0)).map(
+        (k) => `${k} ${baseline.handles[k] ?? 0} -> ${now[k]}`,
+      );
+    };
+    await waitUntil(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
+    expect(source.viewers).toBe(baseline.viewers);
+    expect(listeners()).toEqual(baseline.listeners);
+  }, 180_000);
+});
