@@ -90,11 +90,12 @@ function requestWithoutPayload(socket: ClientSocket, event: string): Promise<Ack
 }
 
 /** A recvonly-video + data-channel offer from a werift peer that is closed at once. */
-async function clientOffer(opts: { video: boolean }): Promise<string> {
+async function clientOffer(opts: { video: boolean; dataChannel?: boolean; audio?: boolean }): Promise<string> {
   const pc = loopbackPeer();
   try {
     if (opts.video) pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.createDataChannel('data');
+    if (opts.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (opts.dataChannel !== false) pc.createDataChannel('data');
     const offer = await pc.createOffer();
     return offer.sdp;
   } finally {
@@ -320,10 +321,11 @@ describe('bad input, while another viewer streams', () => {
       await waitUntil('the failed session released its UDP sockets', () => udpSocketCount() <= udpBefore);
     });
 
-    it('an offer with only a data channel (no video m-line) → NEGOTIATION_FAILED, no session left', async () => {
+    it('an offer with neither video nor a data channel (audio only) → NEGOTIATION_FAILED, no session left', async () => {
       const s = await t.connect();
-      const sdp = await clientOffer({ video: false });
+      const sdp = await clientOffer({ video: false, dataChannel: false, audio: true });
       expect(sdp).not.toContain('m=video');
+      expect(sdp).not.toContain('m=application');
       const udpBefore = udpSocketCount();
       await expectError(s, 'session:start', { offer: { type: 'offer', sdp } }, ErrorCode.NEGOTIATION_FAILED);
       expect(sessions.count).toBe(1);

@@ -32,6 +32,19 @@ describe('a werift viewer watching the default source', () => {
     expect(JSON.parse(reply)).toEqual({ type: 'pong', id: 42 });
   });
 
+  it('gets video when it offers only a data channel: the server adds the video right after', async () => {
+    const v = await viewer();
+    await v.startDataFirst();
+    await v.waitForState('streaming');
+    await v.waitForPackets(30);
+    expect(v.keyframes).toBeGreaterThan(0);
+    // The data channel is the first m-line (the BUNDLE tag); the video came second.
+    const sdp = v.pc.remoteDescription!.sdp;
+    expect(sdp.indexOf('m=application')).toBeLessThan(sdp.indexOf('m=video'));
+    expect(v.states.map((s) => s.state)).toEqual(['streaming']);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  });
+
   it('gets video and a working data channel when the server offers', async () => {
     const v = await viewer();
     await v.startWithServerOffer();

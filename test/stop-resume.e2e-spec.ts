@@ -15,10 +15,11 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     await t.close();
   });
 
-  async function streaming(mode: 'client' | 'server'): Promise<WeriftViewer> {
+  async function streaming(mode: 'client' | 'server' | 'data-first'): Promise<WeriftViewer> {
     const v = new WeriftViewer(await t.connect());
     viewers.push(v);
     if (mode === 'client') await v.startWithOffer();
+    else if (mode === 'data-first') await v.startDataFirst();
     else await v.startWithServerOffer();
     await v.waitForState('streaming');
     await v.waitForPackets(10);
@@ -26,7 +27,7 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     return v;
   }
 
-  for (const mode of ['client', 'server'] as const) {
+  for (const mode of ['client', 'server', 'data-first'] as const) {
     it(`server-side stop then resume (${mode} offered first)`, async () => {
       const v = await streaming(mode);
       await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });

@@ -62,7 +62,9 @@ describe('SessionService', () => {
     for (const r of [a, b]) {
       expect(r.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect('offer' in r && r.offer.type).toBe('offer');
-      expect('offer' in r && r.offer.sdp).toMatch(/^v=0\r\n[\s\S]*m=video [\s\S]*VP8\/90000/);
+      // The data channel is offered first; the video follows in a second negotiation.
+      expect('offer' in r && r.offer.sdp).toMatch(/^v=0\r\n[\s\S]*m=application /);
+      expect('offer' in r && r.offer.sdp).not.toMatch(/m=video /);
     }
     expect(a.sessionId).not.toBe(b.sessionId);
     expect(service.count).toBe(2);

@@ -49,6 +49,12 @@ export class Session {
   private track?: MediaStreamTrack;
   /** Whether the session means to send video (false once stopped, until resumed). */
   private videoWanted = true;
+  /** The video is being added in a second negotiation: not data-only, still connecting. */
+  private videoPending = false;
+  /** The SDP of the last offer we sent, to check answers against. */
+  private lastOfferSdp?: string;
+  /** A video m-line is being negotiated: packets written now would be dropped. */
+  private videoNegotiating = false;
   /** Negotiations the server runs (stop, resume) go one at a time through this chain. */
   private chain: Promise<unknown> = Promise.resolve();
   /** The server's renegotiation offer that awaits the client's answer. */
@@ -112,28 +118,37 @@ export class Session {
   }
 
   /** The client offered (recvonly video, data channel): answer with our sendonly video. */
+  /**
+   * The client offered. With a recvonly video m-line (and usually a data channel), we
+   * answer with sendonly video at once. With only a data channel (what the client library
+   * sends to browsers), we answer and then add the video in a second negotiation, so the
+   * data channel's m-line owns the BUNDLE transport: Chromium replaces the whole transport,
+   * data channel included, when the BUNDLE-tag m-line is stopped.
+   */
   async answerOffer(offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
     await this.applyRemote(offer);
     const video = this.pc.getTransceivers().find((t) => t.kind === 'video' && !t.stopped);
-    if (!video) {
-      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has no video m-line to receive on');
+    if (video) {
+      this.track = this.newTrack();
+      await video.sender.replaceTrack(this.track);
+      video.sender.setStreams([new MediaStream([this.track])]);
+      video.setDirection('sendonly');
+      this.transceiver = video;
+    } else if (/^m=application /m.test(offer.sdp)) {
+      this.scheduleVideo();
+    } else {
+      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has neither a video m-line nor a data channel');
     }
-    this.track = this.newTrack();
-    await video.sender.replaceTrack(this.track);
-    video.sender.setStreams([new MediaStream([this.track])]);
-    video.setDirection('sendonly');
-    this.transceiver = video;
     return this.createLocal('answer') as Promise<SessionDescriptionAnswer>;
   }
 
-  /** The server offers sendonly video and a data channel; the client answers later. */
+  /**
+   * The server offers the data channel first; the video follows in a second negotiation
+   * as soon as the client has answered (see answerOffer for why).
+   */
   async createOffer(): Promise<SessionDescriptionOffer> {
-    this.track = this.newTrack();
-    this.transceiver = this.pc.addTransceiver(this.track, {
-      direction: 'sendonly',
-      streams: [new MediaStream([this.track])],
-    });
     this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
+    this.videoPending = true;
     return this.createLocal('offer') as Promise<SessionDescriptionOffer>;
   }
 
@@ -141,7 +156,7 @@ export class Session {
     if (this.pc.signalingState !== 'have-local-offer') {
       throw new StreamingError(ErrorCode.INVALID_STATE, 'no offer from the server is waiting for an answer');
     }
-    assertSameMediaCount(this.pc.localDescription?.sdp, answer.sdp);
+    assertSameMediaCount(this.lastOfferSdp, answer.sdp);
     if (this.awaitingAnswer) {
       // A renegotiation: the operation that offered applies the answer and reports.
       const waiting = this.awaitingAnswer;
@@ -150,6 +165,7 @@ export class Session {
       return;
     }
     await this.applyRemote(answer);
+    if (this.videoPending) this.scheduleVideo();
   }
 
   /**
@@ -180,8 +196,20 @@ export class Session {
    * a renegotiation, then the source's cached keyframe at once. Idempotent.
    */
   resumeVideo(): Promise<void> {
-    return this.serial(async () => {
-      if (this.transceiverLive()) return;
+    return this.serial(() => this.addVideo('video-resumed'));
+  }
+
+  /** Adds the session's video in a negotiation of its own, right after the current one. */
+  private scheduleVideo(): void {
+    this.videoPending = true;
+    this.serial(() => this.addVideo(undefined)).catch((err: Error) => {
+      this.log.warn(`adding the video failed: ${err.message}`);
+    });
+  }
+
+  private async addVideo(reason: string | undefined): Promise<void> {
+    if (this.transceiverLive()) return;
+    try {
       if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
       this.videoWanted = true;
       this.track = this.newTrack();
@@ -190,6 +218,7 @@ export class Session {
         streams: [new MediaStream([this.track])],
       });
       this.transceiver = transceiver;
+      this.videoNegotiating = true;
       try {
         await this.renegotiate();
       } catch (err) {
@@ -197,12 +226,18 @@ export class Session {
         this.videoWanted = false;
         this.detachVideo();
         if (!transceiver.stopping) transceiver.stop();
-        this.refreshState('resume-failed');
-        this.reportState('negotiation-failed');
         throw err;
       }
-      this.refreshState('video-resumed');
-    });
+    } catch (err) {
+      this.videoPending = false;
+      this.videoNegotiating = false;
+      this.refreshState(reason ?? 'negotiation-failed');
+      this.reportState('negotiation-failed');
+      throw err;
+    }
+    this.videoPending = false;
+    this.videoNegotiating = false;
+    this.refreshState(reason);
   }
 
   /** An offer from the client after the session started (for example, it stopped its video). */
@@ -229,7 +264,10 @@ export class Session {
     if (this._closed) throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'the session is closed');
     try {
       if (!candidate || candidate.candidate === '') {
-        await this.pc.addIceCandidate(null);
+        // Not passed on: werift gives up on ICE at once when the end of candidates
+        // arrives before any pair exists (a browser whose candidates were all filtered
+        // or unusable), though the browser's own checks would still have connected us.
+        // The connect timeout bounds the wait instead.
         return;
       }
       await this.pc.addIceCandidate({
@@ -296,6 +334,7 @@ export class Session {
     } catch (err) {
       throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, `could not create an ${type}: ${(err as Error).message}`);
     }
+    if (type === 'offer') this.lastOfferSdp = desc.sdp;
     this.pc.setLocalDescription(desc).catch((err: Error) => {
       this.log.warn(`setLocalDescription(${type}) failed: ${err.message}`);
       this.close('negotiation-failed');
@@ -388,7 +427,13 @@ export class Session {
    */
   private refreshState(reason?: string): void {
     if (this._closed || this.pc.connectionState !== 'connected') return;
-    if (this.videoWanted && this.transceiverLive() && this.track && !this.feed) {
+    if (this.videoWanted && !this.videoNegotiating && this.transceiverLive() && this.track && !this.feed) {
+      // pc.connectionState can read `connected` before this sender's DTLS transport and
+      // codec are ready; RTP written then is dropped, the cached keyframe with it.
+      if (!senderReady(this.transceiver!)) {
+        this.retryWhenSenderReady(reason);
+        return;
+      }
       const track = this.track;
       this.feed = this.source.subscribe((packet) => track.writeRtp(packet));
       // The source ending (a file played once, a shutdown) stops only the video.
@@ -400,7 +445,33 @@ export class Session {
       });
     }
     const streaming = !!this.feed && !this.feed.ended;
+    if (!streaming && this.videoPending) return; // still connecting: the video is on its way
     this.setState(streaming ? 'streaming' : 'data-only', streaming ? undefined : reason);
+  }
+
+  private waitForStable(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const sub = this.pc.signalingStateChange.subscribe((s) => s === 'stable' && done());
+      function done() {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  }
+
+  private readyPoll?: NodeJS.Timeout;
+
+  private retryWhenSenderReady(reason: string | undefined): void {
+    if (this.readyPoll) return;
+    const poll = () => {
+      this.readyPoll = undefined;
+      if (this._closed || !this.transceiver) return;
+      if (senderReady(this.transceiver)) this.refreshState(reason);
+      else this.readyPoll = this.after(5, poll);
+    };
+    this.readyPoll = this.after(5, poll);
   }
 
   /** Runs server-side negotiations one after another. */
@@ -419,6 +490,8 @@ export class Session {
    * data channel keeps working; the caller reports the error.
    */
   private async renegotiate(): Promise<void> {
+    // Our answer may still be being applied (werift sets it after a tick).
+    if (this.pc.signalingState === 'have-remote-offer') await this.waitForStable(1000);
     if (this.pc.signalingState !== 'stable') {
       throw new StreamingError(ErrorCode.INVALID_STATE, 'a negotiation is already in progress');
     }
@@ -431,7 +504,8 @@ export class Session {
       this.awaitingAnswer?.reject(new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the client did not answer in time'));
       this.awaitingAnswer = undefined;
     });
-    this.callbacks.offer({ type: 'offer', sdp: this.pc.localDescription?.sdp ?? offer.sdp });
+    this.lastOfferSdp = offer.sdp;
+    this.callbacks.offer({ type: 'offer', sdp: offer.sdp });
     try {
       await this.applyRemote(await answer);
     } catch (err) {
@@ -491,6 +565,12 @@ export class Session {
     clearTimeout(t);
     this.timers.delete(t);
   }
+}
+
+/** Whether werift would send RTP written to this transceiver now (not drop it). */
+function senderReady(t: RTCRtpTransceiver): boolean {
+  const sender = t.sender as unknown as { canSendRtp?: () => boolean };
+  return typeof sender.canSendRtp === 'function' ? sender.canSendRtp() : true;
 }
 
 function mediaCount(sdp: string): number {

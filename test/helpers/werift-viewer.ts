@@ -78,24 +78,32 @@ export class WeriftViewer {
   /** Answer the server's renegotiation offers automatically. */
   autoAnswer = true;
   readonly serverOffers: string[] = [];
+  readonly errors: Error[] = [];
+  /** Signalling steps run one at a time, as a browser's operations chain does. */
+  private chain: Promise<unknown> = Promise.resolve();
   private remoteQueue: (IceCandidateInit | null)[] = [];
   private localQueue: unknown[] = [];
+  private early: (() => void)[] = [];
   private remoteSet = false;
   private readonly offHandlers: (() => void)[] = [];
 
   constructor(readonly socket: ClientSocket) {
     const onCandidate = (e: SessionCandidateEvent) => {
+      if (!this.sessionId) return void this.early.push(() => onCandidate(e));
       if (e.sessionId !== this.sessionId) return;
       if (this.remoteSet) void this.addRemote(e.candidate);
       else this.remoteQueue.push(e.candidate);
     };
+    // Events can overtake the handling of the start ack: hold them until the id is known.
     const onState = (e: SessionStateEvent) => {
+      if (!this.sessionId) return void this.early.push(() => onState(e));
       if (e.sessionId === this.sessionId) this.states.push(e);
     };
     const onOffer = (e: SessionOfferEvent) => {
+      if (!this.sessionId) return void this.early.push(() => onOffer(e));
       if (e.sessionId !== this.sessionId) return;
       this.serverOffers.push(e.offer.sdp);
-      if (this.autoAnswer) void this.answerServerOffer(e.offer.sdp);
+      if (this.autoAnswer) void this.answerServerOffer(e.offer.sdp).catch((err: Error) => this.errors.push(err));
     };
     socket.on('session:candidate', onCandidate);
     socket.on('session:state', onState);
@@ -130,18 +138,32 @@ export class WeriftViewer {
   }
 
   /** The client offers recvonly video and a data channel (the aiortc example's flow). */
-  async startWithOffer(source?: string): Promise<void> {
+  startWithOffer(source?: string): Promise<void> {
     this.pc.addTransceiver('video', { direction: 'recvonly' });
-    this.attach(this.pc.createDataChannel('data'));
-    const offer = await this.pc.createOffer();
-    // werift resolves setLocalDescription only once gathering ends: do not wait for it.
-    void this.pc.setLocalDescription(offer);
-    const res = await ok<{ sessionId: string; answer: { sdp: string } }>(this.socket, 'session:start', {
-      ...(source ? { source } : {}),
-      offer: { type: 'offer', sdp: offer.sdp },
+    return this.offerFirst(source);
+  }
+
+  /**
+   * The client offers only the data channel (what the browser client library does); the
+   * server then adds the video with a renegotiation of its own.
+   */
+  startDataFirst(source?: string): Promise<void> {
+    return this.offerFirst(source);
+  }
+
+  private offerFirst(source?: string): Promise<void> {
+    return this.serial(async () => {
+      this.attach(this.pc.createDataChannel('data'));
+      const offer = await this.pc.createOffer();
+      // werift resolves setLocalDescription only once gathering ends: do not wait for it.
+      void this.pc.setLocalDescription(offer);
+      const res = await ok<{ sessionId: string; answer: { sdp: string } }>(this.socket, 'session:start', {
+        ...(source ? { source } : {}),
+        offer: { type: 'offer', sdp: offer.sdp },
+      });
+      this.setSessionId(res.sessionId);
+      await this.applyRemote(res.answer.sdp, 'answer');
     });
-    this.setSessionId(res.sessionId);
-    await this.applyRemote(res.answer.sdp, 'answer');
   }
 
   /** The server offers; we answer. */
@@ -155,11 +177,25 @@ export class WeriftViewer {
     await this.answerServerOffer(res.offer.sdp);
   }
 
-  async answerServerOffer(sdp: string): Promise<void> {
-    await this.applyRemote(sdp, 'offer');
-    const answer = await this.pc.createAnswer();
-    void this.pc.setLocalDescription(answer);
-    await ok(this.socket, 'session:answer', { sessionId: this.sessionId, answer: { type: 'answer', sdp: answer.sdp } });
+  answerServerOffer(sdp: string): Promise<void> {
+    return this.serial(async () => {
+      await this.applyRemote(sdp, 'offer');
+      const answer = await this.pc.createAnswer();
+      void this.pc.setLocalDescription(answer);
+      await this.untilStable();
+      await ok(this.socket, 'session:answer', { sessionId: this.sessionId, answer: { type: 'answer', sdp: answer.sdp } });
+    });
+  }
+
+  /** Runs a signalling step after the previous ones. */
+  serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private untilStable(): Promise<unknown> {
+    return waitFor('stable signalling state', () => this.pc.signalingState === 'stable' || undefined, 5_000);
   }
 
   /** The next renegotiation offer from the server. */
@@ -199,6 +235,7 @@ export class WeriftViewer {
 
   private setSessionId(id: string): void {
     this.sessionId = id;
+    for (const replay of this.early.splice(0)) replay();
     for (const candidate of this.localQueue.splice(0)) {
       void request(this.socket, 'session:candidate', { sessionId: id, candidate });
     }

@@ -1,0 +1,14 @@
+export { RtpRewriter, RTP_VIDEO_CLOCK, seqDiff, tsDiff } from './rtp-rewriter';
+export type { RtpRewriterOptions, RewriteResult } from './rtp-rewriter';
+export { RtpReceiver, MAX_RTP_PAYLOAD, profileLevelIdFromSps } from './rtp-receiver';
+export type { RtpReceiverOptions, RtpReceiverStats, RtpReceiverEvents } from './rtp-receiver';
+export { FfmpegProcess } from './ffmpeg-process';
+export type { BackoffOptions, FfmpegProcessOptions, FfmpegProcessEvents } from './ffmpeg-process';
+export { IvfPlayer } from './ivf-player';
+export type { IvfPlayerOptions } from './ivf-player';
+export { RtpSource, codecParametersFor, DEFAULT_H264_PROFILE_LEVEL_ID } from './rtp.source';
+export type { RtpSourceOptions, ProfileLevelIdOption } from './rtp.source';
+export { RtspSource, redact } from './rtsp.source';
+export type { RtspSourceOptions } from './rtsp.source';
+export { FileSource, containerOf, probeVideo, avcCProfileLevelId } from './file.source';
+export type { FileSourceOptions, FileContainer, VideoProbe } from './file.source';

@@ -1,0 +1,110 @@
+import { RTCRtpCodecParameters, useH264, useVP8 } from 'werift';
+import { MediaSource, VideoCodecName } from '../media-source';
+import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
+
+/** H.264 Constrained Baseline level 3.1: what werift's `useH264()` offers. */
+export const DEFAULT_H264_PROFILE_LEVEL_ID = '42e01f';
+
+/** The werift codec for a source: VP8, or H.264 packetization-mode 1 with a profile-level-id. */
+export function codecParametersFor(codec: VideoCodecName, profileLevelId = DEFAULT_H264_PROFILE_LEVEL_ID): RTCRtpCodecParameters {
+  if (codec === 'VP8') return useVP8();
+  if (!/^[0-9a-f]{6}$/i.test(profileLevelId)) throw new Error(`invalid H.264 profile-level-id: ${profileLevelId}`);
+  return useH264({
+    parameters: `profile-level-id=${profileLevelId.toLowerCase()};packetization-mode=1;level-asymmetry-allowed=1`,
+  });
+}
+
+/**
+ * The profile-level-id a source offers: a fixed string, or `auto` = the one read from the
+ * stream's SPS once seen (until then the default, 42e01f).
+ */
+export type ProfileLevelIdOption = string | 'auto';
+
+export interface RtpSourceOptions {
+  id: string;
+  codec: VideoCodecName;
+  /** UDP port to listen on (0 = ephemeral; read `port` after start). */
+  port: number;
+  /** Address to bind (default 127.0.0.1; 0.0.0.0 to take RTP from other hosts). */
+  host?: string;
+  /** The payload type the encoder sends (default 96); other payload types and RTCP are dropped. */
+  payloadType?: number;
+  /** No packet for this long (ms) makes the source `offline` (default 2000). */
+  offlineAfterMs?: number;
+  /** H.264 only: the profile-level-id to negotiate (default 42e01f; `auto` = from the SPS). */
+  profileLevelId?: ProfileLevelIdOption;
+}
+
+/**
+ * Kind `rtp`: takes RTP video (VP8, or H.264 packetization-mode 1) that any encoder sends
+ * to a UDP port, and relays it to every viewer without transcoding.
+ *
+ * The encoder must keep payloads at most 1200 bytes (ffmpeg: `-f rtp -pkt_size 1200`;
+ * GStreamer: `rtpvp8pay mtu=1200`), or packets may be fragmented or lost on the way to
+ * viewers; oversize packets are counted (`stats.oversize`) and logged. For H.264 the SPS
+ * and PPS must be sent in band before each IDR (ffmpeg does this when encoding with
+ * libx264; when copying from MP4 add `-bsf:v h264_mp4toannexb`, from RTSP
+ * `-bsf:v dump_extra=freq=keyframe`).
+ *
+ * Example: `ffmpeg -re -i in.mp4 -an -c:v copy -bsf:v h264_mp4toannexb -f rtp -pkt_size 1200
+ * -payload_type 96 rtp://127.0.0.1:5004`.
+ *
+ * State: `starting` until the first packet, `live` while packets flow, `offline` after
+ * `offlineAfterMs` without a packet (`events` emits `state` at each change). Sequence
+ * numbers and timestamps stay continuous when the encoder restarts.
+ */
+export class RtpSource extends MediaSource {
+  readonly id: string;
+  readonly kind = 'rtp';
+  readonly codec: VideoCodecName;
+  protected override readonly reportsOwnState = true;
+  private readonly receiver: RtpReceiver;
+  private readonly profileOption: ProfileLevelIdOption;
+
+  constructor(options: RtpSourceOptions) {
+    super();
+    this.id = options.id;
+    this.codec = options.codec;
+    this.profileOption = options.profileLevelId ?? DEFAULT_H264_PROFILE_LEVEL_ID;
+    if (this.profileOption !== 'auto') codecParametersFor(this.codec, this.profileOption); // validate
+    this.receiver = new RtpReceiver({
+      codec: options.codec,
+      port: options.port,
+      host: options.host,
+      payloadType: options.payloadType,
+      offlineAfterMs: options.offlineAfterMs,
+      logger: this.logger,
+    });
+    this.receiver.on('packet', (packet, key) => this.publish(packet, key));
+    this.receiver.on('live', () => this.setState('live'));
+    this.receiver.on('offline', () => this.setState('offline'));
+    this.receiver.on('profile', (id) => this.logger.log(`H.264 stream profile-level-id ${id}`));
+  }
+
+  /** The UDP port (after start). */
+  get port(): number {
+    return this.receiver.port;
+  }
+
+  get stats(): Readonly<RtpReceiverStats> {
+    return this.receiver.stats;
+  }
+
+  /** The profile-level-id of the stream's SPS (H.264, once seen). */
+  get detectedProfileLevelId(): string | undefined {
+    return this.receiver.profileLevelId;
+  }
+
+  override codecParameters(): RTCRtpCodecParameters {
+    const id = this.profileOption === 'auto' ? this.receiver.profileLevelId : this.profileOption;
+    return codecParametersFor(this.codec, id);
+  }
+
+  protected async start(): Promise<void> {
+    await this.receiver.start();
+  }
+
+  protected async stop(): Promise<void> {
+    await this.receiver.stop();
+  }
+}

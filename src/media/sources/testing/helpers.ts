@@ -1,0 +1,226 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RtpPacket } from 'werift';
+import type { MediaSource, SourceState } from '../../media-source';
+
+/** Runs ffmpeg to completion (args array, no shell). */
+export function ffmpeg(args: string[], timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args], { timeout: timeoutMs }, (err, _o, stderr) =>
+      err ? reject(new Error(`ffmpeg ${args.join(' ')}: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+}
+
+export interface Fixtures {
+  dir: string;
+  /** 2 s VP8 320x240 30 fps, keyframe every 30 frames. */
+  webm: string;
+  ivf: string;
+  /** 2 s H.264 constrained baseline, keyframe every 30 frames, no B-frames. */
+  mp4: string;
+  cleanup(): void;
+}
+
+/** Makes small clips in a temp dir. */
+export async function makeFixtures(seconds = 2): Promise<Fixtures> {
+  const dir = mkdtempSync(join(tmpdir(), 'media-sources-'));
+  const src = ['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=30:duration=${seconds}`];
+  const vp8 = ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8'];
+  const fx: Fixtures = {
+    dir,
+    webm: join(dir, 'clip.webm'),
+    ivf: join(dir, 'clip.ivf'),
+    mp4: join(dir, 'clip.mp4'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  await Promise.all([
+    ffmpeg([...src, ...vp8, fx.webm]),
+    ffmpeg([...src, ...vp8, '-f', 'ivf', fx.ivf]),
+    ffmpeg([...src, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', fx.mp4]),
+  ]);
+  return fx;
+}
+
+/** Starts a long-running ffmpeg that sends a live test picture as RTP to 127.0.0.1:port. */
+export function spawnRtpSender(opts: { port: number; codec: 'VP8' | 'H264'; payloadType: number; pktSize?: number }): ChildProcess {
+  const enc =
+    opts.codec === 'VP8'
+      ? ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8']
+      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', '-tune', 'zerolatency'];
+  return spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      ...enc,
+      '-f',
+      'rtp',
+      '-pkt_size',
+      String(opts.pktSize ?? 1200),
+      '-payload_type',
+      String(opts.payloadType),
+      `rtp://127.0.0.1:${opts.port}?rtcpport=${opts.port}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+/** Kills a child and waits for it to be gone (SIGKILL after 3 s). */
+export async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** Whether a process with this pid exists (and is not a zombie). */
+export function pidAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of this process's children that are still alive, optionally only those whose command name matches. */
+export function childPids(comm?: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name_ = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(fields[1]) === process.pid && fields[0] !== 'Z' && (comm === undefined || name_ === comm)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** UDP sockets this process holds bound to `port` (Linux: /proc/self/fd against /proc/net/udp*). */
+export function ownUdpSocketsOnPort(port: number): number {
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10) continue;
+      const localPort = parseInt(cols[1].split(':')[1], 16);
+      if (localPort === port) inodes.add(cols[9]);
+    }
+  }
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && inodes.has(m[1])) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 20 ms until true; throws `what` after `timeoutMs`. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A subscriber that records what it gets (copies of the header fields only). */
+export interface Received {
+  seq: number;
+  ts: number;
+  ssrc: number;
+  marker: boolean;
+  payload: Buffer;
+}
+
+export function record(source: MediaSource): { packets: Received[]; track: ReturnType<MediaSource['subscribe']> } {
+  const packets: Received[] = [];
+  const track = source.subscribe((p: RtpPacket) =>
+    packets.push({
+      seq: p.header.sequenceNumber,
+      ts: p.header.timestamp,
+      ssrc: p.header.ssrc,
+      marker: p.header.marker,
+      payload: Buffer.from(p.payload),
+    }),
+  );
+  return { packets, track };
+}
+
+/** Records the source's state changes. */
+export function recordStates(source: MediaSource): SourceState[] {
+  const states: SourceState[] = [];
+  source.events.on('state', (s) => states.push(s));
+  return states;
+}
+
+/** Whether a VP8 RTP payload starts a keyframe. */
+export function isVp8KeyframeStart(payload: Buffer): boolean {
+  // Descriptor: X|R|N|S|R|PID, optional extensions; the VP8 header follows.
+  const x = (payload[0] & 0x80) !== 0;
+  const s = (payload[0] & 0x10) !== 0;
+  const pid = payload[0] & 0x07;
+  let off = 1;
+  if (x) {
+    const ext = payload[1];
+    off = 2;
+    if (ext & 0x80) off += payload[off] & 0x80 ? 2 : 1;
+    if (ext & 0x40) off += 1;
+    if (ext & 0x30) off += 1;
+  }
+  return s && pid === 0 && (payload[off] & 0x01) === 0;
+}
+
+/** Whether an H.264 RTP payload carries an SPS or the start of an IDR. */
+export function isH264KeyframeStart(payload: Buffer): boolean {
+  const t = payload[0] & 0x1f;
+  if (t === 5 || t === 7) return true;
+  if (t === 24) {
+    let off = 1;
+    while (off + 2 < payload.length) {
+      const size = payload.readUInt16BE(off);
+      const nt = payload[off + 2] & 0x1f;
+      if (nt === 5 || nt === 7) return true;
+      off += 2 + size;
+    }
+  }
+  return t === 28 && (payload[1] & 0x80) !== 0 && (payload[1] & 0x1f) === 5;
+}
+
+/** Checks that the sequence numbers run on by one. Returns the index of the first gap, or -1. */
+export function firstSeqGap(packets: Received[]): number {
+  for (let i = 1; i < packets.length; i++) {
+    if (((packets[i].seq - packets[i - 1].seq) & 0xffff) !== 1) return i;
+  }
+  return -1;
+}

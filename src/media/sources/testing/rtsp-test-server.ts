@@ -1,0 +1,169 @@
+import { createServer, Server, Socket } from 'node:net';
+import { RtpPacket } from 'werift';
+import { IvfPlayer } from '../ivf-player';
+
+/**
+ * A minimal RTSP server for tests (RFC 2326 subset: OPTIONS, DESCRIBE, SETUP with TCP
+ * interleaved transport, PLAY, GET_PARAMETER, TEARDOWN). Each client is sent a VP8 IVF
+ * clip, looped, from its first frame, as RTP over the RTSP connection. Listens on
+ * 127.0.0.1 only.
+ */
+export class RtspTestServer {
+  private server?: Server;
+  private readonly clients = new Set<Socket>();
+  private readonly players = new Set<IvfPlayer>();
+  /** How many PLAY requests were served. */
+  plays = 0;
+
+  constructor(private readonly ivf: Buffer) {}
+
+  get port(): number {
+    const addr = this.server?.address();
+    if (!addr || typeof addr === 'string') throw new Error('not listening');
+    return addr.port;
+  }
+
+  url(path = 'stream'): string {
+    return `rtsp://127.0.0.1:${this.port}/${path}`;
+  }
+
+  /** Listens on 127.0.0.1:port (0 = ephemeral). */
+  async listen(port = 0): Promise<void> {
+    this.server = createServer((socket) => this.onClient(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  /** Stops sending media to every client but keeps the connections open (a hung camera). */
+  freeze(): void {
+    for (const p of this.players) p.stop();
+  }
+
+  /** Drops every client connection (the server keeps listening). */
+  dropClients(): void {
+    for (const p of this.players) p.stop();
+    this.players.clear();
+    for (const c of this.clients) c.destroy();
+    this.clients.clear();
+  }
+
+  async close(): Promise<void> {
+    this.dropClients();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private onClient(socket: Socket): void {
+    this.clients.add(socket);
+    let buf = Buffer.alloc(0);
+    let player: IvfPlayer | undefined;
+    let channel = 0;
+    const session = String(Math.floor(Math.random() * 1e9));
+    const cleanup = () => {
+      player?.stop();
+      if (player) this.players.delete(player);
+      player = undefined;
+      this.clients.delete(socket);
+    };
+    socket.on('close', cleanup);
+    socket.on('error', cleanup);
+    const reply = (cseq: string, headers: Record<string, string> = {}, body = '') => {
+      let text = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n`;
+      for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
+      if (body) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+      socket.write(`${text}\r\n${body}`);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        if (buf.length === 0) return;
+        if (buf[0] === 0x24) {
+          // Interleaved data from the client (RTCP receiver reports): skip.
+          if (buf.length < 4) return;
+          const len = buf.readUInt16BE(2);
+          if (buf.length < 4 + len) return;
+          buf = buf.subarray(4 + len);
+          continue;
+        }
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const lines = head.split('\r\n');
+        const headers = new Map<string, string>();
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+        }
+        const bodyLen = Number(headers.get('content-length') ?? 0);
+        if (buf.length < end + 4 + bodyLen) return;
+        buf = buf.subarray(end + 4 + bodyLen);
+        const [method, uri] = lines[0].split(' ');
+        const cseq = headers.get('cseq') ?? '0';
+        switch (method) {
+          case 'OPTIONS':
+            reply(cseq, { Public: 'OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN' });
+            break;
+          case 'DESCRIBE': {
+            const sdp = [
+              'v=0',
+              'o=- 0 0 IN IP4 127.0.0.1',
+              's=test',
+              'c=IN IP4 0.0.0.0',
+              't=0 0',
+              'a=control:*',
+              'm=video 0 RTP/AVP 96',
+              'a=rtpmap:96 VP8/90000',
+              'a=control:track0',
+              '',
+            ].join('\r\n');
+            reply(cseq, { 'Content-Type': 'application/sdp', 'Content-Base': `${uri.replace(/\/$/, '')}/` }, sdp);
+            break;
+          }
+          case 'SETUP': {
+            const transport = headers.get('transport') ?? '';
+            const m = /interleaved=(\d+)/.exec(transport);
+            if (!/TCP/i.test(transport)) {
+              socket.write(`RTSP/1.0 461 Unsupported Transport\r\nCSeq: ${cseq}\r\n\r\n`);
+              break;
+            }
+            channel = m ? Number(m[1]) : 0;
+            reply(cseq, {
+              Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`,
+              Session: `${session};timeout=60`,
+            });
+            break;
+          }
+          case 'PLAY':
+            reply(cseq, { Session: session, Range: 'npt=0.000-' });
+            this.plays++;
+            player?.stop();
+            player = new IvfPlayer({
+              data: this.ivf,
+              loop: true,
+              onPacket: (p: RtpPacket) => {
+                const rtp = p.serialize();
+                const frame = Buffer.alloc(4);
+                frame[0] = 0x24;
+                frame[1] = channel;
+                frame.writeUInt16BE(rtp.length, 2);
+                if (!socket.destroyed) socket.write(Buffer.concat([frame, rtp]));
+              },
+            });
+            this.players.add(player);
+            player.start();
+            break;
+          case 'TEARDOWN':
+            reply(cseq, { Session: session });
+            cleanup();
+            socket.end();
+            break;
+          default:
+            reply(cseq, { Session: session });
+        }
+      }
+    });
+  }
+}
