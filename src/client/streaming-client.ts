@@ -142,6 +142,8 @@ export interface ViewerSessionEventMap {
   state: Event;
   message: MessageEvent<string>;
   track: Event;
+  /** The data channel opened or closed. */
+  channel: Event;
 }
 
 /**
@@ -170,6 +172,7 @@ export class ViewerSession extends EventTarget {
     this.pc = new RTCPeerConnection(client.options.rtcConfig);
     this.pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
     this.pc.ontrack = (e) => {
+      // A resumed video is a new transceiver with a new stream.
       this.stream = e.streams[0] ?? new MediaStream([e.track]);
       if (this.opts.video) this.opts.video.srcObject = this.stream;
       this.dispatchEvent(new Event('track'));
@@ -199,29 +202,102 @@ export class ViewerSession extends EventTarget {
 
   /** @internal */
   async negotiate(offerer: 'client' | 'server'): Promise<string> {
-    if (offerer === 'client') {
-      this.pc.addTransceiver('video', { direction: 'recvonly' });
-      this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
-      await this.pc.setLocalDescription(await this.pc.createOffer());
-      const res = await this.client.request('session:start', {
-        ...(this.opts.source ? { source: this.opts.source } : {}),
-        offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
-      });
+    return this.serial(async () => {
+      if (offerer === 'client') {
+        // Only the data channel: the server adds the video in a second negotiation, so the
+        // data channel's m-line owns the BUNDLE transport and survives a video stop
+        // (Chromium replaces the whole transport when the BUNDLE-tag m-line is stopped).
+        this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+        const res = await this.client.request('session:start', {
+          ...(this.opts.source ? { source: this.opts.source } : {}),
+          offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
+        });
+        this.setId(res.sessionId);
+        if (!('answer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server did not answer');
+        await this.applyRemote(res.answer);
+        return this.id;
+      }
+      const res = await this.client.request('session:start', this.opts.source ? { source: this.opts.source } : {});
       this.setId(res.sessionId);
-      if (!('answer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server did not answer');
-      await this.applyRemote(res.answer);
+      if (!('offer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server sent no offer');
+      await this.answer(res.offer);
       return this.id;
+    });
+  }
+
+  /** Asks the server to stop only the video; the data channel stays. Resolves when done. */
+  async stopVideo(): Promise<void> {
+    await this.client.request('session:stop-video', { sessionId: this.id });
+  }
+
+  /**
+   * Stops the video from this side: stops the video transceiver and offers (the video
+   * m-line goes to port 0). The data channel stays.
+   */
+  stopVideoLocally(): Promise<void> {
+    return this.offerChange(() => {
+      const t = this.videoTransceiver();
+      if (!t) return false;
+      t.stop();
+      return true;
+    });
+  }
+
+  /** Asks the server to bring the video back. Resolves when the renegotiation is done. */
+  async resumeVideo(): Promise<void> {
+    await this.client.request('session:resume-video', { sessionId: this.id });
+  }
+
+  /** The live video transceiver, if any. */
+  videoTransceiver(): RTCRtpTransceiver | undefined {
+    return this.pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.currentDirection !== 'stopped' && t.direction !== 'stopped');
+  }
+
+  /**
+   * Makes a local change and offers it. We are the polite peer: when the server's own offer
+   * is out, the server refuses ours with INVALID_STATE; we answer its offer (queued behind
+   * this step) and try again.
+   */
+  private async offerChange(change: () => boolean, attempts = 3): Promise<void> {
+    for (let i = 0; i < attempts; i++) {
+      const retry = await this.serial(async () => {
+        if (this.state === 'closed' || !change()) return false;
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+        try {
+          const res = await this.client.request('session:offer', {
+            sessionId: this.id,
+            offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
+          });
+          await this.applyRemote(res.answer);
+          return false;
+        } catch (err) {
+          await this.pc.setLocalDescription({ type: 'rollback' });
+          if (err instanceof StreamingClientError && err.code === 'INVALID_STATE') return true;
+          throw err;
+        }
+      });
+      if (!retry) return;
+      await new Promise((r) => setTimeout(r, 50 * (i + 1)));
     }
-    const res = await this.client.request('session:start', this.opts.source ? { source: this.opts.source } : {});
-    this.setId(res.sessionId);
-    if (!('offer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server sent no offer');
-    await this.applyRemote(res.offer);
+    throw new StreamingClientError('INVALID_STATE', 'the server kept renegotiating; try again');
+  }
+
+  /** Runs signalling steps one at a time (an offer from the server waits for ours). */
+  private chain: Promise<unknown> = Promise.resolve();
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async answer(offer: RTCSessionDescriptionInit): Promise<void> {
+    await this.applyRemote(offer);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await this.client.request('session:answer', {
       sessionId: this.id,
       answer: { type: 'answer', sdp: this.pc.localDescription!.sdp },
     });
-    return this.id;
   }
 
   /** @internal */
@@ -234,12 +310,9 @@ export class ViewerSession extends EventTarget {
   }
 
   /** @internal A renegotiation the server started. */
-  async onRemoteOffer(e: SessionOfferEvent): Promise<void> {
-    await this.applyRemote(e.offer);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    await this.client.request('session:answer', {
-      sessionId: this.id,
-      answer: { type: 'answer', sdp: this.pc.localDescription!.sdp },
+  onRemoteOffer(e: SessionOfferEvent): Promise<void> {
+    return this.serial(() => this.answer(e.offer)).catch((err) => {
+      console.warn('could not answer the server offer', err);
     });
   }
 
@@ -308,6 +381,7 @@ export class ViewerSession extends EventTarget {
 
   private attachChannel(ch: RTCDataChannel): void {
     this.channel = ch;
+    ch.onopen = ch.onclose = () => this.dispatchEvent(new Event('channel'));
     ch.onmessage = (e) => {
       if (typeof e.data === 'string') this.dispatchEvent(new MessageEvent('message', { data: e.data }));
     };

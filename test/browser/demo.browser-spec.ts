@@ -235,4 +235,96 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-disconnected' });
     expectNoProblems();
   });
+
+  /** Sends a JSON ping from the page on the data channel and resolves with the reply. */
+  async function pingFromPage(page: Page, id: number): Promise<string> {
+    return page.evaluate(
+      (pingId) =>
+        new Promise<string>((resolve, reject) => {
+          const s = (window as unknown as { demo: { session: EventTarget & { send(t: string): boolean } } }).demo.session;
+          const timer = setTimeout(() => reject(new Error('no pong within 5 s')), 5000);
+          const onMessage = (e: Event) => {
+            const data = (e as MessageEvent<string>).data;
+            if (data.includes(`"id":${pingId}`)) {
+              clearTimeout(timer);
+              s.removeEventListener('message', onMessage);
+              resolve(data);
+            }
+          };
+          s.addEventListener('message', onMessage);
+          if (!s.send(JSON.stringify({ type: 'ping', id: pingId }))) reject(new Error('data channel not open'));
+        }),
+      id,
+    );
+  }
+
+  async function frames(page: Page): Promise<number> {
+    return page.evaluate(() => (window as unknown as DemoWindow).demo.frames);
+  }
+
+  async function waitForBadge(page: Page, state: string): Promise<void> {
+    await page.waitForFunction((s) => document.getElementById('state')?.textContent?.trim() === s, state, { timeout: 10_000 });
+  }
+
+  async function pcState(page: Page): Promise<string> {
+    return page.evaluate(() => (window as unknown as { demo: { session: { pc: RTCPeerConnection } } }).demo.session.pc.connectionState);
+  }
+
+  /** After a stop: data-only on both sides, no new frames, the data channel still answers. */
+  async function expectDataOnly(page: Page, pingId: number): Promise<void> {
+    await waitForBadge(page, 'data-only');
+    expect(sessions.list()[0].state).toBe('data-only');
+    expect(await page.locator('#overlay').isVisible()).toBe(true);
+    expect(JSON.parse(await pingFromPage(page, pingId))).toEqual({ type: 'pong', id: pingId });
+    const before = await frames(page);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await frames(page)) - before).toBeLessThanOrEqual(2);
+    expect(await pcState(page)).toBe('connected');
+  }
+
+  /** After a resume: streaming again, frames decoded again, the data channel still answers. */
+  async function expectStreamingAgain(page: Page, pingId: number): Promise<void> {
+    await waitForBadge(page, 'streaming');
+    const before = await frames(page);
+    await page.waitForFunction((n) => (window as unknown as DemoWindow).demo.frames > n + 15, before, { timeout: 10_000 });
+    expect(await page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).videoWidth)).toBe(640);
+    expect(JSON.parse(await pingFromPage(page, pingId))).toEqual({ type: 'pong', id: pingId });
+    expect(await pcState(page)).toBe('connected');
+  }
+
+  for (const offerer of ['client', 'server'] as const) {
+    it(`a stop started by the server keeps the data channel; Resume brings the picture back (${offerer} offered)`, async () => {
+      const page = await openDemo(offerer === 'server' ? '&offerer=server' : '');
+      await waitForStreaming(page);
+      const s = sessions.list()[0];
+      await sessions.stopVideo(s.ownerId, s.id);
+      await expectDataOnly(page, 1);
+      await page.click('#resumeVideo');
+      await expectStreamingAgain(page, 2);
+      // And once more, to show the cycle repeats.
+      await sessions.stopVideo(s.ownerId, s.id);
+      await expectDataOnly(page, 3);
+      await page.click('#resumeVideo');
+      await expectStreamingAgain(page, 4);
+      expectNoProblems();
+    });
+  }
+
+  it('a stop started by the page (transceiver.stop() and a re-offer) keeps the data channel; then resume', async () => {
+    const page = await openDemo();
+    await waitForStreaming(page);
+    await page.click('#stopVideo');
+    await expectDataOnly(page, 11);
+    // The page's own offer rejected its video m-line.
+    const serverRemote = sessions.list()[0].peerConnection.remoteDescription!.sdp;
+    expect(serverRemote).toMatch(/m=video 0 /);
+    await page.click('#resumeVideo');
+    await expectStreamingAgain(page, 12);
+    await page.click('#stopVideo');
+    await expectDataOnly(page, 13);
+    await page.click('#hangup');
+    await waitForBadge(page, 'closed');
+    await waitUntil(() => sessions.count === 0, 5_000, 'the session to close on the server');
+    expectNoProblems();
+  });
 });
