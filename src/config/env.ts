@@ -1,5 +1,17 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIP, IsIn, IsInt, IsOptional, IsString, Max, Min, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIP,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 import type { AppOptions } from '../app.module';
 import type { IceServerOption } from '../session/session.options';
 
@@ -10,6 +22,8 @@ const list = ({ value }: { value: unknown }) =>
         .map((s) => s.trim())
         .filter(Boolean)
     : value;
+const bool = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^(1|true|yes|0|false|no)$/i.test(value) ? /^(1|true|yes)$/i.test(value) : value;
 const int = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
 
 /** The standalone service's environment. Everything optional; see the README's table. */
@@ -47,6 +61,26 @@ export class Env {
   @IsOptional() @Transform(int) @IsInt() @Min(1) @Max(1000)
   MAX_SESSIONS_PER_CLIENT = 4;
 
+  /** Pair only with remote candidates on 127.0.0.0/8 (tests, single-machine setups). */
+  @IsOptional() @Transform(bool) @IsBoolean()
+  ICE_LOOPBACK_ONLY = false;
+
+  /** `redis://host:port`: socket.io's Redis adapter, so that several nodes form one cluster. */
+  @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** This node's name in the cluster (default: host name + random suffix). */
+  @IsOptional() @Matches(/^[\w.-]{1,64}$/, { message: 'NODE_ID: letters, digits, . _ - (at most 64)' })
+  NODE_ID?: string;
+
+  /** Bearer token for the `/admin` endpoints; they are off without one. */
+  @IsOptional() @IsString() @MinLength(16)
+  ADMIN_TOKEN?: string;
+
+  /** On SIGTERM, how long the node waits after telling its clients before it closes their sockets. */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(30000)
+  DRAIN_NOTICE_MS = 300;
+
   @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
@@ -60,7 +94,7 @@ export class EnvError extends Error {
 
 /** Validates the environment once; throws one error that lists every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX']);
+  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX', 'REDIS_URL', 'NODE_ID', 'ADMIN_TOKEN']);
   const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined && source[k] !== '').map((k) => [k, source[k]]));
   const env = plainToInstance(Env, picked, { exposeDefaultValues: true });
   const problems = validateSync(env, { validationError: { target: false } }).flatMap((e) =>
@@ -88,6 +122,8 @@ export function appOptionsFromEnv(env: Env): AppOptions {
       bindAddress: env.ICE_BIND_ADDRESS,
       portRange: env.ICE_PORT_MIN !== undefined ? [env.ICE_PORT_MIN, env.ICE_PORT_MAX!] : undefined,
       maxSessionsPerClient: env.MAX_SESSIONS_PER_CLIENT,
+      ...(env.ICE_LOOPBACK_ONLY ? { remoteAddressFilter: (address: string) => address.startsWith('127.') } : {}),
     },
+    cluster: { nodeId: env.NODE_ID, adminToken: env.ADMIN_TOKEN, drainNoticeMs: env.DRAIN_NOTICE_MS },
   };
 }

@@ -110,6 +110,14 @@ export interface ClientToServerEvents {
   'session:resume-video': (req: SessionIdRequest, ack: AckFn) => void;
 }
 
+export interface ServerHelloEvent {
+  /** The node's id (NODE_ID); the sessions of this socket live on that node. */
+  node: string;
+}
+export interface ServerDrainingEvent {
+  node: string;
+}
+
 /** Events the server emits. */
 export interface ServerToClientEvents {
   'session:candidate': (ev: SessionCandidateEvent) => void;
@@ -117,6 +125,13 @@ export interface ServerToClientEvents {
   'session:state': (ev: SessionStateEvent) => void;
   /** An error that could not travel through an ack (the client emitted without one). */
   'server:error': (ev: ErrorBody & { event?: string }) => void;
+  /** Sent once on connection: which node of the cluster holds this socket. */
+  'server:hello': (ev: ServerHelloEvent) => void;
+  /**
+   * The node is shutting down: its sockets close shortly and the client should reconnect
+   * (through the load balancer, to another node) and restart its sessions.
+   */
+  'server:draining': (ev: ServerDrainingEvent) => void;
 }
 
 export const CLIENT_EVENTS = [

@@ -1,4 +1,4 @@
-import { Logger, OnModuleDestroy, UseFilters, UsePipes } from '@nestjs/common';
+import { Logger, OnModuleDestroy, Optional, UseFilters, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -23,6 +23,7 @@ import {
   SessionStateEvent,
   SessionStartResult,
 } from '../protocol';
+import { ClusterService } from '../cluster/cluster.service';
 import { SessionService } from '../session/session.service';
 import {
   SessionAnswerDto,
@@ -59,14 +60,19 @@ export class SignallingGateway
   private readonly log = new Logger(SignallingGateway.name);
   private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    @Optional() private readonly cluster?: ClusterService,
+  ) {}
 
   afterInit(): void {
+    this.cluster?.attach(this.server);
+    // A session's socket is always on this node: `.local` keeps these off the Redis adapter.
     const ev = this.sessions.events;
     const handlers = {
-      candidate: (ownerId: string, e: SessionCandidateEvent) => this.server.to(ownerId).emit('session:candidate', e),
-      offer: (ownerId: string, e: SessionOfferEvent) => this.server.to(ownerId).emit('session:offer', e),
-      state: (ownerId: string, e: SessionStateEvent) => this.server.to(ownerId).emit('session:state', e),
+      candidate: (ownerId: string, e: SessionCandidateEvent) => this.server.local.to(ownerId).emit('session:candidate', e),
+      offer: (ownerId: string, e: SessionOfferEvent) => this.server.local.to(ownerId).emit('session:offer', e),
+      state: (ownerId: string, e: SessionStateEvent) => this.server.local.to(ownerId).emit('session:state', e),
     };
     ev.on('candidate', handlers.candidate);
     ev.on('offer', handlers.offer);
