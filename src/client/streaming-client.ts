@@ -7,6 +7,12 @@
  *   session.addEventListener('state', () => console.log(session.state));
  *   session.send('ping');
  *   await session.close();
+ *
+ * Reconnection: when the signalling socket drops (a node died or drained behind a load
+ * balancer), socket.io-client reconnects, possibly to another node; each session that was
+ * lost then restarts on its own with the same options (a new session id), with backoff. In
+ * between its state is `reconnecting`. `reconnect: false` turns this off (lost sessions
+ * close with the reason `signalling-lost`).
  */
 import { io, Socket } from 'socket.io-client';
 import {
@@ -47,7 +53,27 @@ export interface StreamingClientOptions {
   requestTimeoutMs?: number;
   /** Which local ICE candidates to send to the server (default: all). */
   candidateFilter?: (candidate: RTCIceCandidate) => boolean;
+  /** Restart lost sessions when the socket reconnects (default on); `false` turns it off. */
+  reconnect?: boolean | ReconnectOptions;
 }
+
+export interface ReconnectOptions {
+  /** First pause between two restart attempts of a session (ms, default 250). */
+  baseDelayMs?: number;
+  /** Longest pause (ms, default 5000). */
+  maxDelayMs?: number;
+  /** Attempts before the session gives up and closes with `reconnect-failed` (default 10). */
+  maxAttempts?: number;
+}
+
+/**
+ * A session's state as the page sees it: the server's states, plus `reconnecting` while
+ * the client restarts a session that lost its server.
+ */
+export type ViewerState = SessionState | 'reconnecting';
+
+/** Server close reasons after which a session restarts (the node went away, not the session). */
+const RESTARTABLE = new Set(['signalling-lost', 'server-shutdown', 'server-draining']);
 
 export interface StartOptions {
   /** Media source id; the server's default when absent. */
@@ -65,20 +91,46 @@ export class StreamingClient {
   /** Events for a session whose start ack has not been processed yet. */
   private readonly early = new Map<string, Array<() => void>>();
   private readonly ownsSocket: boolean;
+  /** Sessions waiting for the socket to come back to restart. */
+  private readonly suspended = new Set<ViewerSession>();
+  /** The node that holds our socket (`server:hello`), when the server says. */
+  node?: string;
+  /** The node said it is shutting down; cleared on the next connection. */
+  draining = false;
+  /** @internal */
+  readonly reconnect: Required<ReconnectOptions> | undefined;
 
   constructor(readonly options: StreamingClientOptions = {}) {
     this.ownsSocket = !options.socket;
+    const r = options.reconnect ?? true;
+    this.reconnect = r === false ? undefined : { baseDelayMs: 250, maxDelayMs: 5_000, maxAttempts: 10, ...(r === true ? {} : r) };
     this.socket =
       options.socket ??
       io(options.url ?? globalThis.location?.origin, {
         path: options.path,
         transports: ['websocket', 'polling'],
+        reconnectionDelay: 250,
+        reconnectionDelayMax: 5_000,
       });
     this.socket.on('session:candidate', (e) => this.route(e.sessionId, (s) => s.onRemoteCandidate(e)));
     this.socket.on('session:offer', (e) => this.route(e.sessionId, (s) => s.onRemoteOffer(e)));
     this.socket.on('session:state', (e) => this.route(e.sessionId, (s) => s.onServerState(e)));
-    this.socket.on('disconnect', () => {
-      for (const s of [...this.sessions.values()]) s.markClosed('signalling-lost');
+    this.socket.on('server:hello', (e) => (this.node = e.node));
+    this.socket.on('server:draining', () => {
+      this.draining = true;
+      for (const s of [...this.sessions.values()]) s.lost('server-draining');
+    });
+    this.socket.on('disconnect', (reason) => {
+      for (const s of [...this.sessions.values()]) s.lost('signalling-lost');
+      // A server that closes our socket on purpose is not reconnected to by socket.io-client;
+      // while sessions wait to restart (a draining node), reconnect through the balancer.
+      if (reason === 'io server disconnect' && this.suspended.size && this.ownsSocket) {
+        setTimeout(() => this.socket.connect(), 250);
+      }
+    });
+    this.socket.on('connect', () => {
+      this.draining = false;
+      for (const s of [...this.suspended]) void this.restart(s);
     });
   }
 
@@ -86,10 +138,7 @@ export class StreamingClient {
   async start(opts: StartOptions = {}): Promise<ViewerSession> {
     const session = new ViewerSession(this, opts);
     try {
-      const id = await session.negotiate(opts.offerer ?? 'client');
-      this.sessions.set(id, session);
-      for (const fn of this.early.get(id) ?? []) fn();
-      this.early.delete(id);
+      this.register(await session.negotiate(opts.offerer ?? 'client'), session);
       return session;
     } catch (err) {
       session.pc.close();
@@ -99,7 +148,7 @@ export class StreamingClient {
 
   /** Closes every session and the socket (when this client created it). */
   close(): void {
-    for (const s of [...this.sessions.values()]) void s.close();
+    for (const s of [...this.sessions.values(), ...this.suspended]) void s.close();
     if (this.ownsSocket) this.socket.disconnect();
   }
 
@@ -123,8 +172,59 @@ export class StreamingClient {
   }
 
   /** @internal */
-  forget(id: string): void {
-    this.sessions.delete(id);
+  forget(id: string, session?: ViewerSession): void {
+    if (this.sessions.get(id) === session || !session) this.sessions.delete(id);
+    if (session) this.suspended.delete(session);
+  }
+
+  /**
+   * @internal A session lost its server: it restarts once the socket is (again) connected.
+   * A node that shuts down closes its sessions before its sockets, so a session closed that
+   * way waits for the reconnection too; if the socket stays up anyway, it restarts here.
+   */
+  suspend(session: ViewerSession): void {
+    this.suspended.add(session);
+    setTimeout(() => {
+      if (this.suspended.has(session) && this.socket.connected) void this.restart(session);
+    }, 5_000);
+  }
+
+  private register(id: string, session: ViewerSession): void {
+    this.sessions.set(id, session);
+    for (const fn of this.early.get(id) ?? []) fn();
+    this.early.delete(id);
+  }
+
+  /** Restarts a suspended session, with backoff, while the socket stays connected. */
+  private async restart(session: ViewerSession): Promise<void> {
+    const r = this.reconnect!;
+    if (session.restarting) return;
+    session.restarting = true;
+    try {
+      while (this.suspended.has(session) && this.socket.connected) {
+        if (session.attempts >= r.maxAttempts) {
+          this.suspended.delete(session);
+          session.markClosed('reconnect-failed');
+          return;
+        }
+        const delay = session.attempts === 0 ? 0 : Math.min(r.baseDelayMs * 2 ** (session.attempts - 1), r.maxDelayMs);
+        session.attempts++;
+        if (delay) await new Promise((res) => setTimeout(res, delay * (0.75 + Math.random() / 2)));
+        if (!this.suspended.has(session) || !this.socket.connected) return;
+        try {
+          const id = await session.renew();
+          if (!this.suspended.has(session)) return; // closed meanwhile
+          this.suspended.delete(session);
+          session.attempts = 0;
+          this.register(id, session);
+          return;
+        } catch (err) {
+          console.warn('session restart failed', err);
+        }
+      }
+    } finally {
+      session.restarting = false;
+    }
   }
 
   private route(id: string, fn: (s: ViewerSession) => void): void {
@@ -151,15 +251,20 @@ export interface ViewerSessionEventMap {
  * Events: `state` (see `state`), `message` (data-channel text), `track` (video arrived).
  */
 export class ViewerSession extends EventTarget {
-  readonly pc: RTCPeerConnection;
+  /** The current peer connection (a restart after a reconnection makes a new one). */
+  pc!: RTCPeerConnection;
   id = '';
-  state: SessionState = 'connecting';
+  state: ViewerState = 'connecting';
+  /** @internal restart attempts since the session was lost */
+  attempts = 0;
+  /** @internal */
+  restarting = false;
   /** Why the session reached its current state, when the server said. */
   reason?: string;
   stream?: MediaStream;
   channel?: RTCDataChannel;
-  private readonly remoteQueue: (RTCIceCandidateInit | null)[] = [];
-  private readonly localQueue: (IceCandidateInit | null)[] = [];
+  private remoteQueue: (RTCIceCandidateInit | null)[] = [];
+  private localQueue: (IceCandidateInit | null)[] = [];
   private remoteSet = false;
   /** Whether any local candidate passed the candidate filter. */
   private localPassed = false;
@@ -169,18 +274,55 @@ export class ViewerSession extends EventTarget {
     private readonly opts: StartOptions,
   ) {
     super();
-    this.pc = new RTCPeerConnection(client.options.rtcConfig);
-    this.pc.onicecandidate = (e) => this.onLocalCandidate(e.candidate);
-    this.pc.ontrack = (e) => {
+    this.newPeer();
+  }
+
+  private newPeer(): void {
+    const pc = (this.pc = new RTCPeerConnection(this.client.options.rtcConfig));
+    // Handlers of a peer connection a restart replaced must not touch the new one.
+    const current = () => this.pc === pc;
+    pc.onicecandidate = (e) => current() && this.onLocalCandidate(e.candidate);
+    pc.ontrack = (e) => {
+      if (!current()) return;
       // A resumed video is a new transceiver with a new stream.
       this.stream = e.streams[0] ?? new MediaStream([e.track]);
       if (this.opts.video) this.opts.video.srcObject = this.stream;
       this.dispatchEvent(new Event('track'));
     };
-    this.pc.ondatachannel = (e) => this.attachChannel(e.channel);
-    this.pc.onconnectionstatechange = () => {
-      if (this.pc.connectionState === 'failed') this.markClosed('ice-failed');
+    pc.ondatachannel = (e) => current() && this.attachChannel(e.channel);
+    pc.onconnectionstatechange = () => {
+      if (current() && pc.connectionState === 'failed') this.markClosed('ice-failed');
     };
+  }
+
+  /** @internal The server is gone (or going): drop the connection, restart when possible. */
+  lost(reason: string): void {
+    if (this.state === 'closed' || this.state === 'reconnecting') return;
+    if (!this.client.reconnect) return this.markClosed(reason);
+    this.channel?.close();
+    this.pc.close();
+    this.client.forget(this.id);
+    this.setState('reconnecting', reason);
+    this.client.suspend(this);
+  }
+
+  /** @internal A new peer connection and a new server session, with the same options. */
+  async renew(): Promise<string> {
+    this.pc.close();
+    this.newPeer();
+    this.id = '';
+    this.remoteQueue = [];
+    this.localQueue = [];
+    this.remoteSet = false;
+    this.localPassed = false;
+    this.channel = undefined;
+    this.chain = Promise.resolve();
+    try {
+      return await this.negotiate(this.opts.offerer ?? 'client');
+    } catch (err) {
+      this.pc.close();
+      throw err;
+    }
   }
 
   /** Sends text on the data channel; false when it is not open. */
@@ -194,7 +336,9 @@ export class ViewerSession extends EventTarget {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     try {
-      if (this.id && this.client.socket.connected) await this.client.request('session:close', { sessionId: this.id });
+      if (this.id && this.state !== 'reconnecting' && this.client.socket.connected) {
+        await this.client.request('session:close', { sessionId: this.id });
+      }
     } finally {
       this.markClosed('client-closed');
     }
@@ -318,7 +462,11 @@ export class ViewerSession extends EventTarget {
 
   /** @internal */
   onServerState(e: SessionStateEvent): void {
-    if (e.state === 'closed') return this.markClosed(e.reason ?? 'closed');
+    if (e.state === 'closed') {
+      // A node that shuts down closes its sessions first: come back on another node.
+      if (e.reason && RESTARTABLE.has(e.reason)) return this.lost(e.reason);
+      return this.markClosed(e.reason ?? 'closed');
+    }
     this.setState(e.state, e.reason);
   }
 
@@ -327,11 +475,11 @@ export class ViewerSession extends EventTarget {
     if (this.state === 'closed') return;
     this.channel?.close();
     this.pc.close();
-    this.client.forget(this.id);
+    this.client.forget(this.id, this);
     this.setState('closed', reason);
   }
 
-  private setState(state: SessionState, reason?: string): void {
+  private setState(state: ViewerState, reason?: string): void {
     if (this.state === state && this.reason === reason) return;
     this.state = state;
     this.reason = reason;

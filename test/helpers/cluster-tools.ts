@@ -159,7 +159,12 @@ export function haproxyConfig(lbPort: number, nodes: { name: string; port: numbe
   const lines = src.split('\n');
   const out: string[] = [];
   let serversDone = false;
+  let inResolvers = false;
   for (const line of lines) {
+    // No DNS here (the nodes are IP literals): drop the `resolvers` section.
+    if (/^resolvers\s/.test(line)) inResolvers = true;
+    else if (/^\S/.test(line)) inResolvers = false;
+    if (inResolvers) continue;
     if (/^\s*bind\s/.test(line)) {
       out.push(line.replace(/bind\s+\S+/, `bind 127.0.0.1:${lbPort}`));
     } else if (/^\s*server\s/.test(line)) {
@@ -168,8 +173,8 @@ export function haproxyConfig(lbPort: number, nodes: { name: string; port: numbe
       const indent = /^\s*/.exec(line)![0];
       const opts = line.trim().split(/\s+/).slice(3).join(' ').replace(/\s*(resolvers|init-addr)\s+\S+/g, '');
       for (const n of nodes) out.push(`${indent}server ${n.name} 127.0.0.1:${n.port} ${opts.replace(/cookie\s+\S+/, `cookie ${n.name}`)}`);
-    } else if (/^\s*(stats socket|log\s|nameserver\s)/.test(line)) {
-      continue; // no syslog, no admin socket, no DNS (the nodes are IP literals here)
+    } else if (/^\s*(stats socket|log\s)/.test(line)) {
+      continue; // no syslog, no admin socket
     } else {
       out.push(line);
     }
