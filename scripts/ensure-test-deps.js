@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the system packages the test suite drives are present: Debian's Chromium
-// (the browser tests; a browser download does not work everywhere) and ffmpeg.
+// (the browser tests; a browser download does not work everywhere), ffmpeg, and
+// redis-server and haproxy (the cluster tests).
 // Installs them with apt-get when missing and we are root; otherwise says what to do.
 'use strict';
 const { existsSync } = require('node:fs');
@@ -9,6 +10,9 @@ const { spawnSync } = require('node:child_process');
 const wanted = [
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
   { bin: '/usr/bin/ffmpeg', pkg: 'ffmpeg' },
+  // The cluster tests: Redis and the load balancer of the compose topology.
+  { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
+  { bin: '/usr/sbin/haproxy', pkg: 'haproxy' },
 ];
 const missing = wanted.filter((w) => !existsSync(w.bin));
 if (missing.length === 0) process.exit(0);
