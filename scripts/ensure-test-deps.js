@@ -13,6 +13,10 @@ const wanted = [
   // The cluster tests: Redis and the load balancer of the compose topology.
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: '/usr/sbin/haproxy', pkg: 'haproxy' },
+  // The interoperability test with a viewer that is not a browser (Python aiortc).
+  { bin: '/usr/lib/python3/dist-packages/aiortc/__init__.py', pkg: 'python3-aiortc' },
+  { bin: '/usr/lib/python3/dist-packages/socketio/__init__.py', pkg: 'python3-socketio' },
+  { bin: '/usr/lib/python3/dist-packages/aiohttp/__init__.py', pkg: 'python3-aiohttp' },
 ];
 const missing = wanted.filter((w) => !existsSync(w.bin));
 if (missing.length === 0) process.exit(0);
