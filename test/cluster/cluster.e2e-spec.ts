@@ -74,7 +74,7 @@ class ClusterViewer {
         await until('hello', () => this.node !== undefined, 2_000, 20);
         return await this.startSession();
       } catch {
-        await this.current?.close();
+        await (this.current as WeriftViewer | undefined)?.close();
         await sleep(250 * 2 ** i);
       }
     }
