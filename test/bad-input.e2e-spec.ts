@@ -1,4 +1,3 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { RTCSessionDescription } from 'werift';
 import type { ClientSocket } from '../src/client/streaming-client';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../src/protocol';
 import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
+import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
 
 /**
@@ -22,32 +22,6 @@ import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer
 const DOCUMENTED_CODES = Object.values(ErrorCode) as string[];
 const UUID_V4 = '0b7e1c1e-7d0c-4f43-9a6b-2f0f8f6f1b55';
 
-/** This process's UDP sockets: socket inodes in /proc/self/fd that /proc/net/udp{,6} list. */
-function udpSocketCount(): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      // the fd was closed while we listed them
-    }
-  }
-  let n = 0;
-  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue; // no IPv6 in this kernel
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && inodes.has(cols[9])) n++;
-    }
-  }
-  return n;
-}
 
 async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { MediaSource } from '../src/media/media-source';
 import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
+import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 
 /**
@@ -12,32 +12,6 @@ import { WeriftViewer, ok } from './helpers/werift-viewer';
  * covers both ends, and must come back to the baseline.
  */
 
-/** This process's UDP sockets: socket inodes in /proc/self/fd that /proc/net/udp{,6} list. */
-function udpSocketCount(): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      // the fd was closed while we listed them
-    }
-  }
-  let n = 0;
-  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue; // no IPv6 in this kernel
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && inodes.has(cols[9])) n++;
-    }
-  }
-  return n;
-}
 
 /** Active handles and requests by type (UDPWrap, TCPSocketWrap, Timeout...). */
 function resources(): Record<string, number> {
