@@ -1,11 +1,15 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
+import { codecDescription } from './codecs';
 import { KeyframeCache } from './keyframe-cache';
-import { MediaSink, SourceTrack } from './source-track';
+import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
 
-export type { MediaSink } from './source-track';
+export type { MediaSink, PictureLossOutcome, SourceTrackStats } from './source-track';
 export { SourceTrack } from './source-track';
+
+/** A viewer's picture-loss requests are acted on at most this often (ms). */
+export const PICTURE_LOSS_MIN_INTERVAL_MS = 1000;
 
 export type VideoCodecName = 'VP8' | 'H264';
 
@@ -23,6 +27,10 @@ export interface SourceInfo {
   codec: VideoCodecName;
   state: SourceState;
   viewers: number;
+  /** The codec as `RTCRtpReceiver.getCapabilities('video')` lists it (`video/VP8`, `video/H264`). */
+  mimeType: string;
+  /** H.264: the parameters the server offers (profile-level-id, packetization-mode). */
+  sdpFmtpLine?: string;
 }
 
 /**
@@ -72,6 +80,11 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     return this.state === 'stopped';
   }
 
+  /** The current state (`starting`, `live`, `offline`, `stopped`). */
+  get currentState(): SourceState {
+    return this.state;
+  }
+
   /**
    * Ends the source: every viewer's track ends (their sessions become data-only), and new
    * subscriptions are refused. Subclasses call this when their media runs out.
@@ -101,6 +114,20 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     return false;
   }
 
+  /**
+   * A viewer lost its picture (its PLI): rate-limited per viewer; the source is asked for a
+   * keyframe when it can make one, otherwise the cached group of pictures is resent to that
+   * one viewer (continuity of its sequence numbers and timestamps is kept by its track).
+   */
+  pictureLoss(track: SourceTrack, minIntervalMs = PICTURE_LOSS_MIN_INTERVAL_MS): PictureLossOutcome {
+    if (track.ended || !this.tracks.has(track)) return 'ended';
+    if (!track.admitPictureLoss(minIntervalMs)) return 'limited';
+    if (this.requestKeyframe()) return 'source';
+    if (this.cache.size === 0) return 'limited';
+    track.scheduleReplay();
+    return 'replay';
+  }
+
   /** The codec werift negotiates for this source. */
   codecParameters(): RTCRtpCodecParameters {
     return useVP8();
@@ -116,7 +143,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       track.stop('source-ended');
       return track;
     }
-    for (const packet of this.cache.snapshot()) sink(packet);
+    const cached = () => this.cache.snapshot();
+    for (const packet of this.cache.snapshot()) track.deliver(packet, cached);
     this.tracks.add(track);
     track.once('ended', () => this.tracks.delete(track));
     return track;
@@ -127,15 +155,23 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   }
 
   info(): SourceInfo {
-    return { id: this.id, kind: this.kind, codec: this.codec, state: this.state, viewers: this.viewers };
+    return {
+      id: this.id,
+      kind: this.kind,
+      codec: this.codec,
+      state: this.state,
+      viewers: this.viewers,
+      ...codecDescription(this.codecParameters()),
+    };
   }
 
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
     this.cache.push(packet, keyframeStart);
+    const cached = () => this.cache.snapshot();
     for (const track of this.tracks) {
       try {
-        track.sink(packet);
+        track.deliver(packet, cached);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);

@@ -4,18 +4,63 @@ import type { RtpPacket } from 'werift';
 /** Receives a source's RTP packets. Must not keep the packet beyond the call. */
 export type MediaSink = (packet: RtpPacket) => void;
 
+/** What a picture-loss request (a viewer's PLI) led to. */
+export type PictureLossOutcome =
+  /** the source was asked for a new keyframe */
+  | 'source'
+  /** the cached group of pictures is resent to this viewer at the next frame boundary */
+  | 'replay'
+  /** nothing: within the rate limit, or nothing cached yet */
+  | 'limited'
+  | 'ended';
+
+/** Per-viewer counters. */
+export interface SourceTrackStats {
+  /** Packets handed to the sink (live and replayed). */
+  packets: number;
+  /** Picture-loss requests received. */
+  pictureLoss: number;
+  /** ... of which passed the rate limit and were acted on. */
+  pictureLossAnswered: number;
+  /** Cached groups of pictures resent to this viewer. */
+  replays: number;
+  replayedPackets: number;
+}
+
+const SEQ_MOD = 0x10000;
+const TS_MOD = 0x1_0000_0000;
+function tsAhead(a: number, b: number): number {
+  const d = (a - b) >>> 0;
+  return d >= 0x8000_0000 ? d - TS_MOD : d;
+}
+
 /**
  * One viewer's feed from a source. `stop()` is idempotent: it marks the track ended, emits
  * `ended` once (with the reason), and drops every listener. The source stops its tracks
  * when it ends; a session stops its track when it stops its video.
+ *
+ * The track keeps the viewer's RTP continuous on its own: packets go to the sink with the
+ * source's sequence numbers and timestamps plus per-viewer offsets, which are zero until the
+ * cached group of pictures is resent to this one viewer (after a picture loss the source
+ * cannot answer with a new keyframe). A replay is sent at a frame boundary, with new
+ * sequence numbers and with timestamps one tick apart just after the last frame sent (so the
+ * decoder catches up at once), and the offsets then grow so that the live packets run on.
  */
 export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private _ended = false;
   private _reason?: string;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private lastOutSeq?: number;
+  private lastOutTs?: number;
+  private lastInTs?: number;
+  private replayPending = false;
+  private lastPictureLossAt = -Infinity;
+  readonly stats: SourceTrackStats = { packets: 0, pictureLoss: 0, pictureLossAnswered: 0, replays: 0, replayedPackets: 0 };
 
   constructor(
     readonly sourceId: string,
-    /** @internal the source's fan-out calls this */
+    /** @internal the source's fan-out calls this (through `deliver`) */
     readonly sink: MediaSink,
   ) {
     super();
@@ -40,5 +85,84 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     this._reason = reason;
     this.emit('ended', reason);
     this.removeAllListeners();
+  }
+
+  /**
+   * @internal The source hands every packet here; `cached` gives the source's current group of
+   * pictures (which already ends with this packet).
+   */
+  deliver(packet: RtpPacket, cached: () => readonly RtpPacket[]): void {
+    const ts = packet.header.timestamp >>> 0;
+    if (this.replayPending && this.lastInTs !== undefined && ts !== this.lastInTs) {
+      // A new frame starts: the previous one is complete at the viewer, replay now.
+      this.replayPending = false;
+      const gop = cached().filter((p) => p.header.timestamp >>> 0 !== ts);
+      if (gop.length) this.replay(gop, packet);
+    }
+    this.emitShifted(packet, this.seqOffset, this.tsOffset);
+    this.lastInTs = ts;
+  }
+
+  /** @internal Marks that the cached group of pictures is to be resent at the next frame start. */
+  scheduleReplay(): void {
+    this.replayPending = true;
+  }
+
+  /**
+   * @internal Rate limiting of picture-loss requests: true when this one may be acted on
+   * (at most one per `minIntervalMs`).
+   */
+  admitPictureLoss(minIntervalMs: number, nowMs = performance.now()): boolean {
+    this.stats.pictureLoss++;
+    if (this._ended || nowMs - this.lastPictureLossAt < minIntervalMs) return false;
+    this.lastPictureLossAt = nowMs;
+    this.stats.pictureLossAnswered++;
+    return true;
+  }
+
+  private replay(gop: readonly RtpPacket[], next: RtpPacket): void {
+    if (this.lastOutSeq === undefined || this.lastOutTs === undefined) return;
+    const baseTs = this.lastOutTs;
+    let frame = 0;
+    let prevTs: number | undefined;
+    let seq = this.lastOutSeq;
+    for (const p of gop) {
+      const inTs = p.header.timestamp >>> 0;
+      if (inTs !== prevTs) {
+        frame++;
+        prevTs = inTs;
+      }
+      seq = (seq + 1) & 0xffff;
+      this.emitShifted(p, (seq - p.header.sequenceNumber + SEQ_MOD) & 0xffff, (baseTs + frame - inTs + TS_MOD) >>> 0);
+      this.stats.replayedPackets++;
+    }
+    this.stats.replays++;
+    // Live packets run on after the replayed ones.
+    this.seqOffset = (seq + 1 - next.header.sequenceNumber + SEQ_MOD) & 0xffff;
+    const liveTs = ((next.header.timestamp >>> 0) + this.tsOffset) >>> 0;
+    const lastReplayTs = (baseTs + frame) >>> 0;
+    if (tsAhead(liveTs, lastReplayTs) <= 0) {
+      this.tsOffset = (this.tsOffset + (tsAhead(lastReplayTs, liveTs) + 1)) >>> 0;
+    }
+  }
+
+  /** Hands the packet to the sink with shifted numbers, restoring the shared header after. */
+  private emitShifted(packet: RtpPacket, seqOffset: number, tsOffset: number): void {
+    const h = packet.header;
+    const seq = h.sequenceNumber;
+    const ts = h.timestamp;
+    const outSeq = (seq + seqOffset) & 0xffff;
+    const outTs = (ts + tsOffset) >>> 0;
+    h.sequenceNumber = outSeq;
+    h.timestamp = outTs;
+    try {
+      this.sink(packet);
+    } finally {
+      h.sequenceNumber = seq;
+      h.timestamp = ts;
+    }
+    this.stats.packets++;
+    if (this.lastOutSeq === undefined || ((outSeq - this.lastOutSeq) & 0xffff) < 0x8000) this.lastOutSeq = outSeq;
+    if (this.lastOutTs === undefined || tsAhead(outTs, this.lastOutTs) > 0) this.lastOutTs = outTs;
   }
 }

@@ -12,13 +12,15 @@ export const DEFAULT_TEST_CLIP = join(__dirname, '..', '..', 'assets', 'test-pat
  * loops, so a viewer never sees the loop as a discontinuity.
  */
 export class TestPatternSource extends MediaSource {
-  readonly id: string = 'test';
-  readonly kind = 'test-pattern';
+  readonly kind = 'test';
   readonly codec = 'VP8' as const;
 
   private player?: IvfPlayer;
 
-  constructor(private readonly file: string = DEFAULT_TEST_CLIP) {
+  constructor(
+    private readonly file: string = DEFAULT_TEST_CLIP,
+    readonly id: string = 'test',
+  ) {
     super();
   }
 

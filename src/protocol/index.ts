@@ -13,6 +13,7 @@ export const ErrorCode = {
   INVALID_STATE: 'INVALID_STATE',
   CAPACITY_EXCEEDED: 'CAPACITY_EXCEEDED',
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  CODEC_NOT_SUPPORTED: 'CODEC_NOT_SUPPORTED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -97,8 +98,52 @@ export interface SessionStateEvent {
   reason?: string;
 }
 
+/** A media source as `sources:list` describes it. */
+export interface SourceDescription {
+  /** The name to pass as `session:start { source }`. */
+  id: string;
+  /** `test`, `rtp`, `rtsp` or `file` (or an application's own kind). */
+  kind: string;
+  codec: 'VP8' | 'H264';
+  /** `starting`, `live`, `offline` (no media for a while; viewers resume by themselves), `stopped` (ended). */
+  state: 'starting' | 'live' | 'offline' | 'stopped';
+  /** Sessions currently fed by this source. */
+  viewers: number;
+  /** The codec as `RTCRtpReceiver.getCapabilities('video').codecs` lists it: `video/VP8`, `video/H264`. */
+  mimeType: string;
+  /** H.264: the parameters the server offers (`profile-level-id=...;packetization-mode=1;...`). */
+  sdpFmtpLine?: string;
+}
+export interface SourcesListResult {
+  sources: SourceDescription[];
+}
+
+/**
+ * Whether a receiver with these capabilities (`RTCRtpReceiver.getCapabilities('video')`) can
+ * decode a source: VP8 by name; H.264 with packetization-mode 1 and the same profile (the
+ * level may differ). A client checks this before `session:start` to fail early and clearly.
+ */
+export function canReceive(
+  capabilities: { codecs: { mimeType: string; sdpFmtpLine?: string }[] } | null | undefined,
+  source: Pick<SourceDescription, 'mimeType' | 'sdpFmtpLine'>,
+): boolean {
+  const wanted = source.mimeType.toLowerCase();
+  const param = (line: string | undefined, key: string) => new RegExp(`(?:^|;)\\s*${key}=([^;]*)`, 'i').exec(line ?? '')?.[1]?.trim();
+  return (capabilities?.codecs ?? []).some((c) => {
+    if (c.mimeType.toLowerCase() !== wanted) return false;
+    if (wanted !== 'video/h264') return true;
+    if ((param(c.sdpFmtpLine, 'packetization-mode') ?? '0') !== (param(source.sdpFmtpLine, 'packetization-mode') ?? '0')) return false;
+    const a = param(c.sdpFmtpLine, 'profile-level-id')?.toLowerCase();
+    const b = param(source.sdpFmtpLine, 'profile-level-id')?.toLowerCase();
+    // Same profile: profile_idc and constraint flags (the level may differ).
+    return !a || !b || a.slice(0, 4) === b.slice(0, 4);
+  });
+}
+
 /** Events the client emits; each takes an ack. */
 export interface ClientToServerEvents {
+  /** The media sources a session can watch. Payload `{}`. */
+  'sources:list': (req: Record<string, never>, ack: AckFn<SourcesListResult>) => void;
   'session:start': (req: SessionStartRequest, ack: AckFn<SessionStartResult>) => void;
   'session:answer': (req: SessionAnswerRequest, ack: AckFn) => void;
   'session:offer': (req: SessionOfferRequest, ack: AckFn<SessionOfferResult>) => void;
@@ -135,6 +180,7 @@ export interface ServerToClientEvents {
 }
 
 export const CLIENT_EVENTS = [
+  'sources:list',
   'session:start',
   'session:answer',
   'session:offer',

@@ -1,8 +1,10 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { StreamingError } from '../common/streaming-error';
-import { MediaSource } from '../media/media-source';
+import { codecForOffer } from '../media/codecs';
+import { MediaSource, SourceInfo } from '../media/media-source';
+import { MediaSourceRegistry } from '../media/source-registry';
 import {
   ErrorCode,
   IceCandidateInit,
@@ -39,6 +41,8 @@ export class SessionService implements OnApplicationShutdown {
   constructor(
     private readonly source: MediaSource,
     private readonly options: SessionOptions,
+    /** Every source by id; without it (a hand-built service) only `source` is known. */
+    @Optional() private readonly registry?: MediaSourceRegistry,
   ) {}
 
   async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
@@ -51,10 +55,12 @@ export class SessionService implements OnApplicationShutdown {
       );
     }
     const id = randomUUID();
+    const codec = this.codecFor(source, req.offer?.sdp);
     const session = Session.create({
       id,
       ownerId,
       source,
+      codec,
       options: this.options,
       callbacks: {
         candidate: (candidate) => this.events.emit('candidate', ownerId, { sessionId: id, candidate }),
@@ -118,6 +124,11 @@ export class SessionService implements OnApplicationShutdown {
     return this.sessions.size;
   }
 
+  /** `{ id, kind, codec, state, viewers }` of every media source (`sources:list`). */
+  listSources(): SourceInfo[] {
+    return this.registry ? this.registry.list() : [this.source.info()];
+  }
+
   list(): readonly Session[] {
     return [...this.sessions.values()];
   }
@@ -129,8 +140,33 @@ export class SessionService implements OnApplicationShutdown {
   // --- internals ---------------------------------------------------------------------
 
   private resolveSource(id: string | undefined): MediaSource {
+    if (this.registry) {
+      const found = this.registry.get(id);
+      if (found) return found;
+      throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, `unknown source (known: ${this.registry.ids().join(', ')})`);
+    }
     if (id === undefined || id === this.source.id) return this.source;
     throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, `unknown source (known: ${this.source.id})`);
+  }
+
+  /**
+   * The codec of a new session. A client offer with a video m-line must list the source's
+   * codec (H.264: packetization-mode 1 and a profile that decodes the source's), or the
+   * session is refused with CODEC_NOT_SUPPORTED instead of streaming a black picture. Without
+   * a video m-line the server offers the source's codec itself, and a browser that cannot
+   * decode it rejects the video (see Session.addVideo).
+   */
+  private codecFor(source: MediaSource, offerSdp: string | undefined) {
+    const own = source.codecParameters();
+    if (!offerSdp || !/^m=video [1-9]/m.test(offerSdp)) return own;
+    const codec = codecForOffer(source.codec, own, offerSdp);
+    if (!codec) {
+      throw new StreamingError(
+        ErrorCode.CODEC_NOT_SUPPORTED,
+        `the offer's video does not list the source's codec (${source.codec}${source.codec === 'H264' ? ', packetization-mode 1' : ''})`,
+      );
+    }
+    return codec;
   }
 
   private ownedBy(ownerId: string): Session[] {

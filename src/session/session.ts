@@ -5,6 +5,7 @@ import {
   RTCDataChannel,
   RTCIceCandidate,
   RTCPeerConnection,
+  RTCRtpCodecParameters,
   RTCRtpTransceiver,
   RTCSessionDescription,
   useAbsSendTime,
@@ -12,7 +13,7 @@ import {
   useTransportWideCC,
 } from 'werift';
 import { StreamingError } from '../common/streaming-error';
-import type { MediaSource, SourceTrack } from '../media/media-source';
+import type { MediaSource, PictureLossOutcome, SourceState, SourceTrack } from '../media/media-source';
 import {
   DATA_CHANNEL_LABEL,
   ErrorCode,
@@ -49,6 +50,8 @@ export class Session {
   private track?: MediaStreamTrack;
   /** Whether the session means to send video (false once stopped, until resumed). */
   private videoWanted = true;
+  /** Why the video is off (reported with `data-only`). */
+  private videoOffReason = 'video-stopped';
   /** The video is being added in a second negotiation: not data-only, still connecting. */
   private videoPending = false;
   /** The SDP of the last offer we sent, to check answers against. */
@@ -63,6 +66,8 @@ export class Session {
   private channel?: RTCDataChannel;
   private _state: SessionState = 'connecting';
   private _closed = false;
+  /** The viewer's picture-loss requests (PLI) and what each led to. */
+  readonly pictureLoss: Record<PictureLossOutcome, number> = { source: 0, replay: 0, limited: 0, ended: 0 };
 
   private constructor(
     readonly id: string,
@@ -93,10 +98,12 @@ export class Session {
     source: MediaSource;
     options: SessionOptions;
     callbacks: SessionCallbacks;
+    /** The video codec to negotiate (default: the source's; see `codecForOffer`). */
+    codec?: RTCRtpCodecParameters;
   }): Session {
     const pc = new RTCPeerConnection({
       ...weriftIceConfig(args.options),
-      codecs: { audio: [], video: [args.source.codecParameters()] },
+      codecs: { audio: [], video: [args.codec ?? args.source.codecParameters()] },
       headerExtensions: {
         audio: [],
         // Give the browser's bandwidth estimator the data it needs.
@@ -112,6 +119,10 @@ export class Session {
     this.on(this.pc.onIceCandidate.subscribe((c) => this.emitLocalCandidate(c)));
     this.on(this.pc.connectionStateChange.subscribe((s) => this.onConnectionState(s)));
     this.on(this.pc.onDataChannel.subscribe((ch) => this.attachChannel(ch)));
+    // The source's health goes to the viewer: offline, and back online.
+    const onSourceState = (state: SourceState, previous: SourceState) => this.onSourceState(state, previous);
+    this.source.events.on('state', onSourceState);
+    this.disposers.push(() => this.source.events.off('state', onSourceState));
     this.after(this.options.connectTimeoutMs, () => {
       if (this.pc.connectionState !== 'connected') this.close('connect-timeout');
     });
@@ -177,6 +188,7 @@ export class Session {
     return this.serial(async () => {
       if (!this.videoWanted && !this.transceiverLive()) return;
       this.videoWanted = false;
+      this.videoOffReason = reason;
       this.detachVideo();
       if (this.transceiver && !this.transceiver.stopping) this.transceiver.stop();
       this.refreshState(reason);
@@ -221,6 +233,12 @@ export class Session {
       this.videoNegotiating = true;
       try {
         await this.renegotiate();
+        if (this.rejectedByRemote(transceiver.mid)) {
+          throw new StreamingError(
+            ErrorCode.CODEC_NOT_SUPPORTED,
+            `the client cannot receive this source's codec (${this.source.codec}); it rejected the video`,
+          );
+        }
       } catch (err) {
         // Leave the session as it was: data-only, data channel untouched.
         this.videoWanted = false;
@@ -231,8 +249,11 @@ export class Session {
     } catch (err) {
       this.videoPending = false;
       this.videoNegotiating = false;
-      this.refreshState(reason ?? 'negotiation-failed');
-      this.reportState('negotiation-failed');
+      const why =
+        err instanceof StreamingError && err.code === ErrorCode.CODEC_NOT_SUPPORTED ? 'codec-not-supported' : 'negotiation-failed';
+      if (why === 'codec-not-supported') this.videoOffReason = why;
+      this.refreshState(reason ?? why);
+      this.reportState(why);
       throw err;
     }
     this.videoPending = false;
@@ -365,7 +386,7 @@ export class Session {
     if (state === 'connected') {
       if (this.disconnectTimer) this.clearTimer(this.disconnectTimer);
       this.disconnectTimer = undefined;
-      this.refreshState(this.videoWanted ? undefined : 'video-stopped');
+      this.refreshState(this.videoWanted ? undefined : this.videoOffReason);
     } else if (state === 'disconnected') {
       this.disconnectTimer ??= this.after(this.options.disconnectedGraceMs, () => this.close('ice-disconnected'));
     } else if (state === 'failed') {
@@ -435,7 +456,15 @@ export class Session {
         return;
       }
       const track = this.track;
-      this.feed = this.source.subscribe((packet) => track.writeRtp(packet));
+      const feed = this.source.subscribe((packet) => track.writeRtp(packet));
+      this.feed = feed;
+      // A viewer's PLI: answered from the source's cache or passed to the source, rate-limited.
+      const pli = this.transceiver!.sender.onPictureLossIndication.subscribe(() => {
+        if (this._closed || this.feed !== feed) return;
+        this.pictureLoss[this.source.pictureLoss(feed)]++;
+      });
+      this.on(pli);
+      feed.once('ended', () => pli.unSubscribe());
       // The source ending (a file played once, a shutdown) stops only the video.
       this.feed.once('ended', (why) => {
         if (why !== 'video-stopped' && why !== 'session-closed') {
@@ -446,7 +475,8 @@ export class Session {
     }
     const streaming = !!this.feed && !this.feed.ended;
     if (!streaming && this.videoPending) return; // still connecting: the video is on its way
-    this.setState(streaming ? 'streaming' : 'data-only', streaming ? undefined : reason);
+    const sourceOffline = this.source.currentState === 'offline' ? 'source-offline' : undefined;
+    this.setState(streaming ? 'streaming' : 'data-only', streaming ? sourceOffline : reason);
   }
 
   private waitForStable(timeoutMs: number): Promise<void> {
@@ -534,6 +564,13 @@ export class Session {
         }
       }),
     );
+  }
+
+  /** Tells the viewer that the source went offline or came back (the state itself is unchanged). */
+  private onSourceState(state: SourceState, previous: SourceState): void {
+    if (this._closed) return;
+    if (state === 'offline') this.reportState('source-offline');
+    else if (state === 'live' && previous === 'offline') this.reportState('source-online');
   }
 
   /** Re-sends the current state (after a failed renegotiation left it unchanged). */

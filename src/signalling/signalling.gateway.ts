@@ -22,6 +22,7 @@ import {
   SessionOfferResult,
   SessionStateEvent,
   SessionStartResult,
+  SourcesListResult,
 } from '../protocol';
 import { ClusterService } from '../cluster/cluster.service';
 import { SessionService } from '../session/session.service';
@@ -30,6 +31,7 @@ import {
   SessionCandidateDto,
   SessionIdDto,
   SessionOfferDto,
+  SourcesListDto,
   StartSessionDto,
 } from './dto/session.dto';
 import { SignallingExceptionFilter, reply } from './signalling.filter';
@@ -101,6 +103,11 @@ export class SignallingGateway
   handleDisconnect(socket: IoSocket): void {
     const n = this.sessions.closeAllOf(socket.id, 'client-disconnected');
     if (n) this.log.log(`socket gone; closed ${n} session(s)`);
+  }
+
+  @SubscribeMessage('sources:list')
+  sourcesList(@MessageBody() _dto: SourcesListDto): AckOk<SourcesListResult> {
+    return { ok: true, sources: this.sessions.listSources() };
   }
 
   @SubscribeMessage('session:start')

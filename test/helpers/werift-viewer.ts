@@ -17,8 +17,9 @@ import type {
 } from '../../src/protocol';
 
 /** A werift RTCPeerConnection playing the browser, kept on loopback. */
-export function loopbackPeer(): RTCPeerConnection {
+export function loopbackPeer(config: ConstructorParameters<typeof RTCPeerConnection>[0] = {}): RTCPeerConnection {
   return new RTCPeerConnection({
+    ...config,
     iceServers: [],
     bundlePolicy: 'max-bundle',
     iceUseIpv4: false,
@@ -65,7 +66,7 @@ function waitFor<T>(what: string, check: () => T | undefined, timeoutMs: number,
  * (and keyframes), talks on the data channel, and records every session:state.
  */
 export class WeriftViewer {
-  readonly pc = loopbackPeer();
+  readonly pc: RTCPeerConnection;
   sessionId = '';
   channel?: RTCDataChannel;
   readonly states: SessionStateEvent[] = [];
@@ -87,7 +88,12 @@ export class WeriftViewer {
   private remoteSet = false;
   private readonly offHandlers: (() => void)[] = [];
 
-  constructor(readonly socket: ClientSocket) {
+  /** `pc`: a peer of one's own (e.g. `loopbackPeer({ codecs })`); default a loopback peer. */
+  constructor(
+    readonly socket: ClientSocket,
+    pc?: RTCPeerConnection,
+  ) {
+    this.pc = pc ?? loopbackPeer();
     const onCandidate = (e: SessionCandidateEvent) => {
       if (!this.sessionId) return void this.early.push(() => onCandidate(e));
       if (e.sessionId !== this.sessionId) return;

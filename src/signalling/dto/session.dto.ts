@@ -79,6 +79,9 @@ export class IceCandidateDto implements IceCandidateInit {
   usernameFragment?: string | null;
 }
 
+/** `sources:list` takes an empty object: any field is refused by the validation pipe. */
+export class SourcesListDto {}
+
 export class SessionIdDto implements SessionIdRequest {
   @IsUUID('4', { message: 'sessionId must be a session id' })
   sessionId!: string;

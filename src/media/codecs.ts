@@ -1,0 +1,96 @@
+import { RTCRtpCodecParameters, useH264 } from 'werift';
+import type { VideoCodecName } from './media-source';
+
+/** H.264 profiles as RFC 6184 / WebRTC name them (level ignored). */
+export type H264Profile = 'constrained-baseline' | 'baseline' | 'main' | 'constrained-high' | 'high' | 'other';
+
+/** The profile of a profile-level-id (6 hex digits: profile_idc, constraint flags, level_idc). */
+export function h264Profile(profileLevelId: string): H264Profile {
+  const idc = parseInt(profileLevelId.slice(0, 2), 16);
+  const iop = parseInt(profileLevelId.slice(2, 4), 16);
+  if (idc === 0x42) return iop & 0x40 ? 'constrained-baseline' : 'baseline';
+  if (idc === 0x4d) return iop & 0x80 ? 'constrained-baseline' : 'main';
+  if (idc === 0x58 && (iop & 0xc0) === 0xc0) return 'constrained-baseline';
+  if (idc === 0x64) return (iop & 0x0c) === 0x0c ? 'constrained-high' : 'high';
+  return 'other';
+}
+
+/** Profiles whose decoders also decode a stream of the given profile, best match first. */
+const DECODABLE_BY: Record<H264Profile, H264Profile[]> = {
+  'constrained-baseline': ['constrained-baseline', 'baseline', 'main', 'constrained-high', 'high'],
+  baseline: ['baseline'],
+  main: ['main', 'high'],
+  'constrained-high': ['constrained-high', 'high'],
+  high: ['high'],
+  other: [],
+};
+
+/** One codec of an SDP media section. */
+export interface SdpCodec {
+  payloadType: number;
+  name: string;
+  clockRate: number;
+  fmtp: Record<string, string>;
+}
+
+/** The codecs of the first video m-line of an SDP (empty when there is none, or it is rejected). */
+export function videoCodecsOf(sdp: string): SdpCodec[] {
+  const section = sdp.split(/\r?\n(?=m=)/).find((s) => s.startsWith('m=video '));
+  if (!section || /^m=video 0 /.test(section)) return [];
+  const codecs = new Map<number, SdpCodec>();
+  for (const line of section.split(/\r?\n/)) {
+    const rtpmap = /^a=rtpmap:(\d+) ([\w-]+)\/(\d+)/.exec(line);
+    if (rtpmap) {
+      codecs.set(Number(rtpmap[1]), { payloadType: Number(rtpmap[1]), name: rtpmap[2], clockRate: Number(rtpmap[3]), fmtp: {} });
+      continue;
+    }
+    const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line);
+    const codec = fmtp && codecs.get(Number(fmtp[1]));
+    if (codec && fmtp) {
+      for (const kv of fmtp[2].split(';')) {
+        const [k, v] = kv.trim().split('=');
+        if (k) codec.fmtp[k.toLowerCase()] = (v ?? '').trim();
+      }
+    }
+  }
+  return [...codecs.values()];
+}
+
+/** A viewer-facing description of a source's codec (to check against `RTCRtpReceiver.getCapabilities`). */
+export function codecDescription(params: RTCRtpCodecParameters): { mimeType: string; sdpFmtpLine?: string } {
+  return { mimeType: params.mimeType, ...(params.parameters ? { sdpFmtpLine: params.parameters } : {}) };
+}
+
+/**
+ * The codec werift should negotiate when a client's offer already has a video m-line: the
+ * source's codec as the offer spells it. VP8 needs VP8 offered. H.264 needs packetization-mode
+ * 1 and a profile whose decoder also decodes the source's profile (exact profile first; the
+ * level may differ, as `level-asymmetry-allowed` permits); werift wants the offered
+ * profile-level-id string exactly, so that is the one returned. `undefined` = the client
+ * cannot receive this source.
+ */
+export function codecForOffer(
+  codec: VideoCodecName,
+  sourceParams: RTCRtpCodecParameters,
+  offerSdp: string,
+): RTCRtpCodecParameters | undefined {
+  const offered = videoCodecsOf(offerSdp);
+  if (codec === 'VP8') return offered.some((c) => c.name.toUpperCase() === 'VP8') ? sourceParams : undefined;
+  const sourcePli = /profile-level-id=([0-9a-f]{6})/i.exec(sourceParams.parameters ?? '')?.[1] ?? '42e01f';
+  const candidates = offered.filter(
+    (c) =>
+      c.name.toUpperCase() === 'H264' &&
+      c.fmtp['packetization-mode'] === '1' &&
+      /^[0-9a-f]{6}$/i.test(c.fmtp['profile-level-id'] ?? ''),
+  );
+  const exact = candidates.find((c) => c.fmtp['profile-level-id'].toLowerCase() === sourcePli.toLowerCase());
+  if (exact) return sourceParams;
+  for (const profile of DECODABLE_BY[h264Profile(sourcePli)]) {
+    const match = candidates.find((c) => h264Profile(c.fmtp['profile-level-id']) === profile);
+    if (match) {
+      const pli = match.fmtp['profile-level-id'].toLowerCase();
+      return useH264({ parameters: `profile-level-id=${pli};packetization-mode=1;level-asymmetry-allowed=1` });
+    }
+  }
+  return undefined;
+}
