@@ -1,24 +1,29 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ClusterModule } from './cluster/cluster.module';
 import type { ClusterOptions } from './cluster/cluster.options';
-import { SessionModule } from './session/session.module';
 import type { SessionOptions } from './session/session.options';
-import { SignallingModule } from './signalling/signalling.module';
+import { StreamingModule } from './streaming.module';
+import type { StreamingModuleOptions } from './streaming.options';
 import { WebModule } from './web/web.module';
 
 export interface AppOptions {
   session?: Partial<SessionOptions>;
+  /** Everything else StreamingModule takes (gateway, sources, auth hook...); `session` wins. */
+  streaming?: StreamingModuleOptions;
   /** Node id, admin token, drain notice (see ClusterOptions). */
   cluster?: Partial<ClusterOptions>;
 }
 
-/** The standalone service: signalling, sessions, the default media source and the demo page. */
+/**
+ * The standalone service: one user of StreamingModule (signalling, sessions, sources,
+ * health, graceful shutdown), plus the cluster endpoints and the demo page.
+ */
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [SessionModule.forRoot(options.session), ClusterModule.forRoot(options.cluster), SignallingModule, WebModule],
+      imports: [StreamingModule.forRoot({ ...options.streaming, ...options.session, isGlobal: true }), ClusterModule.forRoot(options.cluster), WebModule],
     };
   }
 }

@@ -138,6 +138,7 @@ describe('replaceable modules', () => {
       start: jest.fn(async (_ownerId: string, _req: SessionStartRequest): Promise<SessionStartResult> => CANNED),
       close: jest.fn(),
       closeAllOf: jest.fn((_ownerId: string, _reason: string) => 0),
+      drain: jest.fn((_reason?: string) => 0),
       count: 0,
     };
     t = await startApp({ customize: (b) => b.overrideProvider(SessionService).useValue(fake) });

@@ -21,6 +21,7 @@ import {
   DATA_CHANNEL_LABEL,
   ErrorCode,
   IceCandidateInit,
+  ServerConfig,
   ServerToClientEvents,
   SessionCandidateEvent,
   SessionOfferEvent,
@@ -47,7 +48,10 @@ export interface StreamingClientOptions {
   socket?: ClientSocket;
   /** socket.io path (default `/socket.io`). */
   path?: string;
-  /** Passed to RTCPeerConnection (ICE servers and so on). */
+  /**
+   * Passed to RTCPeerConnection (ICE servers and so on). Without it the client asks the
+   * server for its ICE servers (`config:get`) before the first session.
+   */
   rtcConfig?: RTCConfiguration;
   /** Time to wait for each ack (ms). */
   requestTimeoutMs?: number;
@@ -136,6 +140,7 @@ export class StreamingClient {
 
   /** Starts a viewer session and resolves once the server accepted it (not yet playing). */
   async start(opts: StartOptions = {}): Promise<ViewerSession> {
+    await this.loadServerConfig();
     const session = new ViewerSession(this, opts);
     try {
       this.register(await session.negotiate(opts.offerer ?? 'client'), session);
@@ -143,6 +148,26 @@ export class StreamingClient {
     } catch (err) {
       session.pc.close();
       throw err;
+    }
+  }
+
+  private serverConfig?: ServerConfig;
+
+  /** The RTCPeerConnection configuration: `rtcConfig`, or the server's ICE servers. */
+  rtcConfiguration(): RTCConfiguration | undefined {
+    if (this.options.rtcConfig) return this.options.rtcConfig;
+    return this.serverConfig ? { iceServers: this.serverConfig.iceServers } : undefined;
+  }
+
+  /** Fetches the server's client configuration once (an older server without `config:get`: none). */
+  private async loadServerConfig(): Promise<void> {
+    if (this.options.rtcConfig || this.serverConfig) return;
+    try {
+      const { iceServers } = await this.request('config:get', {});
+      this.serverConfig = { iceServers };
+    } catch (err) {
+      if (err instanceof StreamingClientError && err.code === 'UNKNOWN_EVENT') this.serverConfig = { iceServers: [] };
+      else throw err;
     }
   }
 
@@ -278,7 +303,7 @@ export class ViewerSession extends EventTarget {
   }
 
   private newPeer(): void {
-    const pc = (this.pc = new RTCPeerConnection(this.client.options.rtcConfig));
+    const pc = (this.pc = new RTCPeerConnection(this.client.rtcConfiguration()));
     // Handlers of a peer connection a restart replaced must not touch the new one.
     const current = () => this.pc === pc;
     pc.onicecandidate = (e) => current() && this.onLocalCandidate(e.candidate);

@@ -14,6 +14,7 @@ export const ErrorCode = {
   CAPACITY_EXCEEDED: 'CAPACITY_EXCEEDED',
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   CODEC_NOT_SUPPORTED: 'CODEC_NOT_SUPPORTED',
+  UNAUTHORIZED: 'UNAUTHORIZED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -98,6 +99,19 @@ export interface SessionStateEvent {
   reason?: string;
 }
 
+/** An ICE server as RTCPeerConnection takes it. */
+export interface IceServerConfig {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** What a client needs before it negotiates (`config:get`). */
+export interface ServerConfig {
+  /** ICE servers for the browser's RTCPeerConnection (the ones the server uses, unless configured apart). */
+  iceServers: IceServerConfig[];
+}
+
 /** A media source as `sources:list` describes it. */
 export interface SourceDescription {
   /** The name to pass as `session:start { source }`. */
@@ -142,6 +156,8 @@ export function canReceive(
 
 /** Events the client emits; each takes an ack. */
 export interface ClientToServerEvents {
+  /** The server's client configuration (ICE servers). Payload `{}`. */
+  'config:get': (req: Record<string, never>, ack: AckFn<ServerConfig>) => void;
   /** The media sources a session can watch. Payload `{}`. */
   'sources:list': (req: Record<string, never>, ack: AckFn<SourcesListResult>) => void;
   'session:start': (req: SessionStartRequest, ack: AckFn<SessionStartResult>) => void;
@@ -180,6 +196,7 @@ export interface ServerToClientEvents {
 }
 
 export const CLIENT_EVENTS = [
+  'config:get',
   'sources:list',
   'session:start',
   'session:answer',

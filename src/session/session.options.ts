@@ -32,6 +32,14 @@ export class SessionOptions {
   negotiationTimeoutMs = 10_000;
   /** Most sessions one socket may hold at once. */
   maxSessionsPerClient = 4;
+  /** Most sessions this node holds at once (every client together). */
+  maxSessions = Number.POSITIVE_INFINITY;
+  /**
+   * How long `start` waits for the first local ICE candidate. werift reports no error when
+   * no UDP port is free (an exhausted `portRange`): gathering just ends with no candidate,
+   * and the start then fails with CAPACITY_EXCEEDED instead of sending a useless SDP.
+   */
+  candidateCheckMs = 3_000;
   /** Answer `ping` with `pong` on the data channel. */
   dataChannelPing = true;
 

@@ -37,6 +37,7 @@ export class SessionService implements OnApplicationShutdown {
   readonly events = new EventEmitter<SessionEvents>();
   private readonly log = new Logger(SessionService.name);
   private readonly sessions = new Map<string, Session>();
+  private accepting = true;
 
   constructor(
     private readonly source: MediaSource,
@@ -46,7 +47,11 @@ export class SessionService implements OnApplicationShutdown {
   ) {}
 
   async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+    if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
     const source = this.resolveSource(req.source);
+    if (this.sessions.size >= this.options.maxSessions) {
+      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'this server is at its session limit');
+    }
     const owned = this.ownedBy(ownerId).length;
     if (owned >= this.options.maxSessionsPerClient) {
       throw new StreamingError(
@@ -55,6 +60,9 @@ export class SessionService implements OnApplicationShutdown {
       );
     }
     const id = randomUUID();
+    // Resolved by the first local candidate (true) or by the end of gathering (false).
+    let gathered!: (hasCandidate: boolean) => void;
+    const firstCandidate = new Promise<boolean>((resolve) => (gathered = resolve));
     const codec = this.codecFor(source, req.offer?.sdp);
     const session = Session.create({
       id,
@@ -63,7 +71,10 @@ export class SessionService implements OnApplicationShutdown {
       codec,
       options: this.options,
       callbacks: {
-        candidate: (candidate) => this.events.emit('candidate', ownerId, { sessionId: id, candidate }),
+        candidate: (candidate) => {
+          gathered(candidate !== null);
+          this.events.emit('candidate', ownerId, { sessionId: id, candidate });
+        },
         offer: (offer) => this.events.emit('offer', ownerId, { sessionId: id, offer }),
         state: (state, reason) =>
           this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
@@ -72,12 +83,34 @@ export class SessionService implements OnApplicationShutdown {
       },
     });
     this.sessions.set(id, session);
+    let result: SessionStartResult;
     try {
-      if (req.offer) return { sessionId: id, answer: await session.answerOffer(req.offer) };
-      return { sessionId: id, offer: await session.createOffer() };
+      result = req.offer
+        ? { sessionId: id, answer: await session.answerOffer(req.offer) }
+        : { sessionId: id, offer: await session.createOffer() };
     } catch (err) {
       session.close('negotiation-failed');
       throw err;
+    }
+    if (!(await this.hasLocalCandidate(firstCandidate))) {
+      session.close('no-free-port');
+      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+    }
+    return result;
+  }
+
+  /**
+   * Whether gathering produced a candidate. werift raises no error when no UDP port is free:
+   * gathering ends with none. A slow gatherer (no candidate, no end, within the check time)
+   * is given the benefit of the doubt.
+   */
+  private async hasLocalCandidate(first: Promise<boolean>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.candidateCheckMs)));
+    try {
+      return await Promise.race([first, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -118,6 +151,29 @@ export class SessionService implements OnApplicationShutdown {
   /** Sends a data-channel text message to one session; false when its channel is not open. */
   send(sessionId: string, text: string): boolean {
     return this.sessions.get(sessionId)?.send(text) ?? false;
+  }
+
+  /** Sends a data-channel text message to every viewer of a source; returns how many got it. */
+  broadcast(sourceId: string, text: string): number {
+    let sent = 0;
+    for (const s of this.sessions.values()) if (s.source.id === sourceId && s.send(text)) sent++;
+    return sent;
+  }
+
+  /** Whether new sessions are accepted (false once `drain()` was called). */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /**
+   * Stops accepting sessions and closes every open one with `reason` (each owner is told
+   * through a `state` event). For a graceful shutdown; idempotent.
+   */
+  drain(reason = 'server-shutdown'): number {
+    this.accepting = false;
+    const open = [...this.sessions.values()];
+    for (const s of open) s.close(reason);
+    return open.length;
   }
 
   get count(): number {

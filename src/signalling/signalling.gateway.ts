@@ -1,4 +1,4 @@
-import { Logger, OnModuleDestroy, Optional, UseFilters, UsePipes } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, Optional, UseFilters, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -35,6 +35,8 @@ import {
   StartSessionDto,
 } from './dto/session.dto';
 import { SignallingExceptionFilter, reply } from './signalling.filter';
+import { SignallingOptions, StreamingHandshake } from './signalling.options';
+import { ConfigGetDto } from './dto/config.dto';
 import { SignallingValidationPipe } from './validation.pipe';
 
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -56,7 +58,7 @@ const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
 @UseFilters(new SignallingExceptionFilter())
 @UsePipes(new SignallingValidationPipe())
 export class SignallingGateway
-  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnApplicationShutdown
 {
   @WebSocketServer() private server!: IoServer;
   private readonly log = new Logger(SignallingGateway.name);
@@ -65,9 +67,11 @@ export class SignallingGateway
   constructor(
     private readonly sessions: SessionService,
     @Optional() private readonly cluster?: ClusterService,
+    @Optional() private readonly signalling: SignallingOptions = new SignallingOptions(),
   ) {}
 
   afterInit(): void {
+    this.useAuthorization();
     this.cluster?.attach(this.server);
     // A session's socket is always on this node: `.local` keeps these off the Redis adapter.
     const ev = this.sessions.events;
@@ -86,8 +90,46 @@ export class SignallingGateway
     });
   }
 
-  onModuleDestroy(): void {
+  // Kept until the application shuts down (not on module destroy): a graceful shutdown
+  // closes the sessions first, and their `closed` states must still reach the clients.
+  onApplicationShutdown(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  /**
+   * The `authorize` hook as socket.io middleware: a refused socket never connects, and its
+   * client's `connect_error` carries the reason (`err.message`, `err.data.code` UNAUTHORIZED).
+   */
+  private useAuthorization(): void {
+    const authorize = this.signalling.authorize;
+    if (!authorize) return;
+    this.server.use((socket, next) => {
+      const h = socket.handshake;
+      const handshake: StreamingHandshake = {
+        headers: h.headers,
+        auth: (h.auth ?? {}) as Record<string, unknown>,
+        query: h.query as Record<string, unknown>,
+        address: h.address,
+        secure: h.secure,
+        url: h.url,
+      };
+      const deny = (reason: string) =>
+        next(Object.assign(new Error(reason), { data: { code: ErrorCode.UNAUTHORIZED, message: reason } }));
+      Promise.resolve()
+        .then(() => authorize(handshake))
+        .then(
+          (result) => (result === true ? next() : deny(result?.reason || 'unauthorized')),
+          (err: Error) => {
+            this.log.error(`authorize hook failed: ${err?.stack ?? String(err)}`);
+            deny('unauthorized');
+          },
+        );
+    });
+  }
+
+  @SubscribeMessage('config:get')
+  config(@MessageBody() _dto: ConfigGetDto): AckOk<{ iceServers: SignallingOptions['clientIceServers'] }> {
+    return { ok: true, iceServers: this.signalling.clientIceServers };
   }
 
   handleConnection(socket: IoSocket): void {
@@ -106,8 +148,13 @@ export class SignallingGateway
   }
 
   @SubscribeMessage('sources:list')
-  sourcesList(@MessageBody() _dto: SourcesListDto): AckOk<SourcesListResult> {
-    return { ok: true, sources: this.sessions.listSources() };
+  async sourcesList(@MessageBody() _dto: SourcesListDto): Promise<AckOk<SourcesListResult>> {
+    const sources = this.sessions.listSources();
+    if (!this.cluster) return { ok: true, sources };
+    // In a cluster, `viewers` counts every node's viewers: ours plus what the others answer.
+    const others = (await this.cluster.viewerCounts()).nodes.slice(1);
+    const remote = (id: string) => others.reduce((n, node) => n + (node.sources[id] ?? 0), 0);
+    return { ok: true, sources: sources.map((s) => ({ ...s, viewers: s.viewers + remote(s.id) })) };
   }
 
   @SubscribeMessage('session:start')

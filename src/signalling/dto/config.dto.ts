@@ -1,0 +1,2 @@
+/** `config:get` takes an empty object: any field is refused by the validation pipe. */
+export class ConfigGetDto {}
