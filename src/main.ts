@@ -3,7 +3,7 @@ import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { RedisIoAdapter } from './cluster/redis-io.adapter';
-import { EnvError, appOptionsFromEnv, loadEnv } from './config/env';
+import { EnvError, appOptionsFromEnv, corsOrigin, loadEnv } from './config/env';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -21,8 +21,18 @@ async function bootstrap(): Promise<void> {
   });
   // Several nodes: socket.io over Redis (the node starts and serves even while Redis is down).
   if (env.REDIS_URL) app.useWebSocketAdapter(new RedisIoAdapter(app, { url: env.REDIS_URL }).connect());
-  // SIGTERM/SIGINT close every session (and its sockets) before the process exits.
-  app.enableShutdownHooks();
+  app.enableCors({ origin: corsOrigin(env) });
+  // SIGTERM/SIGINT: refuse new sessions, tell every client (`session:state closed`,
+  // reason `server-shutdown`), close everything and exit 0; or exit 1 after the timeout.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        new Logger('main').error(`shutdown took longer than ${env.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+        process.exit(1);
+      }, env.SHUTDOWN_TIMEOUT_MS).unref();
+    });
+  }
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(env.PORT, env.HOST);
   const url = await app.getUrl();
   new Logger('main').log(`listening on ${url.replace('[::1]', 'localhost').replace('0.0.0.0', 'localhost')}`);

@@ -48,3 +48,57 @@ describe('loadEnv', () => {
     expect(() => loadEnv({ ICE_PORT_MIN: '5000', ICE_PORT_MAX: '4000' })).toThrow(/not be greater/);
   });
 });
+
+describe('loadEnv: embedding options (gateway, caps, shutdown)', () => {
+  it('has defaults that keep the standalone behaviour', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({ SOCKET_PATH: '/socket.io', SOCKET_NAMESPACE: '/', CORS_ORIGINS: [], SHUTDOWN_TIMEOUT_MS: 10_000 });
+    expect(env.MAX_SESSIONS).toBeUndefined();
+    const options = appOptionsFromEnv(env);
+    expect(options.session).not.toHaveProperty('maxSessions');
+    expect(options.streaming?.gateway).toEqual({ path: '/socket.io', cors: { origin: true } });
+  });
+
+  it('maps the gateway, CORS, per-node cap and loopback-only pairing into the module options', () => {
+    const env = loadEnv({
+      SOCKET_PATH: '/rtc',
+      SOCKET_NAMESPACE: '/video',
+      CORS_ORIGINS: 'https://a.example.org, http://localhost:8080',
+      MAX_SESSIONS: '200',
+      SHUTDOWN_TIMEOUT_MS: '2500',
+      ICE_LOOPBACK_ONLY: 'true',
+    });
+    const options = appOptionsFromEnv(env);
+    expect(env.SHUTDOWN_TIMEOUT_MS).toBe(2500);
+    expect(options.session?.maxSessions).toBe(200);
+    expect(options.streaming?.gateway).toEqual({
+      path: '/rtc',
+      namespace: '/video',
+      cors: { origin: ['https://a.example.org', 'http://localhost:8080'] },
+    });
+    const filter = options.session!.remoteAddressFilter!;
+    expect([filter('127.0.0.1'), filter('127.8.9.10'), filter('192.168.1.2'), filter('8.8.8.8')]).toEqual([true, true, false, false]);
+    expect(appOptionsFromEnv(loadEnv({ CORS_ORIGINS: '*' })).streaming?.gateway?.cors).toEqual({ origin: true });
+  });
+
+  it('lists every bad embedding variable in one error', () => {
+    let error: EnvError | undefined;
+    try {
+      loadEnv({
+        SOCKET_PATH: 'socket.io',
+        SOCKET_NAMESPACE: 'video',
+        CORS_ORIGINS: 'example.org',
+        MAX_SESSIONS: '0',
+        SHUTDOWN_TIMEOUT_MS: 'soon',
+        ICE_LOOPBACK_ONLY: 'maybe',
+      });
+    } catch (err) {
+      error = err as EnvError;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const text = error!.problems.join('\n');
+    for (const name of ['SOCKET_PATH', 'SOCKET_NAMESPACE', 'CORS_ORIGINS', 'MAX_SESSIONS', 'SHUTDOWN_TIMEOUT_MS', 'ICE_LOOPBACK_ONLY']) {
+      expect(text).toContain(name);
+    }
+  });
+});

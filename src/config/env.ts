@@ -61,6 +61,26 @@ export class Env {
   @IsOptional() @Transform(int) @IsInt() @Min(1) @Max(1000)
   MAX_SESSIONS_PER_CLIENT = 4;
 
+  /** Most sessions on this node, every client together (default: no limit). */
+  @IsOptional() @Transform(int) @IsInt() @Min(1) @Max(1_000_000)
+  MAX_SESSIONS: number | undefined = undefined;
+
+  /** Origins allowed to connect (socket.io and HTTP CORS), comma-separated; default: any. */
+  @IsOptional() @Transform(list) @Matches(/^(\*|https?:\/\/[^\s/]+)$/, { each: true, message: 'CORS_ORIGINS: each must be * or an origin like https://example.org' })
+  CORS_ORIGINS: string[] = [];
+
+  /** socket.io path. */
+  @IsOptional() @Matches(/^\/[\w./-]*$/, { message: 'SOCKET_PATH must be a path starting with /' })
+  SOCKET_PATH = '/socket.io';
+
+  /** socket.io namespace of the signalling gateway. */
+  @IsOptional() @Matches(/^\/[\w.-]*$/, { message: 'SOCKET_NAMESPACE must be / or /name' })
+  SOCKET_NAMESPACE = '/';
+
+  /** On SIGTERM: drain and close within this time, or exit 1 anyway. */
+  @IsOptional() @Transform(int) @IsInt() @Min(100) @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+
   /** Pair only with remote candidates on 127.0.0.0/8 (tests, single-machine setups). */
   @IsOptional() @Transform(bool) @IsBoolean()
   ICE_LOOPBACK_ONLY = false;
@@ -122,8 +142,21 @@ export function appOptionsFromEnv(env: Env): AppOptions {
       bindAddress: env.ICE_BIND_ADDRESS,
       portRange: env.ICE_PORT_MIN !== undefined ? [env.ICE_PORT_MIN, env.ICE_PORT_MAX!] : undefined,
       maxSessionsPerClient: env.MAX_SESSIONS_PER_CLIENT,
+      ...(env.MAX_SESSIONS !== undefined ? { maxSessions: env.MAX_SESSIONS } : {}),
       ...(env.ICE_LOOPBACK_ONLY ? { remoteAddressFilter: (address: string) => address.startsWith('127.') } : {}),
+    },
+    streaming: {
+      gateway: {
+        path: env.SOCKET_PATH,
+        ...(env.SOCKET_NAMESPACE !== '/' ? { namespace: env.SOCKET_NAMESPACE } : {}),
+        cors: { origin: corsOrigin(env) },
+      },
     },
     cluster: { nodeId: env.NODE_ID, adminToken: env.ADMIN_TOKEN, drainNoticeMs: env.DRAIN_NOTICE_MS },
   };
+}
+
+/** The CORS `origin` option: any origin (reflected) unless CORS_ORIGINS names them. */
+export function corsOrigin(env: Env): true | string[] {
+  return env.CORS_ORIGINS.length === 0 || env.CORS_ORIGINS.includes('*') ? true : env.CORS_ORIGINS;
 }
