@@ -49,6 +49,51 @@ describe('loadEnv', () => {
   });
 });
 
+describe('loadEnv: media sources', () => {
+  const { writeFileSync, mkdtempSync, rmSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+  const { join } = jest.requireActual<typeof import('node:path')>('node:path');
+  const { tmpdir } = jest.requireActual<typeof import('node:os')>('node:os');
+
+  it('reads SOURCES_FILE and SOURCES (JSON arrays) into the streaming options', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'env-sources-'));
+    try {
+      const file = join(dir, 'sources.json');
+      writeFileSync(file, JSON.stringify([{ id: 'cam', kind: 'rtsp', url: 'rtsp://10.0.0.5/stream' }]));
+      const env = loadEnv({
+        SOURCES_FILE: file,
+        SOURCES: '[{"id":"enc","kind":"rtp","codec":"VP8","port":5004}]',
+        DEFAULT_SOURCE: 'cam',
+      });
+      expect(env.sources.map((s) => s.id)).toEqual(['cam', 'enc']);
+      const streaming = (appOptionsFromEnv(env) as { streaming?: { sources?: unknown[]; defaultSource?: string } }).streaming;
+      expect(streaming?.sources).toHaveLength(2);
+      expect(streaming?.defaultSource).toBe('cam');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists every problem of SOURCES and SOURCES_FILE in one error', () => {
+    let error: EnvError | undefined;
+    try {
+      loadEnv({
+        PORT: 'x',
+        SOURCES: '[{"id":"a","kind":"rtp","codec":"VP9","port":5004},{"id":"b","kind":"file"}]',
+        SOURCES_FILE: '/nonexistent/sources.json',
+        DEFAULT_SOURCE: 'zzz',
+      });
+    } catch (err) {
+      error = err as EnvError;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const text = error!.problems.join('\n');
+    for (const part of ['PORT', 'SOURCES[0].codec', 'SOURCES[1].path', 'SOURCES_FILE: cannot read', 'DEFAULT_SOURCE']) {
+      expect(text).toContain(part);
+    }
+    expect(() => loadEnv({ SOURCES: '{not json' })).toThrow(/SOURCES: not valid JSON/);
+  });
+});
+
 describe('loadEnv: embedding options (gateway, caps, shutdown)', () => {
   it('has defaults that keep the standalone behaviour', () => {
     const env = loadEnv({});

@@ -12,7 +12,9 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { readFileSync } from 'node:fs';
 import type { AppOptions } from '../app.module';
+import { SourceConfig, sourceConfigProblems } from '../media/source-config';
 import type { IceServerOption } from '../session/session.options';
 
 const list = ({ value }: { value: unknown }) =>
@@ -101,6 +103,21 @@ export class Env {
   @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(30000)
   DRAIN_NOTICE_MS = 300;
 
+  /** Named media sources: a JSON array of `{ id, kind: 'test' | 'rtp' | 'rtsp' | 'file', ... }`. */
+  @IsOptional() @IsString()
+  SOURCES?: string;
+
+  /** Path of a JSON file holding an array of sources (as SOURCES); both may be given. */
+  @IsOptional() @IsString()
+  SOURCES_FILE?: string;
+
+  /** Id of the source a session gets when it names none (default `test`, the built-in one). */
+  @IsOptional() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'DEFAULT_SOURCE must be a source id' })
+  DEFAULT_SOURCE?: string;
+
+  /** SOURCES_FILE's sources, then SOURCES's, validated (filled by loadEnv). */
+  declare sources: SourceConfig[];
+
   @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
@@ -114,12 +131,13 @@ export class EnvError extends Error {
 
 /** Validates the environment once; throws one error that lists every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX', 'REDIS_URL', 'NODE_ID', 'ADMIN_TOKEN']);
+  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX', 'REDIS_URL', 'NODE_ID', 'ADMIN_TOKEN', 'SOURCES', 'SOURCES_FILE', 'DEFAULT_SOURCE']);
   const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined && source[k] !== '').map((k) => [k, source[k]]));
   const env = plainToInstance(Env, picked, { exposeDefaultValues: true });
   const problems = validateSync(env, { validationError: { target: false } }).flatMap((e) =>
     Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`),
   );
+  env.sources = loadSources(env, problems);
   if ((env.ICE_PORT_MIN === undefined) !== (env.ICE_PORT_MAX === undefined)) {
     problems.push('ICE_PORT_MIN and ICE_PORT_MAX must be set together');
   } else if (env.ICE_PORT_MIN !== undefined && env.ICE_PORT_MAX !== undefined && env.ICE_PORT_MIN > env.ICE_PORT_MAX) {
@@ -127,6 +145,38 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   if (problems.length) throw new EnvError(problems);
   return env;
+}
+
+/** The sources of SOURCES_FILE and SOURCES, validated; every problem goes to `problems`. */
+function loadSources(env: Env, problems: string[]): SourceConfig[] {
+  const sources: unknown[] = [];
+  const take = (label: string, text: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      problems.push(`${label}: not valid JSON (${(err as Error).message})`);
+      return;
+    }
+    const found = sourceConfigProblems(parsed, label, ['test', ...sources.map((s) => (s as { id?: string }).id ?? '')]);
+    problems.push(...found);
+    if (!found.length) sources.push(...(parsed as unknown[]));
+  };
+  if (typeof env.SOURCES_FILE === 'string') {
+    let text: string | undefined;
+    try {
+      text = readFileSync(env.SOURCES_FILE, 'utf8');
+    } catch (err) {
+      problems.push(`SOURCES_FILE: cannot read ${env.SOURCES_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (text !== undefined) take('SOURCES_FILE', text);
+  }
+  if (typeof env.SOURCES === 'string') take('SOURCES', env.SOURCES);
+  const ids = new Set(['test', ...sources.map((s) => (s as { id: string }).id)]);
+  if (env.DEFAULT_SOURCE !== undefined && !ids.has(env.DEFAULT_SOURCE)) {
+    problems.push(`DEFAULT_SOURCE: "${env.DEFAULT_SOURCE}" names no source (known: ${[...ids].join(', ')})`);
+  }
+  return sources as SourceConfig[];
 }
 
 /** Maps the validated environment to the application's options. */
@@ -151,6 +201,8 @@ export function appOptionsFromEnv(env: Env): AppOptions {
         ...(env.SOCKET_NAMESPACE !== '/' ? { namespace: env.SOCKET_NAMESPACE } : {}),
         cors: { origin: corsOrigin(env) },
       },
+      sources: env.sources ?? [],
+      ...(env.DEFAULT_SOURCE ? { defaultSource: env.DEFAULT_SOURCE } : {}),
     },
     cluster: { nodeId: env.NODE_ID, adminToken: env.ADMIN_TOKEN, drainNoticeMs: env.DRAIN_NOTICE_MS },
   };

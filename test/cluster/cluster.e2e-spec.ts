@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import type { ClientSocket } from '../../src/client/streaming-client';
 import { HAPROXY, Proc, Procs, REDIS_SERVER, describeWithTools, freePort, sleep, until } from '../helpers/cluster-tools';
-import { WeriftViewer } from '../helpers/werift-viewer';
+import { WeriftViewer, request } from '../helpers/werift-viewer';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'cluster-test-admin-token-0123';
@@ -200,6 +200,13 @@ describeWithTools('cluster topology: haproxy + 2 nodes + Redis on loopback', [RE
     expect(total(c)).toBe(4);
     expect(onNode(c, 'app1')).toBe(by('app1'));
     expect(onNode(c, 'app2')).toBe(by('app2'));
+    // And what a client sees in `sources:list`, whichever node it asks: the cluster total.
+    for (const v of viewers.slice(0, 2)) {
+      const res = await request<{ sources: { id: string; viewers: number }[] }>(v.socket, 'sources:list', {});
+      expect(res.ok).toBe(true);
+      const listed = (res as unknown as { sources: { id: string; viewers: number }[] }).sources;
+      expect(listed.reduce((n, x) => n + x.viewers, 0)).toBe(4);
+    }
   });
 
   it('long-polling works through the balancer (sticky cookie)', async () => {

@@ -6,6 +6,7 @@ import { AppModule } from '../../src/app.module';
 import { MediaSource } from '../../src/media/media-source';
 import type { ClientSocket } from '../../src/client/streaming-client';
 import type { SessionOptions } from '../../src/session/session.options';
+import type { StreamingModuleOptions } from '../../src/streaming.options';
 
 /** Keeps every ICE packet on 127.0.0.1: only that address is gathered or paired. */
 export const LOOPBACK_ONLY: Partial<SessionOptions> = {
@@ -25,12 +26,14 @@ export interface TestApp {
 export async function startApp(
   opts: {
     session?: Partial<SessionOptions>;
+    /** StreamingModule options besides the session ones (e.g. `sources`, `defaultSource`). */
+    streaming?: StreamingModuleOptions;
     source?: Type<MediaSource> | MediaSource;
     customize?: (b: TestingModuleBuilder) => TestingModuleBuilder;
   } = {},
 ): Promise<TestApp> {
   let builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ session: { ...LOOPBACK_ONLY, ...opts.session } })],
+    imports: [AppModule.forRoot({ session: { ...LOOPBACK_ONLY, ...opts.session }, streaming: opts.streaming })],
   });
   if (opts.source) {
     builder =
