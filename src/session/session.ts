@@ -138,6 +138,7 @@ export class Session {
    */
   async answerOffer(offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
     await this.applyRemote(offer);
+    this.preferDtlsServer();
     const video = this.pc.getTransceivers().find((t) => t.kind === 'video' && !t.stopped);
     if (video) {
       this.track = this.newTrack();
@@ -151,6 +152,17 @@ export class Session {
       throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has neither a video m-line nor a data channel');
     }
     return this.createLocal('answer') as Promise<SessionDescriptionAnswer>;
+  }
+
+  /**
+   * When the client offered `a=setup:actpass`, answer `passive`: the browser then starts
+   * the DTLS handshake the moment ICE connects, whereas werift as DTLS client waits a
+   * fixed 100 ms first. Worth about 100 ms of time to first frame.
+   */
+  private preferDtlsServer(): void {
+    for (const t of this.pc.dtlsTransports) {
+      if (t.role === 'auto' && t.state === 'new') t.role = 'server';
+    }
   }
 
   /**
