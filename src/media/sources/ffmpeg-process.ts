@@ -2,6 +2,26 @@ import { Logger } from '@nestjs/common';
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
+/** Payload type ffmpeg is told to use for the RTP it sends to our loopback receiver. */
+export const FFMPEG_RTP_PAYLOAD_TYPE = 96;
+
+/**
+ * ffmpeg output arguments: video as RTP to our receiver on 127.0.0.1:`port`, with packets
+ * small enough for SRTP in a 1200-byte budget, and RTCP to the same port (dropped there)
+ * rather than port+1, which may be someone else's.
+ */
+export function rtpOutputArgs(port: number): string[] {
+  return [
+    '-f',
+    'rtp',
+    '-pkt_size',
+    '1200',
+    '-payload_type',
+    String(FFMPEG_RTP_PAYLOAD_TYPE),
+    `rtp://127.0.0.1:${port}?rtcpport=${port}`,
+  ];
+}
+
 export interface BackoffOptions {
   /** First restart delay (ms, default 500). */
   initialMs?: number;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { RTCRtpCodecParameters } from 'werift';
 import { MediaSource, VideoCodecName } from '../media-source';
-import { BackoffOptions, FfmpegProcess } from './ffmpeg-process';
+import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { IvfPlayer } from './ivf-player';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
 import { DEFAULT_H264_PROFILE_LEVEL_ID, ProfileLevelIdOption, codecParametersFor } from './rtp.source';
@@ -29,7 +29,7 @@ export interface FileSourceOptions {
   backoff?: BackoffOptions;
 }
 
-const PAYLOAD_TYPE = 96;
+const PAYLOAD_TYPE = FFMPEG_RTP_PAYLOAD_TYPE;
 
 /** The container of a file, from its extension. */
 export function containerOf(path: string): FileContainer | undefined {
@@ -181,13 +181,7 @@ export class FileSource extends MediaSource {
       '-an',
       '-c:v',
       'copy',
-      '-f',
-      'rtp',
-      '-pkt_size',
-      '1200',
-      '-payload_type',
-      String(PAYLOAD_TYPE),
-      `rtp://127.0.0.1:${port}?rtcpport=${port}`,
+      ...rtpOutputArgs(port),
     ];
   }
 

@@ -1,6 +1,6 @@
 import { RTCRtpCodecParameters } from 'werift';
 import { MediaSource, VideoCodecName } from '../media-source';
-import { BackoffOptions, FfmpegProcess } from './ffmpeg-process';
+import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
 import { DEFAULT_H264_PROFILE_LEVEL_ID, ProfileLevelIdOption, codecParametersFor } from './rtp.source';
 
@@ -26,7 +26,7 @@ export interface RtspSourceOptions {
   profileLevelId?: ProfileLevelIdOption;
 }
 
-const PAYLOAD_TYPE = 96;
+const PAYLOAD_TYPE = FFMPEG_RTP_PAYLOAD_TYPE;
 
 /**
  * Kind `rtsp`: pulls a camera's (or any server's) RTSP stream with ffmpeg, without
@@ -124,14 +124,7 @@ export class RtspSource extends MediaSource {
       'copy',
       // H.264 from RTSP usually has SPS/PPS only in the SDP: put them before every keyframe.
       ...(this.codec === 'H264' ? ['-bsf:v', 'dump_extra=freq=keyframe'] : []),
-      '-f',
-      'rtp',
-      '-pkt_size',
-      '1200',
-      '-payload_type',
-      String(PAYLOAD_TYPE),
-      // RTCP to the same port (dropped there), not to port+1 which may be someone else's.
-      `rtp://127.0.0.1:${port}?rtcpport=${port}`,
+      ...rtpOutputArgs(port),
     ];
   }
 
