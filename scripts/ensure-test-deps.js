@@ -13,6 +13,8 @@ const wanted = [
   // The cluster tests: Redis and the load balancer of the compose topology.
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: '/usr/sbin/haproxy', pkg: 'haproxy' },
+  // Parses docker-compose.yml without a container engine (`docker-compose config`).
+  { bin: '/usr/bin/docker-compose', pkg: 'docker-compose' },
   // The interoperability test with a viewer that is not a browser (Python aiortc).
   { bin: '/usr/lib/python3/dist-packages/aiortc/__init__.py', pkg: 'python3-aiortc' },
   { bin: '/usr/lib/python3/dist-packages/socketio/__init__.py', pkg: 'python3-socketio' },

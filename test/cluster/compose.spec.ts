@@ -55,7 +55,9 @@ describe('docker-compose.yml and deploy/haproxy.cfg', () => {
   });
 
   const compose1 = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
-  (compose1 ? it : it.skip)('docker-compose config accepts the file', () => {
+  // CI installs docker-compose (.ci/run); elsewhere the check runs when it is there.
+  (compose1 || process.env.CI ? it : it.skip)('docker-compose config accepts the file', () => {
+    if (!compose1) throw new Error('docker-compose is not installed (apt-get install docker-compose)');
     const r = spawnSync(compose1!, ['-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
