@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
-/** Inodes of every UDP socket on the host (IPv4 and IPv6). */
-function udpInodes(): Set<string> {
+/** Inodes of every UDP socket on the host (IPv4 and IPv6), or only of those bound to `port`. */
+function udpInodes(port?: number): Set<string> {
   const inodes = new Set<string>();
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
     let text = '';
@@ -12,15 +12,20 @@ function udpInodes(): Set<string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length > 9) inodes.add(cols[9]);
+      if (cols.length <= 9) continue;
+      if (port !== undefined && parseInt(cols[1].split(':')[1], 16) !== port) continue;
+      inodes.add(cols[9]);
     }
   }
   return inodes;
 }
 
-/** How many UDP sockets this process holds (Linux: its fds matched against /proc/net/udp*). */
-export function countOwnUdpSockets(): number {
-  const udp = udpInodes();
+/**
+ * How many UDP sockets this process holds, all or those bound to `port` (Linux: its fds
+ * matched against /proc/net/udp*).
+ */
+export function countOwnUdpSockets(port?: number): number {
+  const udp = udpInodes(port);
   let n = 0;
   for (const fd of readdirSync('/proc/self/fd')) {
     let target = '';

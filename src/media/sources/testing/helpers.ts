@@ -1,9 +1,10 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RtpPacket } from 'werift';
 import type { MediaSource, SourceState } from '../../media-source';
+import { countOwnUdpSockets } from '../../../../test/helpers/udp-sockets';
 
 /** Runs ffmpeg to completion (args array, no shell). */
 export function ffmpeg(args: string[], timeoutMs = 60_000): Promise<void> {
@@ -114,33 +115,9 @@ export function childPids(comm?: string): number[] {
   return out;
 }
 
-/** UDP sockets this process holds bound to `port` (Linux: /proc/self/fd against /proc/net/udp*). */
+/** UDP sockets this process holds bound to `port`. */
 export function ownUdpSocketsOnPort(port: number): number {
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10) continue;
-      const localPort = parseInt(cols[1].split(':')[1], 16);
-      if (localPort === port) inodes.add(cols[9]);
-    }
-  }
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m && inodes.has(m[1])) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
+  return countOwnUdpSockets(port);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
