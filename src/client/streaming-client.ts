@@ -84,7 +84,10 @@ export interface StartOptions {
   source?: string;
   /** A video element to play the stream in. */
   video?: HTMLVideoElement;
-  /** `client` (default): the browser offers recvonly video; `server`: the server offers. */
+  /**
+   * `client` (default): the browser offers the data channel and the server then adds the
+   * video; `server`: the server offers. Either way the data channel is negotiated first.
+   */
   offerer?: 'client' | 'server';
 }
 

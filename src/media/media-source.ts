@@ -54,10 +54,12 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
    * `live` when `start()` returns.
    */
   protected readonly reportsOwnState: boolean = false;
-  /** State changes; sessions listen to tell their viewers. */
-  readonly events = new EventEmitter<MediaSourceEvents>();
+  /** State changes; every session of the source listens (so no listener limit). */
+  readonly events = new EventEmitter<MediaSourceEvents>().setMaxListeners(0);
   private readonly tracks = new Set<SourceTrack>();
   private readonly cache = new KeyframeCache();
+  /** What a track replays from; one function for the source, not one per packet. */
+  private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -143,8 +145,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       track.stop('source-ended');
       return track;
     }
-    const cached = () => this.cache.snapshot();
-    for (const packet of this.cache.snapshot()) track.deliver(packet, cached);
+    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached);
     this.tracks.add(track);
     track.once('ended', () => this.tracks.delete(track));
     return track;
@@ -168,10 +169,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
     this.cache.push(packet, keyframeStart);
-    const cached = () => this.cache.snapshot();
     for (const track of this.tracks) {
       try {
-        track.deliver(packet, cached);
+        track.deliver(packet, this.cached);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);

@@ -190,7 +190,7 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    for (const s of [...this.sessions.values()]) s.close('server-shutdown');
+    this.drain();
   }
 
   // --- internals ---------------------------------------------------------------------

@@ -52,12 +52,13 @@ export class Session {
   private videoWanted = true;
   /** Why the video is off (reported with `data-only`). */
   private videoOffReason = 'video-stopped';
-  /** The video is being added in a second negotiation: not data-only, still connecting. */
+  /**
+   * A video m-line is on its way (added in a negotiation of its own, at the start or on a
+   * resume): the session is not data-only yet, and RTP written now would be dropped.
+   */
   private videoPending = false;
   /** The SDP of the last offer we sent, to check answers against. */
   private lastOfferSdp?: string;
-  /** A video m-line is being negotiated: packets written now would be dropped. */
-  private videoNegotiating = false;
   /** Negotiations the server runs (stop, resume) go one at a time through this chain. */
   private chain: Promise<unknown> = Promise.resolve();
   /** The server's renegotiation offer that awaits the client's answer. */
@@ -128,7 +129,6 @@ export class Session {
     });
   }
 
-  /** The client offered (recvonly video, data channel): answer with our sendonly video. */
   /**
    * The client offered. With a recvonly video m-line (and usually a data channel), we
    * answer with sendonly video at once. With only a data channel (what the client library
@@ -232,7 +232,11 @@ export class Session {
   }
 
   private async addVideo(reason: string | undefined): Promise<void> {
-    if (this.transceiverLive()) return;
+    if (this.transceiverLive()) {
+      this.videoPending = false;
+      return;
+    }
+    this.videoPending = true;
     try {
       if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
       this.videoWanted = true;
@@ -242,7 +246,6 @@ export class Session {
         streams: [new MediaStream([this.track])],
       });
       this.transceiver = transceiver;
-      this.videoNegotiating = true;
       try {
         await this.renegotiate();
         if (this.rejectedByRemote(transceiver.mid)) {
@@ -260,7 +263,6 @@ export class Session {
       }
     } catch (err) {
       this.videoPending = false;
-      this.videoNegotiating = false;
       const why =
         err instanceof StreamingError && err.code === ErrorCode.CODEC_NOT_SUPPORTED ? 'codec-not-supported' : 'negotiation-failed';
       if (why === 'codec-not-supported') this.videoOffReason = why;
@@ -269,7 +271,6 @@ export class Session {
       throw err;
     }
     this.videoPending = false;
-    this.videoNegotiating = false;
     this.refreshState(reason);
   }
 
@@ -460,7 +461,7 @@ export class Session {
    */
   private refreshState(reason?: string): void {
     if (this._closed || this.pc.connectionState !== 'connected') return;
-    if (this.videoWanted && !this.videoNegotiating && this.transceiverLive() && this.track && !this.feed) {
+    if (this.videoWanted && !this.videoPending && this.transceiverLive() && this.track && !this.feed) {
       // pc.connectionState can read `connected` before this sender's DTLS transport and
       // codec are ready; RTP written then is dropped, the cached keyframe with it.
       if (!senderReady(this.transceiver!)) {
@@ -475,10 +476,10 @@ export class Session {
         if (this._closed || this.feed !== feed) return;
         this.pictureLoss[this.source.pictureLoss(feed)]++;
       });
-      this.on(pli);
-      feed.once('ended', () => pli.unSubscribe());
-      // The source ending (a file played once, a shutdown) stops only the video.
-      this.feed.once('ended', (why) => {
+      // Every way the feed ends (stop, close, the source ending) drops the PLI listener.
+      feed.once('ended', (why) => {
+        pli.unSubscribe();
+        // The source ending (a file played once, a shutdown) stops only the video.
         if (why !== 'video-stopped' && why !== 'session-closed') {
           this.feed = undefined;
           void this.stopVideo(why).catch((err: Error) => this.log.warn(`stop after source end: ${err.message}`));
