@@ -7,7 +7,7 @@ import { MediaSource, VideoCodecName } from '../media-source';
 import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { IvfPlayer } from './ivf-player';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { DEFAULT_H264_PROFILE_LEVEL_ID, ProfileLevelIdOption, codecParametersFor } from './rtp.source';
+import { ProfileLevelIdOption, codecChoice } from './rtp.source';
 
 export type FileContainer = 'ivf' | 'webm' | 'mp4';
 
@@ -56,7 +56,7 @@ export class FileSource extends MediaSource {
   readonly container: FileContainer;
   readonly loop: boolean;
   protected override readonly reportsOwnState: boolean;
-  private readonly profileOption: ProfileLevelIdOption;
+  private readonly codecFor: ReturnType<typeof codecChoice>;
   private fileProfileLevelId?: string;
   private player?: IvfPlayer;
   private receiver?: RtpReceiver;
@@ -74,8 +74,7 @@ export class FileSource extends MediaSource {
     this.container = container;
     this.codec = container === 'mp4' ? 'H264' : 'VP8';
     this.loop = options.loop ?? true;
-    this.profileOption = options.profileLevelId ?? DEFAULT_H264_PROFILE_LEVEL_ID;
-    if (this.profileOption !== 'auto') codecParametersFor(this.codec, this.profileOption);
+    this.codecFor = codecChoice(this.codec, options.profileLevelId);
     // The in-process IVF player is live from the start; ffmpeg playback is live on its packets.
     this.reportsOwnState = container !== 'ivf';
   }
@@ -95,9 +94,7 @@ export class FileSource extends MediaSource {
   }
 
   override codecParameters(): RTCRtpCodecParameters {
-    const id =
-      this.profileOption === 'auto' ? (this.receiver?.profileLevelId ?? this.fileProfileLevelId) : this.profileOption;
-    return codecParametersFor(this.codec, id);
+    return this.codecFor(this.receiver?.profileLevelId ?? this.fileProfileLevelId);
   }
 
   protected async start(): Promise<void> {

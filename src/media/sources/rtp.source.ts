@@ -20,6 +20,19 @@ export function codecParametersFor(codec: VideoCodecName, profileLevelId = DEFAU
  */
 export type ProfileLevelIdOption = string | 'auto';
 
+/**
+ * Checks a source's profile option up front (a bad one fails at construction, not at the
+ * first viewer) and returns how to get its codec parameters: `auto` takes the
+ * profile-level-id detected in the stream when there is one.
+ */
+export function codecChoice(
+  codec: VideoCodecName,
+  option: ProfileLevelIdOption = DEFAULT_H264_PROFILE_LEVEL_ID,
+): (detected?: string) => RTCRtpCodecParameters {
+  if (option !== 'auto') codecParametersFor(codec, option);
+  return (detected) => codecParametersFor(codec, option === 'auto' ? detected : option);
+}
+
 export interface RtpSourceOptions {
   id: string;
   codec: VideoCodecName;
@@ -59,14 +72,13 @@ export class RtpSource extends MediaSource {
   readonly codec: VideoCodecName;
   protected override readonly reportsOwnState = true;
   private readonly receiver: RtpReceiver;
-  private readonly profileOption: ProfileLevelIdOption;
+  private readonly codecFor: ReturnType<typeof codecChoice>;
 
   constructor(options: RtpSourceOptions) {
     super();
     this.id = options.id;
     this.codec = options.codec;
-    this.profileOption = options.profileLevelId ?? DEFAULT_H264_PROFILE_LEVEL_ID;
-    if (this.profileOption !== 'auto') codecParametersFor(this.codec, this.profileOption); // validate
+    this.codecFor = codecChoice(this.codec, options.profileLevelId);
     this.receiver = new RtpReceiver({
       codec: options.codec,
       port: options.port,
@@ -96,8 +108,7 @@ export class RtpSource extends MediaSource {
   }
 
   override codecParameters(): RTCRtpCodecParameters {
-    const id = this.profileOption === 'auto' ? this.receiver.profileLevelId : this.profileOption;
-    return codecParametersFor(this.codec, id);
+    return this.codecFor(this.receiver.profileLevelId);
   }
 
   protected async start(): Promise<void> {

@@ -2,7 +2,7 @@ import { RTCRtpCodecParameters } from 'werift';
 import { MediaSource, VideoCodecName } from '../media-source';
 import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { DEFAULT_H264_PROFILE_LEVEL_ID, ProfileLevelIdOption, codecParametersFor } from './rtp.source';
+import { ProfileLevelIdOption, codecChoice } from './rtp.source';
 
 export interface RtspSourceOptions {
   id: string;
@@ -43,7 +43,7 @@ export class RtspSource extends MediaSource {
   protected override readonly reportsOwnState = true;
   private readonly receiver: RtpReceiver;
   readonly ffmpeg: FfmpegProcess;
-  private readonly profileOption: ProfileLevelIdOption;
+  private readonly codecFor: ReturnType<typeof codecChoice>;
   private readonly stallRestartMs: number;
   private stallTimer?: NodeJS.Timeout;
   private lastPacketAt = 0;
@@ -53,8 +53,7 @@ export class RtspSource extends MediaSource {
     if (!/^rtsps?:\/\//i.test(options.url)) throw new Error(`not an rtsp:// URL: ${redact(options.url)}`);
     this.id = options.id;
     this.codec = options.codec ?? 'H264';
-    this.profileOption = options.profileLevelId ?? DEFAULT_H264_PROFILE_LEVEL_ID;
-    if (this.profileOption !== 'auto') codecParametersFor(this.codec, this.profileOption);
+    this.codecFor = codecChoice(this.codec, options.profileLevelId);
     this.stallRestartMs = options.stallRestartMs ?? 10_000;
     this.receiver = new RtpReceiver({
       codec: this.codec,
@@ -100,8 +99,7 @@ export class RtspSource extends MediaSource {
   }
 
   override codecParameters(): RTCRtpCodecParameters {
-    const id = this.profileOption === 'auto' ? this.receiver.profileLevelId : this.profileOption;
-    return codecParametersFor(this.codec, id);
+    return this.codecFor(this.receiver.profileLevelId);
   }
 
   /** The ffmpeg arguments (for the receiver's current port). */
