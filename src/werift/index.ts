@@ -10,6 +10,7 @@
 import { certificateFingerprintOnce } from './fixes/certificate-fingerprint-once';
 import { dtlsActpassOffers } from './fixes/dtls-actpass-offers';
 import { dtlsClientNoFixedDelay } from './fixes/dtls-client-no-fixed-delay';
+import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import type { WeriftFix } from './fixes/fix';
@@ -33,6 +34,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   rejectedMlineRtcpMux,
   dtlsNodeCrypto,
   dtlsClientNoFixedDelay,
+  dtlsEarlyClientHello,
   srtpProfileOrder,
   certificateFingerprintOnce,
   senderReadyEvent,
