@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { weriftModule } from './werift-lib';
 
 /** werift's RTCCertificate (lib/webrtc/src/transport/dtls.ts): PEMs and fingerprints. */
@@ -30,7 +31,10 @@ export class DtlsCertificates {
 
   /** The certificate for a new connection (undefined only until the first is made). */
   get(rotationMs: number): DtlsCertificate | undefined {
-    if (!this.current || this.now() - this.current.createdAt >= rotationMs) void this.renew();
+    if (!this.current || this.now() - this.current.createdAt >= rotationMs) {
+      // On failure the current certificate stays in use, and the next session retries.
+      this.renew().catch((err: Error) => new Logger('DtlsCertificates').warn(`could not make a DTLS certificate: ${err.message}`));
+    }
     return this.current?.certificate;
   }
 

@@ -16,6 +16,7 @@ import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close
 import type { WeriftFix } from './fixes/fix';
 import { noDefaultStun } from './fixes/no-default-stun';
 import { rejectedMlineRtcpMux } from './fixes/rejected-mline-rtcp-mux';
+import { sctpFlushBeforeStart } from './fixes/sctp-flush-before-start';
 import { senderReadyEvent } from './fixes/sender-ready-event';
 import { srtpProfileOrder } from './fixes/srtp-profile-order';
 import { staleLocalDescription } from './fixes/stale-local-description';
@@ -38,6 +39,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   srtpProfileOrder,
   certificateFingerprintOnce,
   senderReadyEvent,
+  sctpFlushBeforeStart,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

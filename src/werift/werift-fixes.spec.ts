@@ -161,4 +161,17 @@ describe('werift fixes (src/werift)', () => {
     expect(fp((await b.createOffer()).sdp)).toBe(second.getFingerprints()[0].value);
     expect(fp((await a.createOffer()).sdp)).toBe(expected);
   });
+
+  it('sctp-flush-before-start: a data channel flushed before SCTP start() gets an id, no TypeError', async () => {
+    const a = pc();
+    const channel = a.createDataChannel('x');
+    const transport = (a as unknown as { sctpTransport: any }).sctpTransport;
+    const { SCTP_STATE } = weriftModule('sctp/src/const.js');
+    expect(transport.dataChannelId).toBeUndefined();
+    // The state the remote's early INIT leaves it in: associated, start() not yet run.
+    transport.sctp.send = async () => undefined;
+    transport.sctp.associationState = SCTP_STATE.ESTABLISHED;
+    await transport.dataChannelFlush();
+    expect([0, 1]).toContain(channel.id);
+  });
 });
