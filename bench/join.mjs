@@ -455,6 +455,19 @@ async function burst(server, n, watchers) {
   const loss = watching.map((w) => lossOf(w.log));
   const sum = (k) => loss.reduce((a, l) => a + l[k], 0);
   const failures = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  if (process.env.JOIN_DEBUG) {
+    const times = joiners.filter((v) => v.log.firstAt).map((v) => Math.round(v.log.firstAt - t0)).sort((a, b) => a - b);
+    console.log(`  burst join times (ms): ${[0.1, 0.5, 0.9, 0.95, 1].map((q) => times[Math.min(times.length - 1, Math.floor(q * times.length))]).join(' / ')} (p10/p50/p90/p95/max)`);
+    for (const [i, r] of results.entries()) {
+      if (r.status !== 'rejected') continue;
+      const pc = joiners[i].v?.pc ?? joiners[i].pc;
+      console.log(
+        `  failed: ${r.reason.message}; pc ${pc?.connectionState} ice ${pc?.iceConnectionState} signalling ${pc?.signalingState}` +
+          ` dtls ${pc?.dtlsTransports?.map((t) => `${t.role}:${t.state}`).join(',')} states ${joiners[i].v?.states?.map((s) => s.state).join(',')}` +
+          ` errors ${joiners[i].v?.errors?.map((e) => e.message).join(';')}`,
+      );
+    }
+  }
   await Promise.all([...joiners, ...watching].map((v) => v.close()));
   await server.idle();
   return {

@@ -12,6 +12,7 @@ import { dtlsActpassOffers } from './fixes/dtls-actpass-offers';
 import { dtlsClientNoFixedDelay } from './fixes/dtls-client-no-fixed-delay';
 import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
+import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import type { WeriftFix } from './fixes/fix';
 import { noDefaultStun } from './fixes/no-default-stun';
@@ -36,6 +37,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   dtlsNodeCrypto,
   dtlsClientNoFixedDelay,
   dtlsEarlyClientHello,
+  dtlsRetransmittedHellos,
   srtpProfileOrder,
   certificateFingerprintOnce,
   senderReadyEvent,

@@ -3,8 +3,6 @@ import { WeriftFix, wrapMethod } from './fix';
 
 const early = Symbol('earlyDtls');
 const started = Symbol('dtlsStarted');
-/** A ClientHello and its retransmissions, at most; anything more is not a handshake start. */
-const MAX_EARLY = 8;
 
 type Connection = { onData: { execute: (...a: unknown[]) => unknown }; [early]?: Buffer[]; [started]?: boolean };
 
@@ -15,8 +13,10 @@ type Connection = { onData: { execute: (...a: unknown[]) => unknown }; [early]?:
  * werift's DTLS server exists was dropped, and the client retransmitted it only 500 ms
  * later: most joins waited half a second for nothing. (werift's fixed 100 ms wait before
  * its ClientHello, removed by dtls-client-no-fixed-delay, hid this only partly.) Now the
- * DTLS packets an ICE connection receives before its DTLS transport starts are kept (a
- * few) and handed to the DTLS socket as soon as it exists.
+ * last DTLS datagram an ICE connection receives before its DTLS transport starts is kept
+ * and handed to the DTLS socket as soon as it exists. Only the last: before it hears from
+ * us, a DTLS client can only have sent its ClientHello and retransmissions of it, and
+ * answering each copy would only make duplicates.
  */
 export const dtlsEarlyClientHello: WeriftFix = {
   name: 'dtls-early-client-hello',
@@ -28,13 +28,13 @@ export const dtlsEarlyClientHello: WeriftFix = {
     wrapMethod(Connection.prototype, 'restart', (original) =>
       function (this: Connection, ...args: unknown[]) {
         if (!this[early]) {
-          const kept: Buffer[] = (this[early] = []);
+          const kept: Buffer[] = (this[early] = []); // at most one: the latest
           const event = this.onData;
           const execute = event.execute;
           event.execute = (...a: unknown[]) => {
             const buf = a[0];
             // DTLS records start with a content type 20-63 (RFC 7983).
-            if (!this[started] && kept.length < MAX_EARLY && Buffer.isBuffer(buf) && buf[0] >= 20 && buf[0] <= 63) kept.push(buf);
+            if (!this[started] && Buffer.isBuffer(buf) && buf[0] >= 20 && buf[0] <= 63) kept.splice(0, 1, buf);
             return execute.apply(event, a);
           };
         }
