@@ -174,4 +174,10 @@ describe('werift fixes (src/werift)', () => {
     await transport.dataChannelFlush();
     expect([0, 1]).toContain(channel.id);
   });
+
+  it('dtls-retransmitted-hellos: a repeated HelloVerifyRequest is ignored, not thrown', async () => {
+    const { Flight3 } = weriftModule('dtls/src/flight/client/flight3.js');
+    const flight = Object.assign(Object.create(Flight3.prototype), { dtls: { flight: 3 } });
+    await expect(flight.exec({ cookie: Buffer.alloc(20) })).resolves.toBeUndefined();
+  });
 });
