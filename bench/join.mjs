@@ -220,16 +220,25 @@ class ThisViewer {
     this.log = new RtpLog();
   }
   async start() {
+    const t0 = performance.now();
+    this.marks = {};
+    const mark = (k) => (this.marks[k] ??= performance.now() - t0);
     this.socket = io(this.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     await new Promise((ok, fail) => {
       this.socket.once('connect', ok);
       this.socket.once('connect_error', fail);
     });
+    mark('socket');
     this.v = new WeriftViewer(this.socket);
+    this.v.pc.iceConnectionStateChange.subscribe((s) => mark(`ice ${s}`));
+    this.v.pc.connectionStateChange.subscribe((s) => mark(`pc ${s}`));
+    this.socket.on('session:offer', () => mark('server offer'));
     this.v.pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe(this.log.onRtp));
     if (FLOW === 'recvonly') await this.v.startWithOffer();
     else await this.v.startDataFirst();
+    mark('answered');
     await this.v.waitForPackets(1, 20_000);
+    mark('rtp');
   }
   async close() {
     await this.v?.close().catch(() => undefined);
@@ -457,6 +466,9 @@ async function burst(server, n, watchers) {
   const failures = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
   if (process.env.JOIN_DEBUG) {
     const times = joiners.filter((v) => v.log.firstAt).map((v) => Math.round(v.log.firstAt - t0)).sort((a, b) => a - b);
+    const stages = {};
+    for (const v of joiners) for (const [k, t] of Object.entries(v.marks ?? {})) (stages[k] ??= []).push(t);
+    console.log(`  burst stages, median ms: ${Object.entries(stages).sort((a, b) => median(a[1]) - median(b[1])).map(([k, ts]) => `${k} ${median(ts).toFixed(0)} (n=${ts.length})`).join(', ')}`);
     console.log(`  burst join times (ms): ${[0.1, 0.5, 0.9, 0.95, 1].map((q) => times[Math.min(times.length - 1, Math.floor(q * times.length))]).join(' / ')} (p10/p50/p90/p95/max)`);
     for (const [i, r] of results.entries()) {
       if (r.status !== 'rejected') continue;
