@@ -1,5 +1,6 @@
 import { createECDH, createHash, randomBytes } from 'node:crypto';
 import { RTCPeerConnection, RTCSessionDescription } from 'werift';
+import { loopbackPeer } from '../../test/helpers/werift-viewer';
 import { applyWeriftFixes, DtlsCertificates, WERIFT_FIXES, WERIFT_VERSION } from '.';
 import { installedWeriftVersion, weriftModule, weriftRoot } from './werift-lib';
 
@@ -7,17 +8,6 @@ import { installedWeriftVersion, weriftModule, weriftRoot } from './werift-lib';
 function weriftDependency<T>(name: string): T {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(require.resolve(name, { paths: [weriftRoot()] })) as T;
-}
-
-function loopback(): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    bundlePolicy: 'max-bundle',
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-  });
 }
 
 async function connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection): Promise<void> {
@@ -47,7 +37,7 @@ async function connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection):
 describe('werift fixes (src/werift)', () => {
   const pcs: RTCPeerConnection[] = [];
   const pc = () => {
-    const p = loopback();
+    const p = loopbackPeer();
     pcs.push(p);
     return p;
   };
