@@ -26,8 +26,15 @@ export function installedWeriftVersion(root = weriftRoot()): string {
   return String(pkg.version);
 }
 
-/** One of werift's compiled CommonJS modules, e.g. `weriftModule('ice/src/ice.js')`. */
+/**
+ * One of werift's compiled CommonJS modules, e.g. `weriftModule('ice/src/ice.js')`.
+ * werift's main export is loaded first: its modules require one another in cycles, and
+ * loading an inner module before the index leaves the index without some of its exports
+ * (`MediaStreamTrack is not a constructor`).
+ */
 export function weriftModule<T = Record<string, any>>(path: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('werift');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(join(weriftRoot(), 'lib', path)) as T;
 }
