@@ -363,6 +363,7 @@ feed: { type = "rtp" id = 1 description = "join bench" media = ( { type = "video
 `,
   );
   const janus = spawn(process.env.JANUS ?? '/usr/bin/janus', ['-F', dir, '-C', join(dir, 'janus.jcfg')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  process.on('exit', () => janus.kill('SIGKILL'));
   const base = `http://127.0.0.1:${httpPort}/janus`;
   const end = Date.now() + 15_000;
   for (;;) {
@@ -498,6 +499,8 @@ async function main() {
   ensureClip();
   const ports = { this: freePort(), before: freePort(), janus: freePort() };
   const feed = startFeed(Object.values(ports));
+  // Also when this process dies of an uncaught error: no ffmpeg is left behind.
+  process.on('exit', () => feed.kill('SIGKILL'));
   const results = {};
   const plan = [];
   if (TARGETS.includes('this')) plan.push(['this', () => startThis(DIST, ports.this)]);
