@@ -6,10 +6,6 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The werift patches are applied by the postinstall hook (scripts/postinstall.js runs
-# patch-package), so both must be here before npm ci.
-COPY patches ./patches
-COPY scripts/postinstall.js ./scripts/postinstall.js
 RUN npm ci
 COPY tsconfig.json nest-cli.json ./
 COPY src ./src

@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
+// The viewers' werift gets the service's werift fixes (no public STUN server, DTLS on node:crypto).
+require(join(ROOT, 'dist/werift/index.js'));
 const { RTCPeerConnection, RTCSessionDescription } = require('werift');
 const { io } = require('socket.io-client');
 

@@ -3,7 +3,7 @@
  * Time to first frame (TTFF) of the demo page in headless Chromium, against the built
  * service started in this process (loopback only).
  *
- *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1]
+ *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1] [--gop=SECONDS]
  *
  * For each run a fresh browser context loads `/?loopback=1` and we read the page's
  * `window.demo`:
@@ -12,6 +12,10 @@
  *   - navigation -> first frame: demo.firstFrameAt (performance.now() counts from the
  *     navigation's time origin), i.e. including page load and the client bundle.
  * Warm-up runs (default 1: Chromium's first WebRTC use is slower) are shown but not counted.
+ * The source is the built-in test pattern (a keyframe every second), or with --gop=N a
+ * 640x360 30 fps VP8 clip with a keyframe every N seconds (made once with ffmpeg into
+ * .bench-results/, played looped by a `file` source): the keyframe cache is what keeps
+ * TTFF from growing with the GOP.
  *
  * Network: the app gathers and pairs only 127.0.0.1 (the options below, as in
  * test/helpers/app.ts), the page sends only 127.x candidates, every page request to a
@@ -19,7 +23,8 @@
  * Needs Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); never downloads one.
  */
 import { createRequire } from 'node:module';
-import { existsSync, accessSync, constants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, accessSync, constants, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +41,8 @@ const args = Object.fromEntries(
 const RUNS = int(args.runs ?? '10', 'runs');
 const WARMUP = int(args.warmup ?? '1', 'warmup');
 const OFFERER = args.offerer ?? 'client';
+const GOP_S = args.gop === undefined ? undefined : int(args.gop, 'gop');
+if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
 const RUN_TIMEOUT_MS = 20_000;
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -58,7 +65,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function usage(msg) {
-  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server]`);
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS]`);
   process.exit(2);
 }
 function int(v, name) {
@@ -78,6 +85,25 @@ try {
 } catch {
   console.error(`ttff: no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH; browsers are not downloaded).`);
   process.exit(2);
+}
+
+/** A looped clip with a keyframe every GOP_S seconds (made once). */
+function gopClip() {
+  const dir = join(ROOT, '.bench-results');
+  const path = join(dir, `ttff-640x360-g${GOP_S}s.ivf`);
+  if (existsSync(path)) return path;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  console.log(`ttff: generating a clip with a keyframe every ${GOP_S} s (ffmpeg, once)`);
+  execFileSync(
+    process.env.FFMPEG ?? 'ffmpeg',
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+      '-t', String(Math.max(20, 2 * GOP_S)), '-an', '-c:v', 'libvpx', '-b:v', '600k', '-g', String(30 * GOP_S),
+      '-keyint_min', String(30 * GOP_S), '-auto-alt-ref', '0', '-deadline', 'good', '-cpu-used', '4', '-f', 'ivf', tmp],
+    { stdio: 'inherit', timeout: 300_000 },
+  );
+  renameSync(tmp, path);
+  return path;
 }
 
 require('reflect-metadata');
@@ -118,6 +144,7 @@ try {
         bindAddress: '127.0.0.1',
         remoteAddressFilter: (a) => a.startsWith('127.'),
       },
+      ...(GOP_S ? { streaming: { sources: [{ id: 'gop', kind: 'file', path: gopClip(), loop: true }], defaultSource: 'gop' } } : {}),
     }),
     { logger: ['error', 'warn'] },
   );
@@ -128,7 +155,10 @@ try {
 
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   console.log(`ttff: ${browser.version()} -> ${url}`);
-  console.log(`ttff: ${WARMUP} warm-up + ${RUNS} measured runs, ${OFFERER} offers, fresh context per run\n`);
+  console.log(
+    `ttff: ${WARMUP} warm-up + ${RUNS} measured runs, ${OFFERER} offers, fresh context per run, ` +
+      `${GOP_S ? `a keyframe every ${GOP_S} s` : 'the test pattern (a keyframe every 1 s)'}\n`,
+  );
 
   const header = ['run', 'signalling->frame', 'navigation->frame', 'navigation->signalling', 'size'];
   const widths = [8, 18, 18, 23, 9];
@@ -155,6 +185,7 @@ try {
   console.log(row(widths.map((w) => '-'.repeat(w))));
   for (const [name, fn] of [
     ['median', median],
+    ['p90', p90],
     ['min', (a) => Math.min(...a)],
     ['max', (a) => Math.max(...a)],
   ]) {
@@ -169,7 +200,8 @@ try {
     );
   }
   const m = median(results.map((r) => r.signallingToFrame));
-  console.log(`\nTTFF (signalling start -> first decoded frame), median of ${RUNS}: ${ms(m)}`);
+  const q = p90(results.map((r) => r.signallingToFrame));
+  console.log(`\nTTFF (signalling start -> first decoded frame) of ${RUNS}: median ${ms(m)}, p90 ${ms(q)}`);
 } catch (err) {
   console.error('ttff: failed:', err?.stack ?? err);
   exitCode = 1;
@@ -230,6 +262,11 @@ function median(a) {
   const s = [...a].sort((x, y) => x - y);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+/** Nearest-rank 90th percentile. */
+function p90(a) {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
 }
 function ms(v) {
   return `${v.toFixed(1)} ms`;

@@ -40,6 +40,11 @@ export class SessionOptions {
    * and the start then fails with CAPACITY_EXCEEDED instead of sending a useless SDP.
    */
   candidateCheckMs = 3_000;
+  /**
+   * The DTLS certificate is one per process; a new one is made for connections started
+   * after it is this old (browsers, too, keep theirs for days).
+   */
+  certificateRotationMs = 24 * 60 * 60 * 1000;
   /** Answer `ping` with `pong` on the data channel. */
   dataChannelPing = true;
 

@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+// First: werift's fixes apply before any RTCPeerConnection exists.
+import { dtlsCertificates } from '../werift';
 import {
   MediaStream,
   MediaStreamTrack,
@@ -102,8 +104,11 @@ export class Session {
     /** The video codec to negotiate (default: the source's; see `codecForOffer`). */
     codec?: RTCRtpCodecParameters;
   }): Session {
+    // The process's certificate (its fingerprint is in every answer), not one per session.
+    const certificate = dtlsCertificates.get(args.options.certificateRotationMs);
     const pc = new RTCPeerConnection({
       ...weriftIceConfig(args.options),
+      ...(certificate ? { dtls: {}, certificates: [certificate as never] } : {}),
       codecs: { audio: [], video: [args.codec ?? args.source.codecParameters()] },
       headerExtensions: {
         audio: [],
@@ -333,6 +338,7 @@ export class Session {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const dispose of this.disposers.splice(0)) dispose();
+    this.readyWait?.dispose();
     this.track?.stop();
     // werift's close() is async; the session is already unreachable, so only log failures.
     this.pc.close().catch((err: Error) => this.log.warn(`close: ${err.message}`));
@@ -504,17 +510,25 @@ export class Session {
     });
   }
 
-  private readyPoll?: NodeJS.Timeout;
+  /** Waits for the sender to become able to send (werift's onReady; see src/werift/fixes/sender-ready-event.ts). */
+  private readyWait?: { transceiver: RTCRtpTransceiver; dispose: () => void };
 
   private retryWhenSenderReady(reason: string | undefined): void {
-    if (this.readyPoll) return;
-    const poll = () => {
-      this.readyPoll = undefined;
-      if (this._closed || !this.transceiver) return;
-      if (senderReady(this.transceiver)) this.refreshState(reason);
-      else this.readyPoll = this.after(5, poll);
+    const transceiver = this.transceiver;
+    if (!transceiver || this.readyWait?.transceiver === transceiver) return;
+    this.readyWait?.dispose();
+    const sub = transceiver.sender.onReady.subscribe(() => {
+      if (!senderReady(transceiver)) return;
+      this.readyWait?.dispose();
+      if (!this._closed && this.transceiver === transceiver) this.refreshState(reason);
+    });
+    this.readyWait = {
+      transceiver,
+      dispose: () => {
+        sub.unSubscribe();
+        if (this.readyWait?.transceiver === transceiver) this.readyWait = undefined;
+      },
     };
-    this.readyPoll = this.after(5, poll);
   }
 
   /** Runs server-side negotiations one after another. */

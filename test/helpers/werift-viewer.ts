@@ -1,3 +1,5 @@
+// The viewer's werift gets the same fixes as the server's (no public STUN server, ...).
+import '../../src/werift';
 import {
   MediaStreamTrack,
   RTCDataChannel,

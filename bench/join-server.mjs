@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The server side of bench/join.mjs: one built copy of this service (`--dist`, default
+ * dist/), its own process so that its CPU is read from /proc alone. Its one source is
+ * kind `rtp` on the given UDP port, fed by join.mjs's ffmpeg. Loopback only. Driven over
+ * IPC: sends { type: 'ready', port } once listening, answers { cmd: 'sessions' } with
+ * { type: 'sessions', count }, and closes on { cmd: 'exit' }. Not meant to be run by hand.
+ *
+ *   fork('bench/join-server.mjs', [distDir, rtpPort])
+ */
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+
+if (!process.send) {
+  console.error('join-server: started by bench/join.mjs, not by hand');
+  process.exit(2);
+}
+const [distArg, portArg] = process.argv.slice(2);
+const DIST = resolve(distArg);
+// Resolve Nest (and werift) from the copy being measured, not from this checkout.
+const require = createRequire(join(DIST, '..', 'package.json'));
+require('reflect-metadata');
+const { NestFactory } = require('@nestjs/core');
+const { AppModule } = require(join(DIST, 'app.module.js'));
+const { SessionService } = require(join(DIST, 'session/session.service.js'));
+
+process.on('disconnect', () => process.exit(0));
+
+const app = await NestFactory.create(
+  AppModule.forRoot({
+    session: {
+      announcedAddresses: ['127.0.0.1'],
+      bindAddress: '127.0.0.1',
+      remoteAddressFilter: (a) => a.startsWith('127.'),
+      maxSessionsPerClient: 10_000,
+    },
+    streaming: {
+      sources: [{ id: 'feed', kind: 'rtp', codec: 'VP8', port: Number(portArg), payloadType: 96 }],
+      defaultSource: 'feed',
+    },
+  }),
+  { logger: ['error', 'warn'] },
+);
+await app.listen(0, '127.0.0.1');
+const sessions = app.get(SessionService);
+process.on('message', async (msg) => {
+  if (msg.cmd === 'sessions') process.send({ type: 'sessions', count: sessions.count });
+  if (msg.cmd === 'exit') {
+    await app.close().catch((e) => console.error('join-server: close:', e.message));
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', port: app.getHttpServer().address().port });

@@ -1,0 +1,173 @@
+import { createECDH, createHash, randomBytes } from 'node:crypto';
+import { RTCPeerConnection, RTCSessionDescription } from 'werift';
+import { loopbackPeer } from '../../test/helpers/werift-viewer';
+import { applyWeriftFixes, DtlsCertificates, WERIFT_FIXES, WERIFT_VERSION } from '.';
+import { installedWeriftVersion, weriftModule, weriftRoot } from './werift-lib';
+
+/** Loads a dependency of werift's (not ours) from werift's own directory. */
+function weriftDependency<T>(name: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(require.resolve(name, { paths: [weriftRoot()] })) as T;
+}
+
+async function connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection): Promise<void> {
+  const offer = await offerer.createOffer();
+  await offerer.setLocalDescription(offer);
+  await answerer.setRemoteDescription(offerer.localDescription!);
+  const answer = await answerer.createAnswer();
+  await answerer.setLocalDescription(answer);
+  await offerer.setRemoteDescription(answerer.localDescription!);
+  await Promise.all(
+    [offerer, answerer].map(
+      (pc) =>
+        new Promise<void>((resolve, reject) => {
+          if (pc.connectionState === 'connected') return resolve();
+          const t = setTimeout(() => reject(new Error('not connected in 10 s')), 10_000);
+          pc.connectionStateChange.subscribe((s) => {
+            if (s === 'connected') {
+              clearTimeout(t);
+              resolve();
+            }
+          });
+        }),
+    ),
+  );
+}
+
+describe('werift fixes (src/werift)', () => {
+  const pcs: RTCPeerConnection[] = [];
+  const pc = () => {
+    const p = loopbackPeer();
+    pcs.push(p);
+    return p;
+  };
+  afterEach(async () => {
+    await Promise.all(pcs.splice(0).map((p) => p.close()));
+  });
+
+  it('are applied once, to the werift version they were written for', () => {
+    expect(installedWeriftVersion()).toBe(WERIFT_VERSION);
+    const names = applyWeriftFixes();
+    expect(names).toEqual(WERIFT_FIXES.map((f) => f.name));
+    expect(applyWeriftFixes()).toBe(names); // a second call changes nothing
+  });
+
+  it('refuse another werift version at boot, naming both', () => {
+    jest.isolateModules(() => {
+      jest.doMock('./werift-lib', () => ({
+        ...jest.requireActual('./werift-lib'),
+        installedWeriftVersion: () => '0.26.0',
+      }));
+      expect(() => require('.')).toThrow(/werift 0\.26\.0 is installed .* written for werift 0\.25\.2/);
+    });
+    jest.dontMock('./werift-lib');
+  });
+
+  it('no-default-stun: no STUN server unless one is configured', () => {
+    const { Connection } = weriftModule('ice/src/ice.js');
+    expect(new Connection(true, {}).stunServer).toBeUndefined();
+    expect(new Connection(true, { stunServer: ['127.0.0.1', 3478] }).stunServer).toEqual(['127.0.0.1', 3478]);
+  });
+
+  it('dtls-node-crypto: P-256 and X25519 secrets agree with the pure-JS code they replace', () => {
+    const namedCurve = weriftModule('dtls/src/cipher/namedCurve.js');
+    const prf = weriftModule('dtls/src/cipher/prf.js');
+    const { p256 } = weriftDependency<{ p256: any }>('@noble/curves/p256');
+    const nacl = weriftDependency<any>('tweetnacl');
+    // P-256: ours against @noble's
+    const ours = namedCurve.generateKeyPair(23);
+    expect(ours.publicKey).toHaveLength(65);
+    const peerPriv = p256.utils.randomPrivateKey();
+    const peerPub = Buffer.from(p256.getPublicKey(peerPriv, false));
+    const mine = prf.prfPreMasterSecret(peerPub, ours.privateKey, 23);
+    const theirs = Buffer.from(p256.getSharedSecret(peerPriv, ours.publicKey)).subarray(1);
+    expect(mine.equals(theirs)).toBe(true);
+    // A private key that did not come from generateKeyPair (no cached exchange object).
+    const other = createECDH('prime256v1');
+    other.generateKeys();
+    expect(prf.prfPreMasterSecret(peerPub, other.getPrivateKey(), 23).equals(other.computeSecret(peerPub))).toBe(true);
+    // X25519: ours against tweetnacl
+    const x = namedCurve.generateKeyPair(29);
+    const peer = nacl.box.keyPair();
+    const a = prf.prfPreMasterSecret(Buffer.from(peer.publicKey), x.privateKey, 29);
+    const b = Buffer.from(nacl.scalarMult(peer.secretKey, x.publicKey));
+    expect(a.equals(b)).toBe(true);
+    const seed = randomBytes(32);
+    expect(prf.prfPreMasterSecret(Buffer.from(nacl.scalarMult.base(seed)), seed, 29).length).toBe(32);
+  });
+
+  it('dtls: two werift peers connect, with SRTP_AES128_CM_HMAC_SHA1_80 preferred (srtp-profile-order)', async () => {
+    const a = pc();
+    const b = pc();
+    a.addTransceiver('video', { direction: 'sendonly' });
+    await connect(a, b);
+    const { SRTP_PROFILE } = weriftModule('webrtc/src/const.js');
+    for (const p of [a, b]) {
+      const dtls = p.dtlsTransports[0] as unknown as { dtls: { srtp: { srtpProfile: number } } };
+      expect(dtls.dtls.srtp.srtpProfile).toBe(SRTP_PROFILE.SRTP_AES128_CM_HMAC_SHA1_80);
+    }
+  });
+
+  it('dtls-actpass-offers and rejected-mline-rtcp-mux: the re-offer after a stop', async () => {
+    const client = pc();
+    const server = pc();
+    client.addTransceiver('video', { direction: 'recvonly' });
+    client.createDataChannel('data');
+    await connect(client, server);
+    const serverVideo = server.getTransceivers()[0];
+    serverVideo.stop();
+    const reoffer = await server.createOffer();
+    expect(reoffer.sdp).not.toMatch(/a=setup:(active|passive)/);
+    expect(reoffer.sdp).toMatch(/a=setup:actpass/);
+    const video = reoffer.sdp.split(/\r\n(?=m=)/).find((m) => m.startsWith('m=video'))!;
+    expect(video).toMatch(/^m=video 0 /);
+    expect(video).toMatch(/a=rtcp-mux/);
+    // The answer to the re-offer keeps the established DTLS role.
+    const role = server.dtlsTransports[0].role;
+    await server.setLocalDescription(reoffer);
+    await client.setRemoteDescription(new RTCSessionDescription(server.localDescription!.sdp, 'offer'));
+    const answer = await client.createAnswer();
+    await client.setLocalDescription(answer);
+    await server.setRemoteDescription(client.localDescription!);
+    expect(server.dtlsTransports[0].role).toBe(role);
+  });
+
+  it('certificate: one per process, renewed on request; a live connection keeps its own', async () => {
+    const certs = new DtlsCertificates();
+    const first = await certs.renew();
+    expect(certs.get(60_000)).toBe(first);
+    const a = pc();
+    a.createDataChannel('x');
+    const offerA = await a.createOffer();
+    const fp = (sdp: string) => /a=fingerprint:sha-256 (\S+)/.exec(sdp)?.[1];
+    const expected = first.getFingerprints()[0].value;
+    expect(fp(offerA.sdp)).toBe(expected);
+    const der = Buffer.from(first.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    expect(expected).toBe(createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':'));
+    const second = await certs.renew();
+    expect(second).not.toBe(first);
+    const b = pc();
+    b.createDataChannel('x');
+    expect(fp((await b.createOffer()).sdp)).toBe(second.getFingerprints()[0].value);
+    expect(fp((await a.createOffer()).sdp)).toBe(expected);
+  });
+
+  it('sctp-flush-before-start: a data channel flushed before SCTP start() gets an id, no TypeError', async () => {
+    const a = pc();
+    const channel = a.createDataChannel('x');
+    const transport = (a as unknown as { sctpTransport: any }).sctpTransport;
+    const { SCTP_STATE } = weriftModule('sctp/src/const.js');
+    expect(transport.dataChannelId).toBeUndefined();
+    // The state the remote's early INIT leaves it in: associated, start() not yet run.
+    transport.sctp.send = async () => undefined;
+    transport.sctp.associationState = SCTP_STATE.ESTABLISHED;
+    await transport.dataChannelFlush();
+    expect([0, 1]).toContain(channel.id);
+  });
+
+  it('dtls-retransmitted-hellos: a repeated HelloVerifyRequest is ignored, not thrown', async () => {
+    const { Flight3 } = weriftModule('dtls/src/flight/client/flight3.js');
+    const flight = Object.assign(Object.create(Flight3.prototype), { dtls: { flight: 3 } });
+    await expect(flight.exec({ cookie: Buffer.alloc(20) })).resolves.toBeUndefined();
+  });
+});
