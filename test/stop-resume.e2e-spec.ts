@@ -32,9 +32,16 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
       const v = await streaming(mode);
       await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
       expect(v.state).toBe('data-only');
-      // The server's re-offer rejected the video m-line.
       const offerSdp = v.pc.remoteDescription!.sdp;
-      expect(offerSdp).toMatch(/m=video 0 /);
+      if (mode === 'client') {
+        // The video m-line is the BUNDLE tag: kept in the group, offered inactive.
+        expect(offerSdp).toMatch(/m=video [1-9]/);
+        expect(offerSdp).toMatch(/a=inactive/);
+        expect(offerSdp).toMatch(/a=group:BUNDLE 0 1/);
+      } else {
+        // The data channel owns the transport: the server's re-offer rejected the video m-line.
+        expect(offerSdp).toMatch(/m=video 0 /);
+      }
       expect(offerSdp).toMatch(/a=setup:actpass/);
       const before = v.packets;
       expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
