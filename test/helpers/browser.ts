@@ -406,6 +406,7 @@ async function launchFirefox(): Promise<TestBrowser> {
       protocol: 'webDriverBiDi',
       executablePath: join(__dirname, 'firefox-in-netns.js'),
       headless: true,
+      dumpio: !!process.env.FIREFOX_DUMPIO,
       env: { ...process.env, WEBRTC_TEST_NETNS: net.ns, FIREFOX_PATH },
       extraPrefsFirefox: {
         // Host candidates as real addresses, and loopback ones too.
