@@ -295,8 +295,21 @@ describeEachBrowser('the demo page', (browserName) => {
       const page = await openDemo(offerer === 'server' ? '&offerer=server' : '');
       await waitForStreaming(page);
       const s = sessions.list()[0];
+      type Pc = { demo: { session: { pc: RTCPeerConnection } }; __track?: MediaStreamTrack };
+      await page.evaluate(() => {
+        const w = window as unknown as Pc;
+        w.__track = w.demo.session.pc.getTransceivers()[0].receiver.track;
+      });
       await sessions.stopVideo(s.ownerId, s.id);
       await expectDataOnly(page, 1);
+      // The client library negotiates the data channel first, so the video m-line is not the
+      // BUNDLE tag: the server rejects it; the page's track ends and its stopped transceiver
+      // leaves getTransceivers().
+      const seen = await page.evaluate(() => {
+        const w = window as unknown as Pc;
+        return { transceivers: w.demo.session.pc.getTransceivers().length, track: w.__track?.readyState };
+      });
+      expect(seen).toEqual({ transceivers: 0, track: 'ended' });
       await page.click('#resumeVideo');
       await expectStreamingAgain(page, 2);
       // And once more, to show the cycle repeats.

@@ -172,6 +172,16 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
       await expectDataChannel(page);
       await expectConnected(page);
 
+      // The track events the page saw (docs/protocol.md): the tag m-line's one track is
+      // muted on every stop and unmuted on every resume, never ended, and ontrack fires again
+      // on every resume.
+      const events = (await page.evaluate(() => (window as unknown as W).viewer.trackEvents)).map((e) => e.event);
+      console.log(`${browserName} ${order}: track events ${events.join(' ')}`);
+      expect(events).not.toContain('ended');
+      expect(events.filter((e) => e === 'mute').length).toBeGreaterThanOrEqual(2);
+      expect(events.filter((e) => e === 'track').length).toBe(3);
+      expect(new Set((await page.evaluate(() => (window as unknown as W).viewer.trackEvents)).map((e) => e.id)).size).toBe(1);
+
       // 5. Close.
       await page.evaluate(() => (window as unknown as W).viewer.close());
       await waitForState(page, 'closed');

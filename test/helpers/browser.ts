@@ -361,6 +361,15 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error?.message}`);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function createFirefoxNet(): FirefoxNet {
   // One /29 per process, so that test runs side by side do not collide.
   const slot = process.pid % 31;
@@ -375,6 +384,14 @@ function createFirefoxNet(): FirefoxNet {
     spawnSync('ip', ['link', 'del', hostIf]);
   };
   remove(); // leftovers of a run that was killed
+  // and those of killed runs of other processes (their pid is gone)
+  for (const line of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout?.split('\n') ?? []) {
+    const pid = /^wrtff(\d+)/.exec(line)?.[1];
+    if (pid && !alive(Number(pid))) {
+      spawnSync('ip', ['netns', 'del', `wrtff${pid}`]);
+      spawnSync('ip', ['link', 'del', `wrth${pid}`.slice(0, 15)]);
+    }
+  }
   try {
     ip('netns', 'add', ns);
     ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
