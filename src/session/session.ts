@@ -195,7 +195,7 @@ export class Session {
    * Stops the video and keeps the data channel: ends the viewer's feed and track, and
    * renegotiates. When the video m-line is not the BUNDLE tag, the transceiver is stopped
    * (the offer rejects the m-line, port 0). When it is the tag (a client that offered video
-   * first, as every Firefox offer does), rejecting it would make Chromium and Firefox
+   * and a data channel together: Chromium and Firefox put the data channel last), rejecting it would make Chromium and Firefox
    * build a new transport and lose the data channel: the m-line is kept and offered
    * `inactive` instead ("parked"), and a resume turns it back on. Used for
    * `session:stop-video`, and when the source ends. Idempotent.
@@ -447,12 +447,15 @@ export class Session {
     return t.direction === 'inactive' || !this.remoteReceives(t.mid);
   }
 
-  /** Turns a parked video m-line back on (the next negotiation makes it sendonly again). */
-  private async unpark(t: RTCRtpTransceiver): Promise<void> {
+  /**
+   * Turns a parked video m-line back on with a new track (the next local description says
+   * sendonly: the direction is set before this returns its promise).
+   */
+  private unpark(t: RTCRtpTransceiver): Promise<void> {
     this.track = this.newTrack();
-    await t.sender.replaceTrack(this.track);
     t.sender.setStreams([new MediaStream([this.track])]);
     t.setDirection('sendonly');
+    return t.sender.replaceTrack(this.track);
   }
 
   /**
@@ -492,10 +495,7 @@ export class Session {
     if (t && t.direction === 'inactive') {
       // A parked m-line the client receives on again: the client resumes.
       if (this.source.ended) return;
-      this.track = this.newTrack();
-      void t.sender.replaceTrack(this.track);
-      t.sender.setStreams([new MediaStream([this.track])]);
-      t.setDirection('sendonly');
+      void this.unpark(t);
       this.videoWanted = true;
       return;
     }
