@@ -79,6 +79,41 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 
+  it('client-side stop of a video that is the BUNDLE tag: inactive and a re-offer; resume once it receives again', async () => {
+    const v = await streaming('client'); // video first: its m-line is the tag
+    v.transceiver!.setDirection('inactive');
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const res = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    // Answered inactive, the m-line kept (port, BUNDLE group).
+    expect(res.answer.sdp).toMatch(/m=video [1-9]/);
+    expect(res.answer.sdp).toMatch(/a=inactive/);
+    expect(res.answer.sdp).toMatch(/a=group:BUNDLE 0 1/);
+    await v.pc.setRemoteDescription(res.answer as never);
+    await v.waitForState('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    const before = v.packets;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(v.packets - before).toBeLessThan(5);
+
+    // A resume while the client still keeps it inactive: its answer says inactive, the
+    // request fails clearly and the session stays data-only, data channel working.
+    const refused = await request<{ ok: boolean; error?: { code: string } }>(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'NEGOTIATION_FAILED' } });
+    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+
+    // Receiving again, then the resume: same m-line, video back.
+    v.transceiver!.setDirection('recvonly');
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(v.state).toBe('streaming');
+    await v.waitForPackets(v.packets + 10);
+    expect(v.pc.remoteDescription!.sdp.match(/^m=video/gm)).toHaveLength(1);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  });
+
   it('stop and resume are idempotent, and resume twice at once is serialised', async () => {
     const v = await streaming('server');
     await Promise.all([
