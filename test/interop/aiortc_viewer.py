@@ -199,9 +199,9 @@ async def main():
 
     if MODE == "data-first":
         # Not exercised here: after the server's rejection of the first video m-line, aiortc
-        # 1.4 keeps that m-line open in its answers and offers (port, BUNDLE), and when the
-        # new m-line later goes inactive and back to recvonly its own event loop stalls
-        # (the server side is streaming). The classic mode covers its own stop and resume.
+        # 1.4 keeps that m-line open in its answers and offers (a port, in BUNDLE), and once
+        # the new m-line has gone inactive and back to recvonly it decodes no frame although
+        # the server streams to it again. The classic mode covers its own stop and resume.
         await sio.call("session:close", {"sessionId": session["id"]}, timeout=10)
         await pc.close()
         await sio.disconnect()
@@ -243,4 +243,6 @@ except Exception as exc:  # report, then fail
     results["ok"] = False
     results["error"] = f"{type(exc).__name__}: {exc}"
 print(json.dumps(results), flush=True)
-sys.exit(0 if results["ok"] else 1)
+# os._exit, not sys.exit: after a failure aiortc's decoder threads (not daemons) would keep
+# the interpreter from exiting.
+os._exit(0 if results["ok"] else 1)
