@@ -79,6 +79,29 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 
+  it("after the server parked a BUNDLE-tag video, a client offer that merely still receives does not resume it", async () => {
+    const v = await streaming('client');
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
+    expect(v.state).toBe('data-only');
+    // The viewer's transceiver still says recvonly; it offers for another reason.
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const res = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    expect(res.answer.sdp).toMatch(/a=inactive/);
+    await v.pc.setRemoteDescription(res.answer as never);
+    const before = v.packets;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(v.packets - before).toBeLessThan(5);
+    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    // Only a resume request turns it back on.
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(v.state).toBe('streaming');
+    await v.waitForPackets(v.packets + 10);
+  });
+
   it('client-side stop of a video that is the BUNDLE tag: inactive and a re-offer; resume once it receives again', async () => {
     const v = await streaming('client'); // video first: its m-line is the tag
     v.transceiver!.setDirection('inactive');
@@ -105,10 +128,16 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
 
-    // Receiving again, then the resume: same m-line, video back.
+    // Receiving again and offering it resumes the video (its own stop, its own resume).
     v.transceiver!.setDirection('recvonly');
-    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
-    expect(v.state).toBe('streaming');
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const resumed = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    expect(resumed.answer.sdp).toMatch(/a=sendonly/);
+    await v.pc.setRemoteDescription(resumed.answer as never);
+    await v.waitForState('streaming');
     await v.waitForPackets(v.packets + 10);
     expect(v.pc.remoteDescription!.sdp.match(/^m=video/gm)).toHaveLength(1);
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');

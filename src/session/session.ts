@@ -57,6 +57,11 @@ export class Session {
    * resume): the session is not data-only yet, and RTP written now would be dropped.
    */
   private videoPending = false;
+  /**
+   * The server parked the video m-line (set it inactive to stop the video, see stopVideo):
+   * only a resume request turns it back on, not a client offer that merely still receives.
+   */
+  private parkedByServer = false;
   /** The SDP of the last offer we sent, to check answers against. */
   private lastOfferSdp?: string;
   /** Negotiations the server runs (stop, resume) go one at a time through this chain. */
@@ -207,8 +212,10 @@ export class Session {
       this.videoOffReason = reason;
       this.detachVideo();
       if (this.transceiverLive()) {
-        if (this.ownsTransport(this.transceiver!.mid)) this.transceiver!.setDirection('inactive');
-        else this.transceiver!.stop();
+        if (this.ownsTransport(this.transceiver!.mid)) {
+          this.transceiver!.setDirection('inactive');
+          this.parkedByServer = true;
+        } else this.transceiver!.stop();
       }
       this.refreshState(reason);
       // The side that stopped must offer, or the m-line stays negotiated.
@@ -249,6 +256,7 @@ export class Session {
       if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
       this.videoWanted = true;
       const parked = this.transceiverLive() ? this.transceiver! : undefined;
+      const parkedByServer = this.parkedByServer;
       if (parked) await this.unpark(parked);
       else {
         this.track = this.newTrack();
@@ -281,8 +289,10 @@ export class Session {
         // Leave the session as it was: data-only, data channel untouched.
         this.videoWanted = false;
         this.detachVideo();
-        if (parked) transceiver.setDirection('inactive');
-        else if (!transceiver.stopping) transceiver.stop();
+        if (parked) {
+          transceiver.setDirection('inactive');
+          this.parkedByServer = parkedByServer;
+        } else if (!transceiver.stopping) transceiver.stop();
         throw err;
       }
     } catch (err) {
@@ -452,6 +462,7 @@ export class Session {
    * sendonly: the direction is set before this returns its promise).
    */
   private unpark(t: RTCRtpTransceiver): Promise<void> {
+    this.parkedByServer = false;
     this.track = this.newTrack();
     t.sender.setStreams([new MediaStream([this.track])]);
     t.setDirection('sendonly');
@@ -488,13 +499,15 @@ export class Session {
       // The client parked the video: stop feeding it, answer inactive, keep the m-line.
       if (this.videoWanted) this.videoOffReason = 'video-stopped';
       this.videoWanted = false;
+      this.parkedByServer = false; // its own stop: its own offer may resume it
       this.detachVideo();
       t.setDirection('inactive');
       return;
     }
     if (t && t.direction === 'inactive') {
-      // A parked m-line the client receives on again: the client resumes.
-      if (this.source.ended) return;
+      // A parked m-line the client receives on again: the client resumes its own stop. After
+      // the server's stop the client's transceiver still says recvonly: that is no resume.
+      if (this.source.ended || this.parkedByServer) return;
       void this.unpark(t);
       this.videoWanted = true;
       return;
