@@ -9,6 +9,9 @@ const { spawnSync } = require('node:child_process');
 
 const wanted = [
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  // Firefox's browser tests: firefox-esr, run in a network namespace of its own (iproute2).
+  { bin: '/usr/bin/firefox-esr', pkg: 'firefox-esr' },
+  { bin: existsSync('/sbin/ip') ? '/sbin/ip' : '/usr/sbin/ip', pkg: 'iproute2' },
   { bin: '/usr/bin/ffmpeg', pkg: 'ffmpeg' },
   // The cluster tests: Redis and the load balancer of the compose topology.
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },

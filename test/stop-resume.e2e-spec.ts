@@ -32,9 +32,16 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
       const v = await streaming(mode);
       await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
       expect(v.state).toBe('data-only');
-      // The server's re-offer rejected the video m-line.
       const offerSdp = v.pc.remoteDescription!.sdp;
-      expect(offerSdp).toMatch(/m=video 0 /);
+      if (mode === 'client') {
+        // The video m-line is the BUNDLE tag: kept in the group, offered inactive.
+        expect(offerSdp).toMatch(/m=video [1-9]/);
+        expect(offerSdp).toMatch(/a=inactive/);
+        expect(offerSdp).toMatch(/a=group:BUNDLE 0 1/);
+      } else {
+        // The data channel owns the transport: the server's re-offer rejected the video m-line.
+        expect(offerSdp).toMatch(/m=video 0 /);
+      }
       expect(offerSdp).toMatch(/a=setup:actpass/);
       const before = v.packets;
       expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
@@ -69,6 +76,70 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     // And the server can bring it back.
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
     await v.waitForPackets(v.packets + 10);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  });
+
+  it("after the server parked a BUNDLE-tag video, a client offer that merely still receives does not resume it", async () => {
+    const v = await streaming('client');
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
+    expect(v.state).toBe('data-only');
+    // The viewer's transceiver still says recvonly; it offers for another reason.
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const res = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    expect(res.answer.sdp).toMatch(/a=inactive/);
+    await v.pc.setRemoteDescription(res.answer as never);
+    const before = v.packets;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(v.packets - before).toBeLessThan(5);
+    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    // Only a resume request turns it back on.
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(v.state).toBe('streaming');
+    await v.waitForPackets(v.packets + 10);
+  });
+
+  it('client-side stop of a video that is the BUNDLE tag: inactive and a re-offer; resume once it receives again', async () => {
+    const v = await streaming('client'); // video first: its m-line is the tag
+    v.transceiver!.setDirection('inactive');
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const res = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    // Answered inactive, the m-line kept (port, BUNDLE group).
+    expect(res.answer.sdp).toMatch(/m=video [1-9]/);
+    expect(res.answer.sdp).toMatch(/a=inactive/);
+    expect(res.answer.sdp).toMatch(/a=group:BUNDLE 0 1/);
+    await v.pc.setRemoteDescription(res.answer as never);
+    await v.waitForState('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    const before = v.packets;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(v.packets - before).toBeLessThan(5);
+
+    // A resume while the client still keeps it inactive: its answer says inactive, the
+    // request fails clearly and the session stays data-only, data channel working.
+    const refused = await request<{ ok: boolean; error?: { code: string } }>(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'NEGOTIATION_FAILED' } });
+    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+
+    // Receiving again and offering it resumes the video (its own stop, its own resume).
+    v.transceiver!.setDirection('recvonly');
+    await v.pc.setLocalDescription(await v.pc.createOffer());
+    const resumed = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+      sessionId: v.sessionId,
+      offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+    });
+    expect(resumed.answer.sdp).toMatch(/a=sendonly/);
+    await v.pc.setRemoteDescription(resumed.answer as never);
+    await v.waitForState('streaming');
+    await v.waitForPackets(v.packets + 10);
+    expect(v.pc.remoteDescription!.sdp.match(/^m=video/gm)).toHaveLength(1);
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 

@@ -404,20 +404,26 @@ export class ViewerSession extends EventTarget {
   }
 
   /**
-   * Stops the video from this side: stops the video transceiver and offers (the video
-   * m-line goes to port 0). The data channel stays.
+   * Stops the video from this side and offers; the data channel stays. The video
+   * transceiver is stopped (its m-line goes to port 0), except when its m-line is the
+   * BUNDLE tag: rejecting that one would make the browser replace its transport, the data
+   * channel with it, so it is set `inactive` instead.
    */
   stopVideoLocally(): Promise<void> {
     return this.offerChange(() => {
       const t = this.videoTransceiver();
-      if (!t) return false;
-      t.stop();
+      if (!t || t.direction === 'inactive') return false;
+      if (t.mid !== null && t.mid === bundleTag(this.pc)) t.direction = 'inactive';
+      else t.stop();
       return true;
     });
   }
 
   /** Asks the server to bring the video back. Resolves when the renegotiation is done. */
   async resumeVideo(): Promise<void> {
+    // After our own inactive stop: receive again, so that our answer to the server's offer does.
+    const t = this.videoTransceiver();
+    if (t?.direction === 'inactive') t.direction = 'recvonly';
     await this.client.request('session:resume-video', { sessionId: this.id });
   }
 
@@ -562,4 +568,9 @@ export class ViewerSession extends EventTarget {
       if (typeof e.data === 'string') this.dispatchEvent(new MessageEvent('message', { data: e.data }));
     };
   }
+}
+
+/** The BUNDLE tag (the first mid of the negotiated BUNDLE group), if any. */
+function bundleTag(pc: RTCPeerConnection): string | undefined {
+  return /^a=group:BUNDLE (\S+)/m.exec(pc.currentRemoteDescription?.sdp ?? '')?.[1];
 }

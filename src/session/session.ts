@@ -59,6 +59,11 @@ export class Session {
    * resume): the session is not data-only yet, and RTP written now would be dropped.
    */
   private videoPending = false;
+  /**
+   * The server parked the video m-line (set it inactive to stop the video, see stopVideo):
+   * only a resume request turns it back on, not a client offer that merely still receives.
+   */
+  private parkedByServer = false;
   /** The SDP of the last offer we sent, to check answers against. */
   private lastOfferSdp?: string;
   /** Negotiations the server runs (stop, resume) go one at a time through this chain. */
@@ -197,17 +202,26 @@ export class Session {
   }
 
   /**
-   * Stops the video and keeps the data channel: ends the viewer's feed and track, stops
-   * the transceiver, and renegotiates (the server offers the video m-line rejected, port
-   * 0). Used for `session:stop-video`, and when the source ends. Idempotent.
+   * Stops the video and keeps the data channel: ends the viewer's feed and track, and
+   * renegotiates. When the video m-line is not the BUNDLE tag, the transceiver is stopped
+   * (the offer rejects the m-line, port 0). When it is the tag (a client that offered video
+   * and a data channel together: Chromium and Firefox put the data channel last), rejecting it would make Chromium and Firefox
+   * build a new transport and lose the data channel: the m-line is kept and offered
+   * `inactive` instead ("parked"), and a resume turns it back on. Used for
+   * `session:stop-video`, and when the source ends. Idempotent.
    */
   stopVideo(reason = 'video-stopped'): Promise<void> {
     return this.serial(async () => {
-      if (!this.videoWanted && !this.transceiverLive()) return;
+      if (!this.videoWanted && !this.videoOn()) return;
       this.videoWanted = false;
       this.videoOffReason = reason;
       this.detachVideo();
-      if (this.transceiver && !this.transceiver.stopping) this.transceiver.stop();
+      if (this.transceiverLive()) {
+        if (this.ownsTransport(this.transceiver!.mid)) {
+          this.transceiver!.setDirection('inactive');
+          this.parkedByServer = true;
+        } else this.transceiver!.stop();
+      }
       this.refreshState(reason);
       // The side that stopped must offer, or the m-line stays negotiated.
       try {
@@ -221,8 +235,9 @@ export class Session {
   }
 
   /**
-   * Brings the video back: a new sendonly transceiver (werift reuses the stopped m-line),
-   * a renegotiation, then the source's cached keyframe at once. Idempotent.
+   * Brings the video back, then the source's cached keyframe at once: a parked (inactive)
+   * video m-line is turned back to sendonly; otherwise a new sendonly transceiver on a new
+   * m-line. Idempotent.
    */
   resumeVideo(): Promise<void> {
     return this.serial(() => this.addVideo('video-resumed'));
@@ -237,7 +252,7 @@ export class Session {
   }
 
   private async addVideo(reason: string | undefined): Promise<void> {
-    if (this.transceiverLive()) {
+    if (this.videoOn()) {
       this.videoPending = false;
       return;
     }
@@ -245,12 +260,22 @@ export class Session {
     try {
       if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
       this.videoWanted = true;
-      this.track = this.newTrack();
-      const transceiver = this.pc.addTransceiver(this.track, {
-        direction: 'sendonly',
-        streams: [new MediaStream([this.track])],
-      });
-      this.transceiver = transceiver;
+      const parked = this.transceiverLive() ? this.transceiver! : undefined;
+      const parkedByServer = this.parkedByServer;
+      if (parked) await this.unpark(parked);
+      else {
+        this.track = this.newTrack();
+        const added = this.pc.addTransceiver(this.track, {
+          direction: 'sendonly',
+          streams: [new MediaStream([this.track])],
+        });
+        // werift would put it on the stopped video m-line with a new mid; aiortc 1.4 then
+        // gives the old, stopped transceiver the new mid too and never plays the new one.
+        // A new m-line at the end (the stopped one stays at port 0) works for every peer.
+        added.mLineIndex = undefined;
+        this.transceiver = added;
+      }
+      const transceiver = this.transceiver!;
       try {
         await this.renegotiate();
         if (this.rejectedByRemote(transceiver.mid)) {
@@ -259,11 +284,20 @@ export class Session {
             `the client cannot receive this source's codec (${this.source.codec}); it rejected the video`,
           );
         }
+        if (parked && !this.remoteReceives(transceiver.mid)) {
+          throw new StreamingError(
+            ErrorCode.NEGOTIATION_FAILED,
+            "the client answered the video inactive: set its video transceiver's direction to 'recvonly' first",
+          );
+        }
       } catch (err) {
         // Leave the session as it was: data-only, data channel untouched.
         this.videoWanted = false;
         this.detachVideo();
-        if (!transceiver.stopping) transceiver.stop();
+        if (parked) {
+          transceiver.setDirection('inactive');
+          this.parkedByServer = parkedByServer;
+        } else if (!transceiver.stopping) transceiver.stop();
         throw err;
       }
     } catch (err) {
@@ -419,9 +453,45 @@ export class Session {
     return !!this.transceiver && !this.transceiver.stopping && !this.transceiver.stopped;
   }
 
+  /** Whether the video is on or on its way (not stopped, not parked). */
+  private videoOn(): boolean {
+    return this.transceiverLive() && (this.videoPending || !this.parked(this.transceiver!));
+  }
+
+  /** A live video m-line that carries nothing: we set it inactive, or the client's side does not receive. */
+  private parked(t: RTCRtpTransceiver): boolean {
+    return t.direction === 'inactive' || !this.remoteReceives(t.mid);
+  }
+
+  /**
+   * Turns a parked video m-line back on with a new track (the next local description says
+   * sendonly: the direction is set before this returns its promise).
+   */
+  private unpark(t: RTCRtpTransceiver): Promise<void> {
+    this.parkedByServer = false;
+    this.track = this.newTrack();
+    t.sender.setStreams([new MediaStream([this.track])]);
+    t.setDirection('sendonly');
+    return t.sender.replaceTrack(this.track);
+  }
+
+  /**
+   * Whether the m-line with this mid owns the client's transport: it is the BUNDLE tag (the
+   * first mid of the group) of the local or the remote description. Rejecting that m-line
+   * makes browsers replace the transport, the data channel's SCTP association with it.
+   */
+  private ownsTransport(mid: string | null | undefined): boolean {
+    if (mid == null) return false;
+    return [this.pc.localDescription?.sdp, this.pc.remoteDescription?.sdp].some(
+      (sdp) => /^a=group:BUNDLE (\S+)/m.exec(sdp ?? '')?.[1] === mid,
+    );
+  }
+
   /**
    * After the client's offer: it may have stopped our video m-line (port 0, as a browser
-   * does after `transceiver.stop()`), or offered a new recvonly video m-line to resume.
+   * does after `transceiver.stop()`), set it inactive (what a client whose video is the
+   * BUNDLE tag does to stop it), offered it receiving again after that, or offered a new
+   * recvonly video m-line to resume.
    */
   private adoptRemoteVideo(): void {
     // werift commits a remote rejection only when the answer is set; read the offer.
@@ -429,6 +499,24 @@ export class Session {
       this.videoWanted = false;
       this.detachVideo();
       this.transceiver = undefined;
+    }
+    const t = this.transceiverLive() ? this.transceiver! : undefined;
+    if (t && !this.remoteReceives(t.mid)) {
+      // The client parked the video: stop feeding it, answer inactive, keep the m-line.
+      if (this.videoWanted) this.videoOffReason = 'video-stopped';
+      this.videoWanted = false;
+      this.parkedByServer = false; // its own stop: its own offer may resume it
+      this.detachVideo();
+      t.setDirection('inactive');
+      return;
+    }
+    if (t && t.direction === 'inactive') {
+      // A parked m-line the client receives on again: the client resumes its own stop. After
+      // the server's stop the client's transceiver still says recvonly: that is no resume.
+      if (this.source.ended || this.parkedByServer) return;
+      void this.unpark(t);
+      this.videoWanted = true;
+      return;
     }
     if (this.transceiverLive() || this.source.ended) return;
     const fresh = this.pc
@@ -445,12 +533,26 @@ export class Session {
 
   /** Whether the remote description rejects (port 0) the m-line with this mid. */
   private rejectedByRemote(mid: string | null | undefined): boolean {
-    if (mid == null) return false;
+    const section = this.remoteSection(mid);
+    return section !== undefined && /^m=\w+ 0 /.test(section);
+  }
+
+  /** Whether the remote description's m-line with this mid receives (recvonly or sendrecv, not rejected). */
+  private remoteReceives(mid: string | null | undefined): boolean {
+    const section = this.remoteSection(mid);
+    if (section === undefined || /^m=\w+ 0 /.test(section)) return false;
+    const direction = /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(section)?.[1] ?? 'sendrecv';
+    return direction === 'recvonly' || direction === 'sendrecv';
+  }
+
+  /** The remote description's media section with this mid. */
+  private remoteSection(mid: string | null | undefined): string | undefined {
+    if (mid == null) return undefined;
     const sdp = this.pc.remoteDescription?.sdp ?? '';
-    for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
-      if (new RegExp(`^a=mid:${mid.replace(/[^\w-]/g, '')}\r?$`, 'm').test(section)) return /^m=\w+ 0 /.test(section);
-    }
-    return false;
+    return sdp
+      .split(/\r?\n(?=m=)/)
+      .slice(1)
+      .find((section) => new RegExp(`^a=mid:${mid.replace(/[^\w-]/g, '')}\r?$`, 'm').test(section));
   }
 
   /** Ends the feed and the werift track; the transceiver is the caller's business. */

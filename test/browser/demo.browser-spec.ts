@@ -1,18 +1,11 @@
 /**
- * The demo page in real headless Chromium against the real application (loopback only).
+ * The demo page in real headless Chromium and Firefox against the real application (on
+ * loopback for Chromium, on Firefox's private veth pair for Firefox; see helpers/browser.ts).
  */
-import type { Browser, Page } from 'playwright-core';
 import { SessionService } from '../../src/session/session.service';
 import type { SessionStateEvent } from '../../src/protocol';
 import { TestApp, startApp } from '../helpers/app';
-import {
-  BrowserContextHandle,
-  describeWithBrowser,
-  launchBrowser,
-  mediaPermissionCalls,
-  newContext,
-  waitUntil,
-} from '../helpers/browser';
+import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, mediaPermissionCalls, waitUntil } from '../helpers/browser';
 
 /** What the page exposes as `window.demo` (the parts read here). */
 interface DemoWindow {
@@ -32,27 +25,27 @@ interface DemoWindow {
 
 jest.setTimeout(60_000);
 
-describeWithBrowser('the demo page in headless Chromium', () => {
-  let browser: Browser;
+describeEachBrowser('the demo page', (browserName) => {
+  let browser: TestBrowser;
   let t: TestApp;
-  let ctx: BrowserContextHandle;
+  let ctx: TestContext;
   let sessions: SessionService;
   /** Every session state the server published, in order. */
   let serverStates: SessionStateEvent[];
 
   beforeAll(async () => {
-    browser = await launchBrowser();
+    browser = await launch(browserName);
   });
   afterAll(async () => {
     await browser?.close();
   });
 
   beforeEach(async () => {
-    t = await startApp();
+    t = await startApp({ session: browser.sessionOptions, host: browser.serverHost });
     sessions = t.app.get(SessionService);
     serverStates = [];
     sessions.events.on('state', (_owner, e) => serverStates.push(e));
-    ctx = await newContext(browser);
+    ctx = await browser.newContext();
   });
   afterEach(async () => {
     // Closing a session in the middle of its DTLS handshake leaves werift's retransmission
@@ -62,17 +55,17 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     await t?.close();
   });
 
-  /** Opens the demo page (loopback candidates only) and waits for the server's session. */
-  async function openDemo(query = ''): Promise<Page> {
+  /** Opens the demo page (Chromium: loopback candidates only) and waits for the server's session. */
+  async function openDemo(query = ''): Promise<TestPage> {
     const page = await ctx.newPage();
-    await page.goto(`${t.url}/?loopback=1${query}`);
+    await page.goto(`${t.url}/?${browserName === 'chromium' ? 'loopback=1' : 'demo=1'}${query}`);
     return page;
   }
 
-  async function waitForStreaming(page: Page): Promise<void> {
+  async function waitForStreaming(page: TestPage): Promise<void> {
     let outcome: string;
     try {
-      const handle = await page.waitForFunction(
+      outcome = String(await page.waitForFunction(
         () => {
           const d = (window as unknown as DemoWindow).demo;
           // Fail at once (with the diagnosis below) instead of waiting for the timeout.
@@ -81,8 +74,7 @@ describeWithBrowser('the demo page in headless Chromium', () => {
         },
         undefined,
         { timeout: 15_000, polling: 50 },
-      );
-      outcome = (await handle.jsonValue()) as string;
+      ));
     } catch (err) {
       outcome = (err as Error).message;
     }
@@ -90,7 +82,7 @@ describeWithBrowser('the demo page in headless Chromium', () => {
   }
 
   /** Both sides' view of a session that did not get going, for the failure message. */
-  async function diagnose(page: Page): Promise<string> {
+  async function diagnose(page: TestPage): Promise<string> {
     const browserSide = await page
       .evaluate(async () => {
         const d = (window as unknown as { demo: { session?: { pc: RTCPeerConnection; state: string; reason?: string } } }).demo;
@@ -114,18 +106,20 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     return `browser: ${JSON.stringify(browserSide, null, 1)}\nserver: ${JSON.stringify(serverSide)}\nserver states: ${JSON.stringify(serverStates)}\nproblems: ${JSON.stringify(ctx.problems)}`;
   }
 
-  async function badge(page: Page): Promise<string> {
-    return (await page.locator('#state').textContent())?.trim() ?? '';
+  async function badge(page: TestPage): Promise<string> {
+    return (await page.textContent('#state'))?.trim() ?? '';
   }
 
   /** Chromium's view of ICE: every remote candidate's address and the selected pair's. */
-  async function selectedPair(page: Page): Promise<{ remotes: string[]; selected: { local?: string; remote?: string } }> {
+  async function selectedPair(page: TestPage): Promise<{ remotes: string[]; selected: { local?: string; remote?: string } }> {
     return page.evaluate(async () => {
       const pc = (window as unknown as { demo: { session: { pc: RTCPeerConnection } } }).demo.session.pc;
       const stats = [...(await pc.getStats()).values()] as Array<Record<string, string | boolean>>;
       const byId = new Map(stats.map((s) => [s.id as string, s]));
       const transport = stats.find((s) => s.type === 'transport');
-      const pair = byId.get(transport?.selectedCandidatePairId as string);
+      // Chromium names the pair on its transport stats; Firefox marks the pair itself.
+      const pair =
+        byId.get(transport?.selectedCandidatePairId as string) ?? stats.find((s) => s.type === 'candidate-pair' && s.selected === true);
       return {
         remotes: stats.filter((s) => s.type === 'remote-candidate').map((s) => String(s.address)),
         selected: {
@@ -164,14 +158,15 @@ describeWithBrowser('the demo page in headless Chromium', () => {
       expect(seen).toMatchObject({ w: 640, h: 360, error: null, paused: false });
       expect(seen.frames).toBeGreaterThan(30);
       expect(await badge(page)).toBe('streaming');
-      expect(await page.locator('#state').getAttribute('data-state')).toBe('streaming');
+      expect(await page.getAttribute('#state', 'data-state')).toBe('streaming');
       expect(sessions.count).toBe(1);
-      // ICE stayed on loopback: Chromium's only remote candidate is the server's 127.0.0.1, and
-      // the selected pair runs 127.0.0.1 <-> 127.0.0.1 (Chromium's side is peer-reflexive).
+      // ICE stayed on the test addresses: the browser's only remote candidate is the server's
+      // (Chromium: 127.0.0.1, and the pair runs 127.0.0.1 <-> 127.0.0.1, Chromium's side
+      // peer-reflexive; Firefox: its veth address to the server's end of the pair).
       const ice = await selectedPair(page);
       expect(ice.remotes.length).toBeGreaterThan(0);
-      expect(ice.remotes.every((a) => a.startsWith('127.'))).toBe(true);
-      expect(ice.selected).toEqual({ local: '127.0.0.1', remote: '127.0.0.1' });
+      expect(ice.remotes.every((a) => a === browser.serverHost)).toBe(true);
+      expect(ice.selected).toEqual({ local: browser.browserAddress, remote: browser.serverHost });
 
       // No permission was asked for: the probe saw no capture call and no permission query.
       expect(mediaPermissionCalls(ctx.permissionCalls)).toEqual([]);
@@ -183,17 +178,19 @@ describeWithBrowser('the demo page in headless Chromium', () => {
   it('the permission probe does record a capture request (self-test)', async () => {
     const page = await openDemo();
     await waitForStreaming(page);
+    // Firefox exposes no navigator.mediaDevices on this origin (http on a non-loopback
+    // address is not a secure context): there the page cannot even ask.
+    const canCapture = await page.evaluate(() => !!navigator.mediaDevices);
+    expect(canCapture).toBe(browserName === 'chromium');
     await page.evaluate(async () => {
       await navigator.permissions.query({ name: 'camera' as PermissionName }).catch(() => undefined);
       // Empty constraints are rejected at once, before any prompt (a real request would leave
       // a pending prompt behind that keeps Chromium from exiting promptly).
-      await navigator.mediaDevices.getUserMedia({}).catch(() => undefined);
+      await navigator.mediaDevices?.getUserMedia({}).catch(() => undefined);
     });
-    await waitUntil(() => ctx.permissionCalls.length >= 2, 5_000, 'probe calls');
-    expect(mediaPermissionCalls(ctx.permissionCalls).map((c) => c.api)).toEqual([
-      'permissions.query',
-      'mediaDevices.getUserMedia',
-    ]);
+    const expected = ['permissions.query', ...(canCapture ? ['mediaDevices.getUserMedia'] : [])];
+    await waitUntil(() => ctx.permissionCalls.length >= expected.length, 5_000, 'probe calls');
+    expect(mediaPermissionCalls(ctx.permissionCalls).map((c) => c.api)).toEqual(expected);
   });
 
   it('sends `ping` on the data channel from the page and shows the `pong`', async () => {
@@ -205,10 +202,11 @@ describeWithBrowser('the demo page in headless Chromium', () => {
       undefined,
       { timeout: 10_000, polling: 50 },
     );
-    await page.locator('#message').fill('ping');
-    await page.locator('#send').click();
-    await page.locator('#log', { hasText: '> ping' }).waitFor({ timeout: 5_000 });
-    await page.locator('#log', { hasText: '< pong' }).waitFor({ timeout: 5_000 });
+    await page.fill('#message', 'ping');
+    await page.click('#send');
+    for (const line of ['> ping', '< pong']) {
+      await page.waitForFunction((l) => document.getElementById('log')?.textContent?.includes(l), line, { timeout: 5_000 });
+    }
     expectNoProblems();
   });
 
@@ -216,12 +214,12 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     const page = await openDemo();
     await waitForStreaming(page);
     expect(sessions.count).toBe(1);
-    await page.locator('#hangup').click();
+    await page.click('#hangup');
     await waitUntil(() => sessions.count === 0, 5_000, 'session closed on the server');
-    await page.locator('#state[data-state="closed"]').waitFor({ timeout: 5_000 });
+    await page.waitForFunction(() => document.getElementById('state')?.dataset.state === 'closed', undefined, { timeout: 5_000 });
     expect(await badge(page)).toBe('closed');
-    expect(await page.locator('#reason').textContent()).toBe('(client-closed)');
-    expect(await page.locator('#hangup').isDisabled()).toBe(true);
+    expect(await page.textContent('#reason')).toBe('(client-closed)');
+    expect(await page.isDisabled('#hangup')).toBe(true);
     expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-closed' });
     expectNoProblems();
   });
@@ -237,7 +235,7 @@ describeWithBrowser('the demo page in headless Chromium', () => {
   });
 
   /** Sends a JSON ping from the page on the data channel and resolves with the reply. */
-  async function pingFromPage(page: Page, id: number): Promise<string> {
+  async function pingFromPage(page: TestPage, id: number): Promise<string> {
     return page.evaluate(
       (pingId) =>
         new Promise<string>((resolve, reject) => {
@@ -258,23 +256,23 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     );
   }
 
-  async function frames(page: Page): Promise<number> {
+  async function frames(page: TestPage): Promise<number> {
     return page.evaluate(() => (window as unknown as DemoWindow).demo.frames);
   }
 
-  async function waitForBadge(page: Page, state: string): Promise<void> {
+  async function waitForBadge(page: TestPage, state: string): Promise<void> {
     await page.waitForFunction((s) => document.getElementById('state')?.textContent?.trim() === s, state, { timeout: 10_000 });
   }
 
-  async function pcState(page: Page): Promise<string> {
+  async function pcState(page: TestPage): Promise<string> {
     return page.evaluate(() => (window as unknown as { demo: { session: { pc: RTCPeerConnection } } }).demo.session.pc.connectionState);
   }
 
   /** After a stop: data-only on both sides, no new frames, the data channel still answers. */
-  async function expectDataOnly(page: Page, pingId: number): Promise<void> {
+  async function expectDataOnly(page: TestPage, pingId: number): Promise<void> {
     await waitForBadge(page, 'data-only');
     expect(sessions.list()[0].state).toBe('data-only');
-    expect(await page.locator('#overlay').isVisible()).toBe(true);
+    expect(await page.isVisible('#overlay')).toBe(true);
     expect(JSON.parse(await pingFromPage(page, pingId))).toEqual({ type: 'pong', id: pingId });
     const before = await frames(page);
     await new Promise((r) => setTimeout(r, 500));
@@ -283,7 +281,7 @@ describeWithBrowser('the demo page in headless Chromium', () => {
   }
 
   /** After a resume: streaming again, frames decoded again, the data channel still answers. */
-  async function expectStreamingAgain(page: Page, pingId: number): Promise<void> {
+  async function expectStreamingAgain(page: TestPage, pingId: number): Promise<void> {
     await waitForBadge(page, 'streaming');
     const before = await frames(page);
     await page.waitForFunction((n) => (window as unknown as DemoWindow).demo.frames > n + 15, before, { timeout: 10_000 });
@@ -297,8 +295,21 @@ describeWithBrowser('the demo page in headless Chromium', () => {
       const page = await openDemo(offerer === 'server' ? '&offerer=server' : '');
       await waitForStreaming(page);
       const s = sessions.list()[0];
+      type Pc = { demo: { session: { pc: RTCPeerConnection } }; __track?: MediaStreamTrack };
+      await page.evaluate(() => {
+        const w = window as unknown as Pc;
+        w.__track = w.demo.session.pc.getTransceivers()[0].receiver.track;
+      });
       await sessions.stopVideo(s.ownerId, s.id);
       await expectDataOnly(page, 1);
+      // The client library negotiates the data channel first, so the video m-line is not the
+      // BUNDLE tag: the server rejects it; the page's track ends and its stopped transceiver
+      // leaves getTransceivers().
+      const seen = await page.evaluate(() => {
+        const w = window as unknown as Pc;
+        return { transceivers: w.demo.session.pc.getTransceivers().length, track: w.__track?.readyState };
+      });
+      expect(seen).toEqual({ transceivers: 0, track: 'ended' });
       await page.click('#resumeVideo');
       await expectStreamingAgain(page, 2);
       // And once more, to show the cycle repeats.

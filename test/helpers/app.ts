@@ -30,6 +30,8 @@ export async function startApp(
     streaming?: StreamingModuleOptions;
     source?: Type<MediaSource> | MediaSource;
     customize?: (b: TestingModuleBuilder) => TestingModuleBuilder;
+    /** Address to listen on (default 127.0.0.1; Firefox's tests use their veth address). */
+    host?: string;
   } = {},
 ): Promise<TestApp> {
   let builder = Test.createTestingModule({
@@ -44,9 +46,10 @@ export async function startApp(
   if (opts.customize) builder = opts.customize(builder);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
-  await app.listen(0, '127.0.0.1');
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen(0, host);
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const sockets: ClientSocket[] = [];
   return {
     app,

@@ -1,20 +1,35 @@
 /**
- * Headless Chromium for the browser tests (playwright-core driving Debian's /usr/bin/chromium;
- * no browser download). One browser per test file, a fresh context per test.
+ * Real headless browsers for the browser tests: Chromium (playwright-core driving Debian's
+ * /usr/bin/chromium) and Firefox (puppeteer-core over WebDriver BiDi driving Debian's
+ * /usr/bin/firefox-esr). No browser download. One browser per test file, a fresh context per
+ * test. `describeEachBrowser` runs a suite once per browser; `TestPage` is the small page
+ * API both drivers give the tests.
  *
- * Everything stays on 127.0.0.0/8: the flags below switch off Chromium's background
- * networking and DNS, every page request to a non-loopback host is aborted, and WebRTC only
- * ever talks to the server's 127.0.0.1 candidate (the page runs with `?loopback=1`, and the
- * test app gathers and pairs only 127.x; see test/helpers/app.ts).
+ * Chromium stays on 127.0.0.0/8: the flags below switch off its background networking and
+ * DNS, every page request to a non-loopback host is aborted, and WebRTC only ever talks to
+ * the server's 127.0.0.1 candidate (the test app gathers and pairs only 127.x; see
+ * test/helpers/app.ts). Without a getUserMedia permission Chromium gathers only the default
+ * route's address (never 127.0.0.1), which the server does not pair; the connection is made
+ * by Chromium's checks to the server's 127.0.0.1 candidate (peer-reflexive on the server).
  *
- * Note on WebRTC: without a getUserMedia permission Chromium does not enumerate network
- * interfaces, so it gathers only the default route's address (never 127.0.0.1, even with
- * --allow-loopback-in-peer-connection). The page's loopback filter therefore sends no
- * candidate at all, and the connection is made by Chromium's checks to the server's
- * 127.0.0.1 candidate (the server sees a 127.0.0.1 peer-reflexive candidate).
+ * Firefox, without a capture permission, gathers host candidates only on the interface of
+ * the default route, and its loopback candidate is not enough. So it runs in a private
+ * network namespace (`ip netns`, as root) whose only link is a veth pair with test addresses
+ * from 198.51.100.0/24 (TEST-NET-2; this machine's own interface uses 192.0.2.0/24): the
+ * host end (the server listens, gathers and pairs there) and the namespace end with a
+ * default route to an address nobody has, so nothing can leave. Its proxy points at a dead
+ * local port (Firefox calls its remote-settings service at start whatever the prefs say).
+ * test/helpers/firefox-in-netns.js runs it there and relays its WebDriver BiDi port.
  */
 import { Browser, BrowserContext, ConsoleMessage, Page, chromium } from 'playwright-core';
-import { accessSync, constants } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type * as Puppeteer from 'puppeteer-core';
+import type { SessionOptions } from '../../src/session/session.options';
+import { LOOPBACK_ONLY } from './app';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -204,4 +219,338 @@ export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = 
     if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+// --- Chromium and Firefox behind one small API ----------------------------------------------
+
+export type BrowserName = 'chromium' | 'firefox';
+export const BROWSERS: readonly BrowserName[] = ['chromium', 'firefox'];
+export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+
+/** What a test needs of a page, the same in both browsers. */
+export interface TestPage {
+  goto(url: string): Promise<void>;
+  evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
+  /** Polls `fn` in the page until it returns a truthy value, and returns that value. */
+  waitForFunction<R, A = undefined>(fn: (arg: A) => R, arg?: A, opts?: { timeout?: number; polling?: number }): Promise<R>;
+  click(selector: string): Promise<void>;
+  fill(selector: string, value: string): Promise<void>;
+  textContent(selector: string): Promise<string | null>;
+  getAttribute(selector: string, name: string): Promise<string | null>;
+  isVisible(selector: string): Promise<boolean>;
+  isDisabled(selector: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface TestContext {
+  permissionCalls: PermissionCall[];
+  /** Console errors, uncaught exceptions and requests to a host other than the test's. */
+  problems: PageProblem[];
+  newPage(): Promise<TestPage>;
+  close(): Promise<void>;
+}
+
+export interface TestBrowser {
+  name: BrowserName;
+  /** The address the test server listens on and announces (pages load from it). */
+  serverHost: string;
+  /** The browser's own address, as the server sees its ICE checks. */
+  browserAddress: string;
+  /** Session options that keep ICE on these two addresses. */
+  sessionOptions: Partial<SessionOptions>;
+  newContext(): Promise<TestContext>;
+  close(): Promise<void>;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a browser cannot run here, or undefined when it can. */
+export function browserMissing(name: BrowserName): string | undefined {
+  if (name === 'chromium') {
+    return executable(CHROMIUM_PATH) ? undefined : `Chromium not found at ${CHROMIUM_PATH} (install Debian's chromium)`;
+  }
+  if (!executable(FIREFOX_PATH)) return `Firefox not found at ${FIREFOX_PATH} (install Debian's firefox-esr)`;
+  if (process.getuid?.() !== 0 || !executable('/usr/sbin/ip') && !executable('/sbin/ip')) {
+    return 'Firefox runs in a network namespace of its own: that needs root and iproute2';
+  }
+  return undefined;
+}
+
+/**
+ * `describe` once per browser (`fn` gets its name). A browser that is missing fails loudly
+ * in CI (process.env.CI set), and is skipped with a warning elsewhere.
+ */
+export function describeEachBrowser(name: string, fn: (browser: BrowserName) => void, browsers = BROWSERS): void {
+  for (const b of browsers) {
+    const title = `${name} [${b}]`;
+    const missing = browserMissing(b);
+    if (!missing) {
+      describe(title, () => fn(b));
+    } else if (process.env.CI) {
+      describe(title, () => {
+        it(`needs ${b}`, () => {
+          throw new Error(`${missing}; browser tests cannot be skipped in CI`);
+        });
+      });
+    } else {
+      console.warn(`SKIPPING browser tests "${title}": ${missing}`);
+      describe.skip(title, () => fn(b));
+    }
+  }
+}
+
+export async function launch(name: BrowserName): Promise<TestBrowser> {
+  return name === 'chromium' ? launchChromium() : launchFirefox();
+}
+
+async function launchChromium(): Promise<TestBrowser> {
+  const browser = await launchBrowser();
+  return {
+    name: 'chromium',
+    serverHost: '127.0.0.1',
+    browserAddress: '127.0.0.1',
+    sessionOptions: LOOPBACK_ONLY,
+    async newContext() {
+      const ctx = await newContext(browser);
+      return {
+        permissionCalls: ctx.permissionCalls,
+        problems: ctx.problems,
+        newPage: async () => playwrightPage(await ctx.newPage()),
+        close: () => ctx.close(),
+      };
+    },
+    close: () => browser.close(),
+  };
+}
+
+function playwrightPage(page: Page): TestPage {
+  return {
+    goto: async (url) => void (await page.goto(url)),
+    evaluate: (fn, arg) => page.evaluate(fn as never, arg) as never,
+    async waitForFunction(fn, arg, opts) {
+      const handle = await page.waitForFunction(fn as never, arg, { timeout: opts?.timeout ?? 10_000, polling: opts?.polling ?? 50 });
+      return (await handle.jsonValue()) as never;
+    },
+    click: (sel) => page.locator(sel).click(),
+    fill: (sel, value) => page.locator(sel).fill(value),
+    textContent: (sel) => page.locator(sel).textContent(),
+    getAttribute: (sel, name) => page.locator(sel).getAttribute(name),
+    isVisible: (sel) => page.locator(sel).isVisible(),
+    isDisabled: (sel) => page.locator(sel).isDisabled(),
+    close: () => page.close(),
+  };
+}
+
+/** The private network of one Firefox: a namespace and a veth pair with a /29 of TEST-NET-2. */
+interface FirefoxNet {
+  ns: string;
+  hostAddress: string;
+  nsAddress: string;
+  remove(): void;
+}
+
+function ip(...args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function createFirefoxNet(): FirefoxNet {
+  // One /29 per process, so that test runs side by side do not collide.
+  const slot = process.pid % 31;
+  const base = 8 * slot;
+  const ns = `wrtff${process.pid}`;
+  const hostIf = `wrth${process.pid}`.slice(0, 15);
+  const nsIf = `wrtn${process.pid}`.slice(0, 15);
+  const hostAddress = `198.51.100.${base + 1}`;
+  const nsAddress = `198.51.100.${base + 2}`;
+  const remove = () => {
+    spawnSync('ip', ['netns', 'del', ns]);
+    spawnSync('ip', ['link', 'del', hostIf]);
+  };
+  remove(); // leftovers of a run that was killed
+  // and those of killed runs of other processes (their pid is gone)
+  for (const line of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout?.split('\n') ?? []) {
+    const pid = /^wrtff(\d+)/.exec(line)?.[1];
+    if (pid && !alive(Number(pid))) {
+      spawnSync('ip', ['netns', 'del', `wrtff${pid}`]);
+      spawnSync('ip', ['link', 'del', `wrth${pid}`.slice(0, 15)]);
+    }
+  }
+  try {
+    ip('netns', 'add', ns);
+    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
+    ip('link', 'set', nsIf, 'netns', ns);
+    ip('addr', 'add', `${hostAddress}/29`, 'dev', hostIf);
+    ip('link', 'set', hostIf, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'addr', 'add', `${nsAddress}/29`, 'dev', nsIf);
+    ip('-n', ns, 'link', 'set', nsIf, 'up');
+    // A default route (Firefox picks its interface by it) to an address nobody answers for.
+    ip('-n', ns, 'route', 'add', 'default', 'via', `198.51.100.${base + 3}`, 'dev', nsIf);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return { ns, hostAddress, nsAddress, remove };
+}
+
+async function launchFirefox(): Promise<TestBrowser> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const puppeteer = require('puppeteer-core') as typeof Puppeteer;
+  const net = createFirefoxNet();
+  const onExit = () => net.remove();
+  process.once('exit', onExit);
+  let browser: Puppeteer.Browser;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      protocol: 'webDriverBiDi',
+      executablePath: join(__dirname, 'firefox-in-netns.js'),
+      headless: true,
+      dumpio: !!process.env.FIREFOX_DUMPIO,
+      env: { ...process.env, WEBRTC_TEST_NETNS: net.ns, FIREFOX_PATH },
+      extraPrefsFirefox: {
+        // Host candidates as real addresses, and loopback ones too.
+        'media.peerconnection.ice.loopback': true,
+        'media.peerconnection.ice.obfuscate_host_addresses': false,
+        'media.navigator.permission.disabled': true,
+        'media.autoplay.default': 0,
+        // Everything but the test server goes to a dead local port.
+        'network.proxy.type': 1,
+        'network.proxy.http': '127.0.0.1',
+        'network.proxy.http_port': 9,
+        'network.proxy.ssl': '127.0.0.1',
+        'network.proxy.ssl_port': 9,
+        'network.proxy.socks': '127.0.0.1',
+        'network.proxy.socks_port': 9,
+        'network.proxy.no_proxies_on': net.hostAddress,
+        'network.proxy.allow_hijacking_localhost': true,
+        'network.dns.disableIPv6': true,
+        'network.connectivity-service.enabled': false,
+        'network.captive-portal-service.enabled': false,
+        'app.update.enabled': false,
+        'browser.safebrowsing.malware.enabled': false,
+        'browser.safebrowsing.phishing.enabled': false,
+        'datareporting.healthreport.uploadEnabled': false,
+        'toolkit.telemetry.enabled': false,
+      },
+    });
+  } catch (err) {
+    process.off('exit', onExit);
+    net.remove();
+    throw err;
+  }
+  const allowed = (url: string) => {
+    if (/^(data|about|blob):/.test(url)) return true;
+    try {
+      return new URL(url).hostname === net.hostAddress;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    name: 'firefox',
+    serverHost: net.hostAddress,
+    browserAddress: net.nsAddress,
+    sessionOptions: {
+      announcedAddresses: [net.hostAddress],
+      bindAddress: net.hostAddress,
+      remoteAddressFilter: (address) => address === net.nsAddress,
+    },
+    async newContext() {
+      const context = await browser.createBrowserContext();
+      const permissionCalls: PermissionCall[] = [];
+      const problems: PageProblem[] = [];
+      return {
+        permissionCalls,
+        problems,
+        async newPage() {
+          const page = await context.newPage();
+          await page.exposeFunction('__permissionProbe', (call: PermissionCall) => void permissionCalls.push(call));
+          await page.evaluateOnNewDocument(PERMISSION_PROBE);
+          page.on('console', (m) => {
+            if (m.type() === 'error') problems.push({ kind: 'console', text: m.text(), url: m.location()?.url });
+          });
+          page.on('pageerror', (e) => problems.push({ kind: 'pageerror', text: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+          // The namespace has nowhere to send anything else; a request to another host is still a bug.
+          page.on('request', (r) => {
+            if (!allowed(r.url())) problems.push({ kind: 'blocked-request', text: `request to another host ${r.url()}`, url: r.url() });
+          });
+          return puppeteerPage(page);
+        },
+        close: () => context.close().catch(() => undefined),
+      };
+    },
+    async close() {
+      await browser.close().catch(() => undefined);
+      process.off('exit', onExit);
+      net.remove();
+    },
+  };
+}
+
+function puppeteerPage(page: Puppeteer.Page): TestPage {
+  return {
+    goto: async (url) => void (await page.goto(url)),
+    evaluate: (fn, arg) => page.evaluate(fn as never, arg) as never,
+    async waitForFunction(fn, arg, opts) {
+      const handle = await page.waitForFunction(fn as (a: unknown) => unknown, { timeout: opts?.timeout ?? 10_000, polling: opts?.polling ?? 50 }, arg);
+      return (await handle.jsonValue()) as never;
+    },
+    click: (sel) => page.locator(sel).click(),
+    fill: (sel, value) => page.locator(sel).fill(value),
+    textContent: (sel) => page.$eval(sel, (e) => e.textContent),
+    getAttribute: (sel, name) => page.$eval(sel, (e, n) => e.getAttribute(n), name),
+    isVisible: (sel) =>
+      page.$eval(sel, (e) => {
+        const style = getComputedStyle(e);
+        const box = e.getBoundingClientRect();
+        return style.visibility !== 'hidden' && style.display !== 'none' && box.width > 0 && box.height > 0;
+      }),
+    isDisabled: (sel) => page.$eval(sel, (e) => (e as HTMLButtonElement).disabled),
+    close: () => page.close(),
+  };
+}
+
+/**
+ * Serves the test pages of test/browser/pages and socket.io-client's browser bundle
+ * (`/socket.io.min.js`) on `host`: pages written from docs/protocol.md alone, which talk to
+ * the server by the URL they are given.
+ */
+export async function servePages(host: string): Promise<{ url: string; close(): Promise<void> }> {
+  const root = join(__dirname, '..', 'browser', 'pages');
+  const files: Record<string, { path: string; type: string }> = {
+    '/socket.io.min.js': { path: join(__dirname, '..', '..', 'node_modules', 'socket.io-client', 'dist', 'socket.io.min.js'), type: 'text/javascript' },
+    '/classic.html': { path: join(root, 'classic.html'), type: 'text/html; charset=utf-8' },
+  };
+  const server: Server = createServer((req, res) => {
+    const f = files[new URL(req.url ?? '/', 'http://x').pathname];
+    if (!f) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-cache' }).end(readFileSync(f.path));
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -32,12 +32,18 @@ describeIf('an aiortc viewer (not a browser)', () => {
     await t.close();
   });
 
-  it('watches, has the server stop its video (actpass re-offer), resumes by offering, and keeps its data channel', async () => {
-    const child = spawn(PYTHON, [join(__dirname, 'aiortc_viewer.py'), t.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it.each([
+    ['classic', 'video and data channel in one offer: the video is the BUNDLE tag'],
+    ['data-first', 'only a data channel offered, the server adds the video'],
+  ] as const)('%s (%s): watches, server stop, server resume (and, classic, its own stop and resumes): frames back and the data channel each time', async (mode: 'classic' | 'data-first', _what: string) => {
+    const child = spawn(PYTHON, [join(__dirname, 'aiortc_viewer.py'), t.url, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (process.env.AIORTC_DEBUG) process.stderr.write(d);
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     const line = out.trim().split('\n').pop() ?? '{}';
     const result = JSON.parse(line) as { ok: boolean; error?: string; steps: Array<Record<string, unknown>> };
@@ -45,13 +51,25 @@ describeIf('an aiortc viewer (not a browser)', () => {
     expect(code).toBe(0);
     const byStep = Object.fromEntries(result.steps.map((s) => [s.step, s]));
     expect(byStep.streaming.pong).toEqual({ type: 'pong', id: 1 });
+    // classic: the video m-line is the BUNDLE tag, the server parks it (inactive) instead of
+    // port 0; data-first: it rejects it, and the resume appends a new m-line.
+    const tag = mode === 'classic';
     expect(byStep['server-stop']).toMatchObject({
       state: 'data-only',
+      reason: 'video-stopped',
       setup_actpass: true,
-      video_port0: true,
+      video_port0: !tag,
+      ...(tag ? { video_inactive: true } : {}),
+      video_is_tag: tag,
       connection: 'connected',
       pong: { type: 'pong', id: 2 },
     });
-    expect(byStep['client-resume']).toMatchObject({ state: 'streaming', pong: { type: 'pong', id: 3 } });
+    expect(byStep['server-stop'].late_frames).toBeLessThanOrEqual(3);
+    expect(byStep['server-resume']).toMatchObject({ state: 'streaming', pong: { type: 'pong', id: 3 }, media: tag ? 1 : 2 });
+    if (mode === 'data-first') return; // see aiortc_viewer.py
+    expect(byStep['client-stop']).toMatchObject({ state: 'data-only', reason: 'video-stopped', connection: 'connected', pong: { type: 'pong', id: 4 } });
+    expect(byStep['client-stop'].late_frames).toBeLessThanOrEqual(3);
+    expect(byStep['resume-after-client-stop']).toMatchObject({ state: 'streaming', pong: { type: 'pong', id: 5 } });
+    expect(byStep['client-resume']).toMatchObject({ state: 'streaming', pong: { type: 'pong', id: 6 } });
   }, 120_000);
 });
