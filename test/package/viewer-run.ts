@@ -33,7 +33,11 @@ async function main(readyFile: string): Promise<string[]> {
       steps.push(`${flow}: streaming`);
       await ok(socket, 'session:stop-video', { sessionId: v.sessionId });
       if (v.state !== 'data-only') throw new Error(`after stop: ${v.state}`);
-      if (!/m=video 0 /.test(v.pc.remoteDescription!.sdp)) throw new Error('the stop offer did not reject the video');
+      // docs/protocol.md: a video m-line that is the BUNDLE tag (the client's own offer put it
+      // first) is parked `inactive`; otherwise it is rejected (port 0).
+      const video = /^m=video[^]*?(?=^m=|(?![^]))/m.exec(v.pc.remoteDescription!.sdp)?.[0] ?? '';
+      const stopped = flow === 'data-first' ? /^m=video 0 /.test(video) : /^a=inactive\r?$/m.test(video);
+      if (!stopped) throw new Error(`the stop offer did not ${flow === 'data-first' ? 'reject' : 'park'} the video`);
       if (!/a=setup:actpass/.test(v.pc.remoteDescription!.sdp)) throw new Error('the stop offer is not actpass');
       await v.roundTrip('ping', (m) => m === 'pong');
       steps.push(`${flow}: data-only`);
