@@ -497,6 +497,31 @@ export class ViewerSession extends EventTarget {
     return this.iceRestart('manual');
   }
 
+  private async negotiate(offerer: 'client' | 'server'): Promise<string> {
+    return this.serial(async () => {
+      if (offerer === 'client') {
+        // Only the data channel: the server adds the video in a second negotiation, so the
+        // data channel's m-line owns the BUNDLE transport and survives a video stop
+        // (Chromium replaces the whole transport when the BUNDLE-tag m-line is stopped).
+        this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+        const res = await this.client.request('session:start', {
+          ...(this.opts.source ? { source: this.opts.source } : {}),
+          offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
+        });
+        this.setId(res.sessionId);
+        if (!('answer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server did not answer');
+        await this.applyRemote(res.answer);
+        return this.id;
+      }
+      const res = await this.client.request('session:start', this.opts.source ? { source: this.opts.source } : {});
+      this.setId(res.sessionId);
+      if (!('offer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server sent no offer');
+      await this.answer(res.offer);
+      return this.id;
+    });
+  }
+
   /** Asks the server to stop only the video; the data channel stays. Resolves when done. */
   async stopVideo(): Promise<void> {
     await this.client.request('session:stop-video', { sessionId: this.id });
@@ -552,31 +577,6 @@ export class ViewerSession extends EventTarget {
       await new Promise((r) => setTimeout(r, 50 * (i + 1)));
     }
     throw new StreamingClientError('INVALID_STATE', 'the server kept renegotiating; try again');
-  }
-
-  private async negotiate(offerer: 'client' | 'server'): Promise<string> {
-    return this.serial(async () => {
-      if (offerer === 'client') {
-        // Only the data channel: the server adds the video in a second negotiation, so the
-        // data channel's m-line owns the BUNDLE transport and survives a video stop
-        // (Chromium replaces the whole transport when the BUNDLE-tag m-line is stopped).
-        this.attachChannel(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
-        await this.pc.setLocalDescription(await this.pc.createOffer());
-        const res = await this.client.request('session:start', {
-          ...(this.opts.source ? { source: this.opts.source } : {}),
-          offer: { type: 'offer', sdp: this.pc.localDescription!.sdp },
-        });
-        this.setId(res.sessionId);
-        if (!('answer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server did not answer');
-        await this.applyRemote(res.answer);
-        return this.id;
-      }
-      const res = await this.client.request('session:start', this.opts.source ? { source: this.opts.source } : {});
-      this.setId(res.sessionId);
-      if (!('offer' in res)) throw new StreamingClientError('NEGOTIATION_FAILED', 'the server sent no offer');
-      await this.answer(res.offer);
-      return this.id;
-    });
   }
 
   /** Runs signalling steps one at a time (an offer from the server waits for ours). */
