@@ -225,7 +225,10 @@ export function installedCopies(root: string, name: string): Record<string, stri
 
 /** A Node 22 binary from the npm registry's `node` package (`npx -p node@22`), or undefined. */
 export function node22(): string | undefined {
-  const r = spawnSync('npx', ['-y', '-p', 'node@22', '-c', 'node -p process.execPath'], { encoding: 'utf8', timeout: 300_000 });
+  if (process.version.startsWith('v22.')) return process.execPath; // the suite runs on 22 already
+  // Under an outer `npx -c` (CI's second run), its npm_config_call would leak into ours.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.toLowerCase() !== 'npm_config_call'));
+  const r = spawnSync('npx', ['-y', '-p', 'node@22', '-c', 'node -p process.execPath'], { encoding: 'utf8', timeout: 300_000, env });
   const path = r.status === 0 ? r.stdout.trim().split('\n').pop() : undefined;
   if (!path) return undefined;
   const v = spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout.trim();
