@@ -508,6 +508,40 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     expect(await page.locator('#log').textContent()).toContain('restarting the network path (disconnected)');
   });
 
+  it('an autoplay refusal is reported (autoplay-blocked), not thrown; session.play() from a click plays', async () => {
+    // Chromium lets a video-only stream autoplay even unmuted (checked: with
+    // --autoplay-policy=document-user-activation-required too), so the refusal a stricter
+    // browser (Safari) gives is simulated: this element's first play() rejects as theirs does.
+    const page = await openDemo();
+    await waitForStreaming(page);
+    const blocked = await page.evaluate(async () => {
+      const d = (window as unknown as { demo: { client: { start(o: object): Promise<EventTarget & { play(): Promise<void>; playBlocked: boolean }> } } }).demo;
+      const video = document.createElement('video'); // not muted, no autoplay attribute
+      const realPlay = video.play.bind(video);
+      let refusals = 0;
+      video.play = () => (refusals++ === 0 ? Promise.reject(new DOMException('play() needs a user gesture', 'NotAllowedError')) : realPlay());
+      document.body.append(video);
+      const s = await d.client.start({ video });
+      const name = await new Promise<string>((resolve, reject) => {
+        setTimeout(() => reject(new Error('no autoplay-blocked event')), 10_000);
+        s.addEventListener('autoplay-blocked', (e) => resolve((e as Event & { error: { name: string } }).error.name));
+      });
+      const button = document.createElement('button');
+      button.id = 'unmutedPlay';
+      button.textContent = 'play';
+      button.onclick = () => void s.play();
+      document.body.prepend(button);
+      (window as unknown as { unmuted: { video: HTMLVideoElement; s: typeof s } }).unmuted = { video, s };
+      return { name, playBlocked: s.playBlocked, paused: video.paused };
+    });
+    expect(blocked).toEqual({ name: 'NotAllowedError', playBlocked: true, paused: true });
+    await page.click('#unmutedPlay');
+    await page.waitForFunction(() => !(window as unknown as { unmuted: { video: HTMLVideoElement } }).unmuted.video.paused, undefined, { timeout: 5_000 });
+    // play() resolves once playback really started.
+    await page.waitForFunction(() => !(window as unknown as { unmuted: { s: { playBlocked: boolean } } }).unmuted.s.playBlocked, undefined, { timeout: 5_000 });
+    expectNoProblems();
+  });
+
   it('binary messages go both ways (ArrayBuffer in the page, Buffer on the server)', async () => {
     const page = await openDemo();
     await waitForStreaming(page);
