@@ -12,7 +12,7 @@ COPY package.json package-lock.json ./
 COPY patches ./patches
 COPY scripts/postinstall.js ./scripts/postinstall.js
 RUN npm ci
-COPY tsconfig.json nest-cli.json ./
+COPY tsconfig.json tsconfig.client-types.json nest-cli.json ./
 COPY src ./src
 # The Nest packages, socket.io and friends are peer dependencies of the package (the host
 # app's copies are used when embedded) and dev dependencies here, so a plain

@@ -32,8 +32,8 @@ import {
   SessionOfferEvent,
   SessionState,
   SessionStateEvent,
-} from '../protocol';
-import { StatsBaseline, ViewerStats, summarizeStats } from './stats';
+} from '../protocol/index.js';
+import { StatsBaseline, ViewerStats, summarizeStats } from './stats.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

@@ -2,7 +2,7 @@
  * Session states and reasons in words, for pages that show them to people (the reason codes
  * themselves are documented in docs/protocol.md).
  */
-import type { ViewerState } from './streaming-client';
+import type { ViewerState } from './streaming-client.js';
 
 const STATES: Record<ViewerState, string> = {
   connecting: 'Connecting…',

@@ -452,8 +452,11 @@ describeWithBrowser('the demo page in headless Chromium', () => {
     expect(JSON.parse(await pingFromPage(page, 21))).toEqual({ type: 'pong', id: 21 });
   });
 
-  it('restarts ICE in place: same session, new ICE credentials, the picture and the data channel carry on', async () => {
-    const page = await openDemo();
+  it.each([
+    ['the browser offered', ''],
+    ['the server offered', '&offerer=server'],
+  ])('restarts ICE in place (%s): same session, new ICE credentials, the picture and the data channel carry on', async (_name, query) => {
+    const page = await openDemo(query);
     await waitForStreaming(page);
     const id = sessions.list()[0].id;
     const ufrag = () => sessions.list()[0].peerConnection.remoteDescription!.sdp.match(/a=ice-ufrag:(\S+)/)![1];

@@ -76,7 +76,7 @@ beforeAll(() => {
 afterAll(() => removeDir(work));
 
 it('npm pack on a fresh checkout builds dist/ and ships the server, the client module, its types and the bundle', () => {
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/client/index.mjs', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/public/client.js', 'public/index.html', 'assets/test-pattern.ivf']) {
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/client/index.mjs', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/types-esm/client/index.d.ts', 'dist/types-esm/package.json', 'dist/public/client.js', 'public/index.html', 'assets/test-pattern.ivf']) {
     expect(packed).toContain(f);
   }
   expect(packed.filter((f) => /\.spec\./.test(f))).toEqual([]);
@@ -194,6 +194,18 @@ describe.each([
       );
       // The page sees the package only through its exports (`webrtc-oneway/client`).
       run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], page);
+      // And as an ES module under Node's own resolution (module/moduleResolution NodeNext).
+      const esm = join(page, 'nodenext');
+      run('mkdir', ['-p', esm], host);
+      blocks.forEach((code, i) => writeFileSync(join(esm, `example-${i}.mts`), code));
+      writeFileSync(
+        join(esm, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] },
+          include: ['*.mts'],
+        }),
+      );
+      run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], esm);
 
       const result = buildSync({
         entryPoints: [join(page, 'example-0.ts')],
