@@ -1,4 +1,5 @@
 # syntax=docker/dockerfile:1
+# Node 22: the container uses the newest Node line the package is tested on (see README).
 # Build: docker build -t webrtc-oneway .
 # Run:   docker run --rm -p 3000:3000 -p 40000-40099:40000-40099/udp \
 #          -e ICE_PORT_MIN=40000 -e ICE_PORT_MAX=40099 -e ICE_ANNOUNCED_ADDRESSES=<host IP> webrtc-oneway
@@ -7,9 +8,15 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json nest-cli.json ./
+COPY tsconfig.json tsconfig.client-types.json nest-cli.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The Nest packages, socket.io and friends are peer dependencies of the package (the host
+# app's copies are used when embedded) and dev dependencies here, so a plain
+# `npm prune --omit=dev` would remove them: the standalone service keeps them, at the
+# versions the lockfile pins.
+RUN npm run build \
+  && node -e 'const fs=require("fs");const p=require("./package.json");for(const n of Object.keys(p.peerDependencies)){if(p.peerDependenciesMeta?.[n]?.optional)continue;p.dependencies[n]=p.devDependencies[n];delete p.devDependencies[n];}fs.writeFileSync("package.json",JSON.stringify(p,null,2))' \
+  && npm prune --omit=dev --ignore-scripts
 
 FROM node:22-bookworm-slim AS runtime
 # ffmpeg: RTSP and file ingest; tini: PID 1 that forwards signals and reaps children.

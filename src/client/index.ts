@@ -1,2 +1,4 @@
-export * from './streaming-client';
-export * from '../protocol';
+export * from './streaming-client.js';
+export * from './stats.js';
+export * from './words.js';
+export * from '../protocol/index.js';

@@ -25,6 +25,8 @@ export interface SessionEvents {
   offer: [ownerId: string, event: SessionOfferEvent];
   state: [ownerId: string, event: SessionStateEvent];
   message: [ownerId: string, event: { sessionId: string; data: string }];
+  /** A binary data-channel message (text ones are `message`). */
+  binary: [ownerId: string, event: { sessionId: string; data: Buffer }];
 }
 
 /**
@@ -79,6 +81,7 @@ export class SessionService implements OnApplicationShutdown {
         state: (state, reason) =>
           this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
         message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
+        binary: (data) => this.events.emit('binary', ownerId, { sessionId: id, data }),
         closed: () => this.sessions.delete(id),
       },
     });
@@ -148,9 +151,9 @@ export class SessionService implements OnApplicationShutdown {
     return owned.length;
   }
 
-  /** Sends a data-channel text message to one session; false when its channel is not open. */
-  send(sessionId: string, text: string): boolean {
-    return this.sessions.get(sessionId)?.send(text) ?? false;
+  /** Sends a data-channel message (text, or binary as a Buffer) to one session; false when its channel is not open. */
+  send(sessionId: string, data: string | Buffer): boolean {
+    return this.sessions.get(sessionId)?.send(data) ?? false;
   }
 
   /** Sends a data-channel text message to every viewer of a source; returns how many got it. */

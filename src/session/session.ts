@@ -33,6 +33,8 @@ export interface SessionCallbacks {
   offer(offer: SessionDescriptionOffer): void;
   state(state: SessionState, reason?: string): void;
   message(data: string): void;
+  /** A binary data-channel message (optional: a caller without it ignores binary). */
+  binary?(data: Buffer): void;
   closed(reason: string): void;
 }
 
@@ -354,10 +356,10 @@ export class Session {
     }
   }
 
-  /** Sends a text message on the data channel; false when it is not open. */
-  send(text: string): boolean {
+  /** Sends a text (or binary) message on the data channel; false when it is not open. */
+  send(data: string | Buffer): boolean {
     if (this.channel?.readyState !== 'open') return false;
-    this.channel.send(text);
+    this.channel.send(data);
     return true;
   }
 
@@ -685,7 +687,7 @@ export class Session {
     this.channel = channel;
     this.on(
       channel.onMessage.subscribe((data) => {
-        if (typeof data !== 'string') return;
+        if (typeof data !== 'string') return this.callbacks.binary?.(data);
         this.callbacks.message(data);
         if (this.options.dataChannelPing) {
           const reply = pingReply(data);

@@ -14,6 +14,7 @@ import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
+import { iceRestartConnect } from './fixes/ice-restart-connect';
 import type { WeriftFix } from './fixes/fix';
 import { noDefaultStun } from './fixes/no-default-stun';
 import { rejectedMlineRtcpMux } from './fixes/rejected-mline-rtcp-mux';
@@ -42,6 +43,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   certificateFingerprintOnce,
   senderReadyEvent,
   sctpFlushBeforeStart,
+  iceRestartConnect,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

@@ -106,8 +106,9 @@ describeEachBrowser('the demo page', (browserName) => {
     return `browser: ${JSON.stringify(browserSide, null, 1)}\nserver: ${JSON.stringify(serverSide)}\nserver states: ${JSON.stringify(serverStates)}\nproblems: ${JSON.stringify(ctx.problems)}`;
   }
 
+  /** The state the page shows (`data-state`; the badge's text is the state in words). */
   async function badge(page: TestPage): Promise<string> {
-    return (await page.textContent('#state'))?.trim() ?? '';
+    return (await page.getAttribute('#state', 'data-state')) ?? '';
   }
 
   /** Chromium's view of ICE: every remote candidate's address and the selected pair's. */
@@ -202,6 +203,7 @@ describeEachBrowser('the demo page', (browserName) => {
       undefined,
       { timeout: 10_000, polling: 50 },
     );
+    await page.click('#dataPanel summary'); // the data-channel box is folded away
     await page.fill('#message', 'ping');
     await page.click('#send');
     for (const line of ['> ping', '< pong']) {
@@ -218,6 +220,8 @@ describeEachBrowser('the demo page', (browserName) => {
     await waitUntil(() => sessions.count === 0, 5_000, 'session closed on the server');
     await page.waitForFunction(() => document.getElementById('state')?.dataset.state === 'closed', undefined, { timeout: 5_000 });
     expect(await badge(page)).toBe('closed');
+    expect(await page.textContent('#state')).toBe('Ended');
+    expect(await page.textContent('#reasonText')).toBe('You ended the session.');
     expect(await page.textContent('#reason')).toBe('(client-closed)');
     expect(await page.isDisabled('#hangup')).toBe(true);
     expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-closed' });
@@ -261,7 +265,7 @@ describeEachBrowser('the demo page', (browserName) => {
   }
 
   async function waitForBadge(page: TestPage, state: string): Promise<void> {
-    await page.waitForFunction((s) => document.getElementById('state')?.textContent?.trim() === s, state, { timeout: 10_000 });
+    await page.waitForFunction((s) => document.getElementById('state')?.dataset.state === s, state, { timeout: 10_000 });
   }
 
   async function pcState(page: TestPage): Promise<string> {
