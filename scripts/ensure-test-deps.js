@@ -24,7 +24,6 @@ const wanted = [
   { bin: '/usr/lib/python3/dist-packages/aiohttp/__init__.py', pkg: 'python3-aiohttp' },
   // The packed-package test: a loopback-only network namespace, watched with strace.
   { bin: '/usr/bin/strace', pkg: 'strace' },
-  { bin: '/usr/sbin/ip', pkg: 'iproute2' },
 ];
 const missing = wanted.filter((w) => !existsSync(w.bin));
 if (missing.length === 0) process.exit(0);
