@@ -17,9 +17,12 @@ import {
   StreamingConfigurableModule,
 } from './streaming.module-definition';
 import type { StreamingModuleOptions, StreamingSource } from './streaming.options';
+import { WhepController } from './whep/whep.controller';
+import { WhepOptions } from './whep/whep.options';
+import { WhepService } from './whep/whep.service';
 
 /** The options that are not SessionOptions fields. */
-const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize']);
+const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize', 'whep']);
 
 /** SessionOptions from the module options (unset fields keep their defaults). */
 export function sessionOptionsOf(o: StreamingModuleOptions): SessionOptions {
@@ -99,12 +102,14 @@ function parts(definition: DynamicModule, health: boolean | undefined): DynamicM
     MediaSourceRegistry,
     SessionService,
     Gateway,
+    { provide: WhepOptions, useFactory: (o: StreamingModuleOptions) => WhepOptions.from(o.whep), inject: [STREAMING_MODULE_OPTIONS] },
+    WhepService,
   ];
   return {
     ...definition,
     providers,
-    controllers: health === false ? [] : [StreamingHealthController],
-    exports: [SessionService, SessionOptions, MediaSource, MediaSourceRegistry, StreamingLifecycle, SignallingOptions],
+    controllers: [...(health === false ? [] : [StreamingHealthController]), WhepController],
+    exports: [SessionService, SessionOptions, MediaSource, MediaSourceRegistry, StreamingLifecycle, SignallingOptions, WhepService],
   };
 }
 
