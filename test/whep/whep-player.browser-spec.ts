@@ -78,7 +78,7 @@ describeWithBrowser('a published WHEP player (@eyevinn/webrtc-player) in headles
     return page;
   }
 
-  it("plays a source (video frames, cross-origin), counts as a viewer, freezes on stop-video and plays on after resume, and unload DELETEs it"', async () => {
+  it('plays a source (video frames, cross-origin), counts as a viewer, freezes on stop-video and plays on after resume, and unload DELETEs it', async () => {
     t = await startApp({
       streaming: {
         whep: { allowOrigin: [PLAYER_ORIGIN] },
