@@ -4,10 +4,12 @@ import type { SourceEntry } from './media/source-registry';
 import type { IceServerConfig } from './protocol';
 import type { SessionOptions } from './session/session.options';
 import type { AuthorizeHook, StreamingGatewayOptions } from './signalling/signalling.options';
+import type { MetricsModuleOptions } from './metrics/metrics.options';
 import type { WhepModuleOptions } from './whep/whep.options';
 
 export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, StreamingHandshake } from './signalling/signalling.options';
 export type { IceServerOption } from './session/session.options';
+export type { MetricsModuleOptions } from './metrics/metrics.options';
 export type { WhepModuleOptions } from './whep/whep.options';
 
 /**
@@ -47,6 +49,8 @@ export interface StreamingModuleOptions extends StreamingSessionOptions {
   authorize?: AuthorizeHook;
   /** WHEP endpoints at `/whep` (on by default). */
   whep?: WhepModuleOptions;
+  /** Prometheus metrics at `/metrics` (off by default; optionally behind a Bearer token). */
+  metrics?: MetricsModuleOptions;
 }
 
 /** Static extras of `forRoot`/`forRootAsync` (they shape the module, so they cannot be async). */

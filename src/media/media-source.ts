@@ -166,8 +166,14 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /** Packets and payload bytes the source has published (metrics: input rate). */
+  readonly input = { packets: 0, bytes: 0, keyframes: 0 };
+
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
+    this.input.packets++;
+    this.input.bytes += packet.payload.length;
+    if (keyframeStart) this.input.keyframes++;
     this.cache.push(packet, keyframeStart);
     for (const track of this.tracks) {
       try {

@@ -1,0 +1,27 @@
+import { Controller, Get, NotFoundException, Req, Res, UnauthorizedException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { MetricsService } from './metrics.service';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** `GET /metrics`: Prometheus text format. 404 when metrics are off; Bearer token when one is set. */
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  @Get()
+  async scrape(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const { enabled, token } = this.metrics.options;
+    if (!enabled) throw new NotFoundException();
+    if (token) {
+      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!timingSafeEqual(digest(given), digest(token))) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        throw new UnauthorizedException();
+      }
+    }
+    const { contentType, body } = await this.metrics.scrape();
+    res.status(200).setHeader('Content-Type', contentType).setHeader('Cache-Control', 'no-store').end(body);
+  }
+}
