@@ -10,7 +10,7 @@ import { MetricsOptions } from './metrics.options';
 import { SenderCounters, senderCounters, sendersOf, transportOf } from './session-stats';
 
 const SESSION_STATES = ['connecting', 'streaming', 'data-only'] as const;
-const SOURCE_STATES = ['starting', 'live', 'offline', 'stopped'] as const;
+const SOURCE_STATES = ['idle', 'starting', 'live', 'offline', 'stopped'] as const;
 /** How often the input bitrate is sampled, and over how many samples it is averaged. */
 const BITRATE_SAMPLE_MS = 1000;
 const BITRATE_WINDOW = 5;
