@@ -2,6 +2,7 @@
  * WHEP against the real application, with a werift peer and fetch as the client (written
  * from draft-ietf-wish-whep, not from our code). Loopback only.
  */
+import { ClusterOptions } from '../../src/cluster/cluster.options';
 import { ClusterService } from '../../src/cluster/cluster.service';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
@@ -140,6 +141,20 @@ describe('WHEP', () => {
     expect(second.status).toBe(503);
     expect(second.headers.get('retry-after')).toBe('5');
     expect(sessions().count).toBe(1);
+  });
+
+  it('is listed by GET /admin/sessions and ended by DELETE /admin/sessions/:id, its resource then gone', async () => {
+    const ADMIN = 'admin-token-0123456789';
+    t = await startApp({ customize: (b) => b.overrideProvider(ClusterOptions).useValue(ClusterOptions.from({ adminToken: ADMIN })) });
+    const c = await post('/whep/test');
+    await waitUntil(() => c.packets() > 5, 10_000, 'video packets');
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    const listed = (await (await fetch(`${t.url}/admin/sessions`, { headers: auth })).json()) as { sessions: { id: string; transport: string }[] };
+    expect(listed.sessions).toEqual([expect.objectContaining({ transport: 'whep' })]);
+    const ended = await fetch(`${t.url}/admin/sessions/${listed.sessions[0].id}`, { method: 'DELETE', headers: auth });
+    expect(ended.status).toBe(200);
+    expect(sessions().count).toBe(0);
+    expect((await fetch(c.resource!, { method: 'DELETE' })).status).toBe(404);
   });
 
   it('stop-video stops sending on the same m-line without renegotiation, resume sends again; admin stop and shutdown reach it', async () => {
