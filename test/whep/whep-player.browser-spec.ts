@@ -5,66 +5,29 @@
  * public and may not reach loopback) so that its fetches to the service are cross-origin:
  * CORS and the exposed Location header are exercised as a real deployment would.
  */
-import { buildSync } from 'esbuild';
-import { Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
 import { BrowserContextHandle, describeWithBrowser, launchBrowser, newContext, waitUntil } from '../helpers/browser';
+import { servePlayerPage } from './player-page';
 
 jest.setTimeout(60_000);
-
-/** The player's CommonJS build bundled for a page (its `events` dependency included). */
-function playerBundle(): string {
-  const out = buildSync({
-    entryPoints: [require.resolve('@eyevinn/webrtc-player')],
-    bundle: true,
-    format: 'iife',
-    globalName: 'EyevinnPlayer',
-    platform: 'browser',
-    write: false,
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0].text;
-}
-
-const PAGE = `<!doctype html><html><body>
-<video id="v" autoplay muted playsinline></video>
-<script src="/player.js"></script>
-<script>
-  window.frames = 0;
-  const v = document.getElementById('v');
-  const count = () => { window.frames++; v.requestVideoFrameCallback(count); };
-  v.requestVideoFrameCallback(count);
-  window.play = async (url, auth) => {
-    // No STUN: nothing leaves the machine (the player's default is a public server).
-    window.player = new EyevinnPlayer.WebRTCPlayer({ video: v, type: 'whep', iceServers: [], timeoutThreshold: 60000 });
-    await window.player.load(new URL(url), auth);
-  };
-  window.unload = () => window.player.unload();
-</script></body></html>`;
 
 describeWithBrowser('a published WHEP player (@eyevinn/webrtc-player) in headless Chromium', () => {
   let browser: Browser;
   let t: TestApp;
   let ctx: BrowserContextHandle;
-  let pages: Server;
+  let pages: { origin: string; close(): Promise<void> };
   let PLAYER_ORIGIN: string;
 
   beforeAll(async () => {
-    const bundle = playerBundle();
-    pages = createServer((req, res) => {
-      const js = req.url === '/player.js';
-      res.writeHead(200, { 'Content-Type': js ? 'text/javascript' : 'text/html' }).end(js ? bundle : PAGE);
-    });
-    await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
-    PLAYER_ORIGIN = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
+    pages = await servePlayerPage();
+    PLAYER_ORIGIN = pages.origin;
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => pages?.close(r));
+    await pages?.close();
   });
   afterEach(async () => {
     await ctx?.close();
@@ -89,7 +52,7 @@ describeWithBrowser('a published WHEP player (@eyevinn/webrtc-player) in headles
     await page.evaluate(([url]) => (window as any).play(url, 'Bearer letmein'), [`${t.url}/whep/test`]);
     const logs: string[] = [];
     page.on('console', (m) => logs.push(m.text()));
-    await page.waitForFunction(() => (window as any).frames > 10, undefined, { timeout: 20_000 }).catch((e) => {
+    await page.waitForFunction(() => (window as any).decoded > 10, undefined, { timeout: 20_000 }).catch((e) => {
       throw new Error(`${e.message}\n${logs.join('\n')}\n${JSON.stringify(ctx.problems)}\n${t.app.get(SessionService).list().map((s) => s.state)}`);
     });
     const size = await page.evaluate(() => {
@@ -106,11 +69,11 @@ describeWithBrowser('a published WHEP player (@eyevinn/webrtc-player) in headles
     await sessions.stopVideo(s.ownerId, s.id);
     expect(s.state).toBe('data-only');
     await new Promise((r) => setTimeout(r, 700));
-    const frozen = await page.evaluate(() => (window as any).frames as number);
+    const frozen = await page.evaluate(() => (window as any).decoded as number);
     await new Promise((r) => setTimeout(r, 700));
-    expect(await page.evaluate(() => (window as any).frames)).toBeLessThanOrEqual(frozen + 1);
+    expect(await page.evaluate(() => (window as any).decoded)).toBeLessThanOrEqual(frozen + 1);
     await sessions.resumeVideo(s.ownerId, s.id);
-    await page.waitForFunction((n) => (window as any).frames > n + 10, frozen, { timeout: 10_000 });
+    await page.waitForFunction((n) => (window as any).decoded > n + 10, frozen, { timeout: 10_000 });
     expect(await page.evaluate(() => (window as any).player.peer.connectionState)).toBe('connected');
 
     await page.evaluate(() => (window as any).unload());
