@@ -12,6 +12,7 @@ import { childPids, ffmpeg, sleep, waitFor } from '../src/media/sources/testing/
 import { RtspTestServer } from '../src/media/sources/testing/rtsp-test-server';
 import { TestApp, startApp } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
+import { whepPost } from './whep/whep-client';
 
 jest.setTimeout(90_000);
 
@@ -109,6 +110,23 @@ describe('an on-demand RTSP source', () => {
     await waitFor(() => third.keyframes > 0, 'the third viewer\'s keyframe', 15_000);
     expect(server.plays).toBe(2);
     expect(childPids('ffmpeg')).toHaveLength(1);
+  });
+
+  it('a WHEP viewer pulls it too, and its DELETE lets it stop after the linger time', async () => {
+    t = await startApp({
+      streaming: { sources: [{ id: 'cam', kind: 'rtsp', url: server.url(), codec: 'VP8', onDemand: true, lingerMs: 500 }] },
+    });
+    expect(childPids('ffmpeg')).toEqual([]);
+    const w = await whepPost(`${t.url}/whep/cam`);
+    try {
+      expect(w.status).toBe(201);
+      await waitFor(() => w.packets() > 20, 'WHEP video packets', 15_000);
+      expect(childPids('ffmpeg')).toHaveLength(1);
+      expect((await fetch(w.resource!, { method: 'DELETE' })).status).toBe(200);
+      await waitFor(() => childPids('ffmpeg').length === 0, 'ffmpeg stopped after the WHEP viewer left', 5000);
+    } finally {
+      await w.close();
+    }
   });
 
   it('a viewer coming back within the linger time keeps the same pull', async () => {

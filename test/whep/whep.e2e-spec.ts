@@ -83,7 +83,7 @@ describe('WHEP', () => {
     await waitUntil(() => c.packets() > n + 10, 5000, 'still streaming');
   });
 
-  it('refuses a wrong content type (415), a non-SDP body (400), an unknown source (404) and an unknown resource (404)', async () => {
+  it('refuses a wrong content type (415), a non-SDP body (400), an unknown source or resource (404), a huge body (413), an offer without video (422)', async () => {
     t = await startApp();
     const r1 = await fetch(`${t.url}/whep/test`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'v=0' });
     expect(r1.status).toBe(415);
@@ -94,6 +94,19 @@ describe('WHEP', () => {
     expect(r3.status).toBe(404);
     const r4 = await fetch(`${t.url}/whep/test/AAAAAAAAAAAAAAAAAAAAAAAA`, { method: 'DELETE' });
     expect(r4.status).toBe(404);
+    const big = await fetch(`${t.url}/whep/test`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: `v=0\r\n${'a=x\r\n'.repeat(40_000)}` });
+    expect(big.status).toBe(413);
+    const noVideo = await fetch(`${t.url}/whep/test`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n',
+    });
+    expect([noVideo.status, ((await noVideo.json()) as { code: string }).code]).toEqual([422, 'NEGOTIATION_FAILED']);
+    // A closed session's resource is gone for PATCH too.
+    const c = await post('/whep/test');
+    await fetch(c.resource!, { method: 'DELETE' });
+    const late = await fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag' }, body: 'a=end-of-candidates\r\n' });
+    expect(late.status).toBe(404);
     expect(sessions().count).toBe(0);
   });
 
