@@ -194,7 +194,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     this.tracked.set(session.id, session);
     this.pending.set(session.id, { session, requestedAt: e.requestedAt });
     // One poll for every session waiting for its first packet, only while some are.
-    this.firstPacketTimer ??= setInterval(() => this.checkFirstPackets(), 5);
+    this.firstPacketTimer ??= setInterval(() => this.checkFirstPackets(), 5).unref();
   }
 
   private onState(ownerId: string, e: SessionStateEvent): void {
