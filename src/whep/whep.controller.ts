@@ -1,5 +1,5 @@
-import { Controller, Delete, Logger, Options, Patch, Post, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Controller, Delete, Logger, Next, Options, Patch, Post, Req, Res } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
 import { ErrorCode } from '../protocol';
 import { SignallingOptions } from '../signalling/signalling.options';
 import { WhepError, WhepService, statusOf } from './whep.service';
@@ -30,33 +30,33 @@ export class WhepController {
   ) {}
 
   @Options()
-  optionsDefault(@Req() req: Request, @Res() res: Response): void {
-    this.preflight(req, res, 'OPTIONS, POST');
+  optionsDefault(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): void {
+    this.preflight(req, res, next, 'OPTIONS, POST');
   }
 
   @Options(':source')
-  optionsSource(@Req() req: Request, @Res() res: Response): void {
-    this.preflight(req, res, 'OPTIONS, POST');
+  optionsSource(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): void {
+    this.preflight(req, res, next, 'OPTIONS, POST');
   }
 
   @Options(':source/:id')
-  optionsResource(@Req() req: Request, @Res() res: Response): void {
-    this.preflight(req, res, 'OPTIONS, PATCH, DELETE');
+  optionsResource(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): void {
+    this.preflight(req, res, next, 'OPTIONS, PATCH, DELETE');
   }
 
   @Post()
-  postDefault(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.post(undefined, req, res);
+  postDefault(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): Promise<void> {
+    return this.post(undefined, req, res, next);
   }
 
   @Post(':source')
-  postSource(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.post(req.params.source as string, req, res);
+  postSource(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): Promise<void> {
+    return this.post(req.params.source as string, req, res, next);
   }
 
   @Patch(':source/:id')
-  async patch(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.handle(req, res, async () => {
+  async patch(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): Promise<void> {
+    await this.handle(req, res, next, async () => {
       const r = this.resource(req);
       if (!isType(req, 'application/trickle-ice-sdpfrag')) {
         throw new WhepError(415, ErrorCode.VALIDATION_FAILED, 'PATCH takes application/trickle-ice-sdpfrag');
@@ -67,8 +67,8 @@ export class WhepController {
   }
 
   @Delete(':source/:id')
-  async remove(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.handle(req, res, async () => {
+  async remove(@Req() req: Request, @Res() res: Response, @Next() next: NextFunction): Promise<void> {
+    await this.handle(req, res, next, async () => {
       this.whep.delete(this.resource(req).id);
       res.status(200).end();
     });
@@ -76,8 +76,8 @@ export class WhepController {
 
   // --- internals ---------------------------------------------------------------------
 
-  private async post(source: string | undefined, req: Request, res: Response): Promise<void> {
-    await this.handle(req, res, async () => {
+  private async post(source: string | undefined, req: Request, res: Response, next: NextFunction): Promise<void> {
+    await this.handle(req, res, next, async () => {
       if (source !== undefined && !SOURCE_ID.test(source)) throw new WhepError(404, ErrorCode.SOURCE_NOT_FOUND, 'unknown source');
       if (!isType(req, 'application/sdp')) throw new WhepError(415, ErrorCode.VALIDATION_FAILED, 'POST takes application/sdp');
       await this.whep.authorize({
@@ -116,11 +116,8 @@ export class WhepController {
     return r;
   }
 
-  private preflight(req: Request, res: Response, allow: string): void {
-    if (!this.whep.options.enabled) {
-      res.status(404).end();
-      return;
-    }
+  private preflight(req: Request, res: Response, next: NextFunction, allow: string): void {
+    if (!this.whep.options.enabled) return next();
     this.cors(req, res);
     res.setHeader('Allow', allow);
     res.setHeader('Access-Control-Allow-Methods', allow);
@@ -142,9 +139,10 @@ export class WhepController {
     }
   }
 
-  private async handle(req: Request, res: Response, fn: () => Promise<void>): Promise<void> {
+  /** Runs a request; errors become `{ code, message }` with their status. WHEP off: the next route. */
+  private async handle(req: Request, res: Response, next: NextFunction, fn: () => Promise<void>): Promise<void> {
+    if (!this.whep.options.enabled) return next();
     try {
-      if (!this.whep.options.enabled) throw new WhepError(404, ErrorCode.SOURCE_NOT_FOUND, 'WHEP is off');
       this.cors(req, res);
       await fn();
     } catch (err) {

@@ -6,8 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { PictureLossIndication, RtcpPayloadSpecificFeedback } from 'werift';
+import { Controller, Get, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
 import { ClusterOptions } from '../../src/cluster/cluster.options';
-import { TestApp, startApp } from '../helpers/app';
+import { StreamingModule } from '../../src/streaming.module';
+import { LOOPBACK_ONLY, TestApp, startApp } from '../helpers/app';
 import { WeriftViewer, ok, request } from '../helpers/werift-viewer';
 import { whepPost } from '../whep/whep-client';
 
@@ -84,6 +88,30 @@ describe('Prometheus metrics', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Bearer');
     expect((await fetch(`${t.url}/metrics`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+
+  it('when off, leaves /metrics to an embedding application that serves its own', async () => {
+    @Controller('metrics')
+    class HostMetrics {
+      @Get()
+      own(): string {
+        return 'host_metric 1\n';
+      }
+    }
+    // Its module after StreamingModule: our route is registered first and must step aside.
+    @Module({ controllers: [HostMetrics] })
+    class HostMetricsModule {}
+    @Module({ imports: [StreamingModule.forRoot({ ...LOOPBACK_ONLY }), HostMetricsModule] })
+    class HostModule {}
+    const app = (await Test.createTestingModule({ imports: [HostModule] }).compile()).createNestApplication({ logger: ['error'] });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect([res.status, await res.text()]).toEqual([200, 'host_metric 1\n']);
+    } finally {
+      await app.close();
+    }
   });
 
   it('parses as Prometheus text, and its counters move through start, stop, resume and close', async () => {

@@ -60,7 +60,7 @@ describe('WHEP', () => {
     expect(sessions().count).toBe(0);
     expect((await fetch(c.resource!, { method: 'DELETE' })).status).toBe(404);
     await c.close();
-    await waitUntil(() => countOwnUdpSockets() <= udpBefore, 5000, 'UDP sockets released');
+    await waitUntil(() => countOwnUdpSockets() <= udpBefore, 10_000, 'UDP sockets released');
   });
 
   it('trickles the client candidates with PATCH (If-Match), refuses a stale ETag (412), an ICE restart (422) and a wrong type (415)', async () => {
@@ -145,6 +145,14 @@ describe('WHEP', () => {
     const good = await post('/whep/test', { token: 'good' });
     expect(good.status).toBe(201);
     expect(seen).toEqual(['nope', 'good']);
+  });
+
+  it('is absent when turned off (whep.enabled false): 404, no session', async () => {
+    t = await startApp({ streaming: { whep: { enabled: false } } });
+    const c = await post('/whep/test');
+    expect(c.status).toBe(404);
+    expect(c.headers.get('location')).toBeNull();
+    expect(sessions().count).toBe(0);
   });
 
   it('counts against maxSessions (503 with Retry-After)', async () => {
