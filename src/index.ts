@@ -21,3 +21,8 @@ export { SessionModule } from './session/session.module';
 export * from './media';
 export { StreamingError } from './common/streaming-error';
 export * from './protocol';
+
+export { WhepService } from './whep/whep.service';
+export type { WhepModuleOptions } from './whep/whep.options';
+export { MetricsService } from './metrics/metrics.service';
+export type { MetricsModuleOptions } from './metrics/metrics.options';

@@ -17,9 +17,15 @@ import {
   StreamingConfigurableModule,
 } from './streaming.module-definition';
 import type { StreamingModuleOptions, StreamingSource } from './streaming.options';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsOptions } from './metrics/metrics.options';
+import { MetricsService } from './metrics/metrics.service';
+import { WhepController } from './whep/whep.controller';
+import { WhepOptions } from './whep/whep.options';
+import { WhepService } from './whep/whep.service';
 
 /** The options that are not SessionOptions fields. */
-const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize']);
+const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize', 'whep', 'metrics']);
 
 /** SessionOptions from the module options (unset fields keep their defaults). */
 export function sessionOptionsOf(o: StreamingModuleOptions): SessionOptions {
@@ -99,12 +105,16 @@ function parts(definition: DynamicModule, health: boolean | undefined): DynamicM
     MediaSourceRegistry,
     SessionService,
     Gateway,
+    { provide: WhepOptions, useFactory: (o: StreamingModuleOptions) => WhepOptions.from(o.whep), inject: [STREAMING_MODULE_OPTIONS] },
+    WhepService,
+    { provide: MetricsOptions, useFactory: (o: StreamingModuleOptions) => MetricsOptions.from(o.metrics), inject: [STREAMING_MODULE_OPTIONS] },
+    MetricsService,
   ];
   return {
     ...definition,
     providers,
-    controllers: health === false ? [] : [StreamingHealthController],
-    exports: [SessionService, SessionOptions, MediaSource, MediaSourceRegistry, StreamingLifecycle, SignallingOptions],
+    controllers: [...(health === false ? [] : [StreamingHealthController]), WhepController, MetricsController],
+    exports: [SessionService, SessionOptions, MediaSource, MediaSourceRegistry, StreamingLifecycle, SignallingOptions, WhepService, MetricsService],
   };
 }
 

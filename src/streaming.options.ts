@@ -4,9 +4,13 @@ import type { SourceEntry } from './media/source-registry';
 import type { IceServerConfig } from './protocol';
 import type { SessionOptions } from './session/session.options';
 import type { AuthorizeHook, StreamingGatewayOptions } from './signalling/signalling.options';
+import type { MetricsModuleOptions } from './metrics/metrics.options';
+import type { WhepModuleOptions } from './whep/whep.options';
 
 export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, StreamingHandshake } from './signalling/signalling.options';
 export type { IceServerOption } from './session/session.options';
+export type { MetricsModuleOptions } from './metrics/metrics.options';
+export type { WhepModuleOptions } from './whep/whep.options';
 
 /**
  * A media source: an instance, a class Nest instantiates (its constructor may inject the
@@ -38,8 +42,15 @@ export interface StreamingModuleOptions extends StreamingSessionOptions {
   sources?: StreamingSource[];
   /** Id of the source used when a client names none (default: the `MediaSource` provider's). */
   defaultSource?: string;
-  /** Decides, per connecting socket, whether it may connect. Default: everyone may. */
+  /**
+   * Decides, per connecting socket, whether it may connect. Default: everyone may. WHEP
+   * requests go through it too (`auth.token` = the `Authorization: Bearer` token).
+   */
   authorize?: AuthorizeHook;
+  /** WHEP endpoints at `/whep` (on by default). */
+  whep?: WhepModuleOptions;
+  /** Prometheus metrics at `/metrics` (off by default; optionally behind a Bearer token). */
+  metrics?: MetricsModuleOptions;
 }
 
 /** Static extras of `forRoot`/`forRootAsync` (they shape the module, so they cannot be async). */

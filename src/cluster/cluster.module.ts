@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AdminSessionsController } from '../metrics/admin-sessions.controller';
 import { AdminController, AdminTokenGuard } from './admin.controller';
 import { ClusterOptions } from './cluster.options';
 import { ClusterService } from './cluster.service';
@@ -14,7 +15,7 @@ export class ClusterModule {
     return {
       module: ClusterModule,
       global: true,
-      controllers: [AdminController],
+      controllers: [AdminController, AdminSessionsController],
       providers: [{ provide: ClusterOptions, useValue: ClusterOptions.from(options) }, ClusterService, AdminTokenGuard],
       exports: [ClusterService, ClusterOptions],
     };

@@ -147,3 +147,21 @@ describe('loadEnv: embedding options (gateway, caps, shutdown)', () => {
     }
   });
 });
+
+describe('WHEP and metrics variables', () => {
+  it('WHEP on and metrics off by default; a METRICS_TOKEN turns metrics on behind it', () => {
+    const defaults = appOptionsFromEnv(loadEnv({})).streaming;
+    expect(defaults?.whep).toEqual({ enabled: true, allowOrigin: true });
+    expect(defaults?.metrics).toEqual({ enabled: false, token: undefined });
+    const set = appOptionsFromEnv(
+      loadEnv({ WHEP_ENABLED: 'false', METRICS_TOKEN: 'a-long-enough-token', CORS_ORIGINS: 'https://a.example' }),
+    ).streaming;
+    expect(set?.whep).toEqual({ enabled: false, allowOrigin: ['https://a.example'] });
+    expect(set?.metrics).toEqual({ enabled: true, token: 'a-long-enough-token' });
+    expect(appOptionsFromEnv(loadEnv({ METRICS_ENABLED: 'yes' })).streaming?.metrics?.enabled).toBe(true);
+  });
+
+  it('refuses a short METRICS_TOKEN and a non-boolean WHEP_ENABLED', () => {
+    expect(() => loadEnv({ METRICS_TOKEN: 'short', WHEP_ENABLED: 'maybe' })).toThrow(/METRICS_TOKEN[\s\S]*WHEP_ENABLED|WHEP_ENABLED[\s\S]*METRICS_TOKEN/);
+  });
+});

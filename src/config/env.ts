@@ -115,6 +115,18 @@ export class Env {
   @IsOptional() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'DEFAULT_SOURCE must be a source id' })
   DEFAULT_SOURCE?: string;
 
+  /** Serve WHEP at `/whep/<source>` (draft-ietf-wish-whep). */
+  @IsOptional() @Transform(bool) @IsBoolean()
+  WHEP_ENABLED = true;
+
+  /** Serve Prometheus metrics at `/metrics` (on as well when METRICS_TOKEN is set). */
+  @IsOptional() @Transform(bool) @IsBoolean()
+  METRICS_ENABLED = false;
+
+  /** Bearer token `/metrics` requires; without one it is open (when enabled). */
+  @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
   /** SOURCES_FILE's sources, then SOURCES's, validated (filled by loadEnv). */
   declare sources: SourceConfig[];
 
@@ -131,7 +143,7 @@ export class EnvError extends Error {
 
 /** Validates the environment once; throws one error that lists every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX', 'REDIS_URL', 'NODE_ID', 'ADMIN_TOKEN', 'SOURCES', 'SOURCES_FILE', 'DEFAULT_SOURCE']);
+  const known = Object.keys(new Env()).concat(['ICE_USERNAME', 'ICE_CREDENTIAL', 'ICE_BIND_ADDRESS', 'ICE_PORT_MIN', 'ICE_PORT_MAX', 'REDIS_URL', 'NODE_ID', 'ADMIN_TOKEN', 'SOURCES', 'SOURCES_FILE', 'DEFAULT_SOURCE', 'METRICS_TOKEN']);
   const picked = Object.fromEntries(known.filter((k) => source[k] !== undefined && source[k] !== '').map((k) => [k, source[k]]));
   const env = plainToInstance(Env, picked, { exposeDefaultValues: true });
   const problems = validateSync(env, { validationError: { target: false } }).flatMap((e) =>
@@ -203,6 +215,8 @@ export function appOptionsFromEnv(env: Env): AppOptions {
       },
       sources: env.sources ?? [],
       ...(env.DEFAULT_SOURCE ? { defaultSource: env.DEFAULT_SOURCE } : {}),
+      whep: { enabled: env.WHEP_ENABLED, allowOrigin: corsOrigin(env) },
+      metrics: { enabled: env.METRICS_ENABLED || !!env.METRICS_TOKEN, token: env.METRICS_TOKEN },
     },
     cluster: { nodeId: env.NODE_ID, adminToken: env.ADMIN_TOKEN, drainNoticeMs: env.DRAIN_NOTICE_MS },
   };

@@ -10,6 +10,17 @@ import { DEFAULT_TEST_CLIP, TestPatternSource } from './test-pattern.source';
  * starts every source when the module initialises, and stops it when the module is destroyed.
  */
 export function createSource(config: SourceConfig | SourceConfigInit): MediaSource {
+  const source = build(config);
+  if ((config.kind === 'rtsp' || config.kind === 'file') && config.onDemand) {
+    source.setOnDemand({ lingerMs: config.lingerMs ?? DEFAULT_LINGER_MS });
+  }
+  return source;
+}
+
+/** How long an on-demand source runs on after its last viewer left, unless configured. */
+export const DEFAULT_LINGER_MS = 10_000;
+
+function build(config: SourceConfig | SourceConfigInit): MediaSource {
   switch (config.kind) {
     case 'test':
       return new TestPatternSource(config.file ?? DEFAULT_TEST_CLIP, config.id);

@@ -13,7 +13,14 @@ export const PICTURE_LOSS_MIN_INTERVAL_MS = 1000;
 
 export type VideoCodecName = 'VP8' | 'H264';
 
-export type SourceState = 'starting' | 'live' | 'offline' | 'stopped';
+/** `idle`: an on-demand source that no viewer needs now (nothing runs). */
+export type SourceState = 'idle' | 'starting' | 'live' | 'offline' | 'stopped';
+
+/** An on-demand source's settings: see `MediaSource.setOnDemand`. */
+export interface OnDemandOptions {
+  /** How long the source keeps running after its last viewer left (ms). */
+  lingerMs: number;
+}
 
 /** Events of `MediaSource.events`. */
 export interface MediaSourceEvents {
@@ -60,6 +67,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new KeyframeCache();
   /** What a track replays from; one function for the source, not one per packet. */
   private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
+  /** On-demand state: whether viewers want it, whether it runs, one start/stop at a time. */
+  private demand?: { lingerMs: number; wanted: boolean; running: boolean; chain: Promise<void>; linger?: NodeJS.Timeout };
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -67,6 +76,11 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   protected abstract stop(): Promise<void> | void;
 
   async onModuleInit(): Promise<void> {
+    if (this.demand) {
+      // Nothing runs until a viewer comes (see setOnDemand).
+      this.setState('idle');
+      return;
+    }
     this.setState('starting');
     await this.start();
     if (this.state === 'starting' && !this.reportsOwnState) this.setState('live');
@@ -74,7 +88,28 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.end('source-stopped');
-    await this.stop();
+    if (!this.demand) return this.stop();
+    const d = this.demand;
+    clearTimeout(d.linger);
+    d.linger = undefined;
+    d.wanted = false;
+    await this.applyDemand();
+  }
+
+  /**
+   * Makes the source start when its first viewer subscribes and stop `lingerMs` after its
+   * last viewer left (a camera that accepts few RTSP clients is pulled only while watched).
+   * Its keyframe cache is dropped when it stops, so the first viewer after a start waits for
+   * the source's first keyframe; later viewers get the cache. Call before the module starts.
+   */
+  setOnDemand(options: OnDemandOptions): this {
+    this.demand = { lingerMs: options.lingerMs, wanted: false, running: false, chain: Promise.resolve() };
+    return this;
+  }
+
+  /** Whether the source is on demand, and whether it runs now. */
+  get onDemand(): { lingerMs: number; running: boolean } | undefined {
+    return this.demand && { lingerMs: this.demand.lingerMs, running: this.demand.running };
   }
 
   /** Whether the source has ended for good (a file played once, or shut down). */
@@ -147,8 +182,62 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     }
     for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached);
     this.tracks.add(track);
-    track.once('ended', () => this.tracks.delete(track));
+    track.once('ended', () => {
+      this.tracks.delete(track);
+      if (this.demand) this.viewersChanged();
+    });
+    if (this.demand) this.viewersChanged();
     return track;
+  }
+
+  /** On demand: start for the first viewer; stop after the linger time once none is left. */
+  private viewersChanged(): void {
+    const d = this.demand!;
+    if (this.ended) return;
+    if (this.tracks.size > 0) {
+      clearTimeout(d.linger);
+      d.linger = undefined;
+      if (!d.wanted) {
+        d.wanted = true;
+        void this.applyDemand();
+      }
+    } else if (d.wanted && !d.linger) {
+      d.linger = setTimeout(() => {
+        d.linger = undefined;
+        if (this.tracks.size > 0) return;
+        d.wanted = false;
+        void this.applyDemand();
+      }, d.lingerMs);
+      d.linger.unref();
+    }
+  }
+
+  /** Starts or stops the source to match what the viewers want; runs one at a time. */
+  private applyDemand(): Promise<void> {
+    const d = this.demand!;
+    d.chain = d.chain.then(async () => {
+      if (d.wanted && !d.running && !this.ended) {
+        d.running = true;
+        this.setState('starting');
+        try {
+          await this.start();
+          if (this.state === 'starting' && !this.reportsOwnState) this.setState('live');
+        } catch (err) {
+          this.logger.error(`on-demand start failed: ${(err as Error).message}`);
+          d.running = false;
+          d.wanted = false;
+          await Promise.resolve(this.stop()).catch(() => undefined);
+          if (!this.ended) this.setState('offline');
+        }
+      } else if (!d.wanted && d.running) {
+        d.running = false;
+        await this.stop();
+        // The next viewer waits for a fresh keyframe rather than a picture from before.
+        this.cache.clear();
+        if (!this.ended) this.setState('idle');
+      }
+    });
+    return d.chain;
   }
 
   get viewers(): number {
@@ -166,8 +255,14 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /** Packets and payload bytes the source has published (metrics: input rate). */
+  readonly input = { packets: 0, bytes: 0, keyframes: 0 };
+
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
+    this.input.packets++;
+    this.input.bytes += packet.payload.length;
+    if (keyframeStart) this.input.keyframes++;
     this.cache.push(packet, keyframeStart);
     for (const track of this.tracks) {
       try {

@@ -78,6 +78,12 @@ export class RtspSourceConfig extends BaseSourceConfig {
   profileLevelId?: string;
   @IsOptional() @IsString() @IsNotEmpty()
   ffmpegPath?: string;
+  /** Pull the camera only while someone watches: start for the first viewer (default false). */
+  @IsOptional() @IsBoolean()
+  onDemand?: boolean;
+  /** On demand: stop this long after the last viewer left (ms, default 10000). */
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
+  lingerMs?: number;
 }
 
 /** A file (IVF or WebM with VP8, MP4 with H.264) played without transcoding. */
@@ -94,6 +100,12 @@ export class FileSourceConfig extends BaseSourceConfig {
   profileLevelId?: string;
   @IsOptional() @IsString() @IsNotEmpty()
   ffmpegPath?: string;
+  /** Play only while someone watches: start for the first viewer (default false). */
+  @IsOptional() @IsBoolean()
+  onDemand?: boolean;
+  /** On demand: stop this long after the last viewer left (ms, default 10000). */
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
+  lingerMs?: number;
 }
 
 /** One named source, as configured (environment `SOURCES`, a `SOURCES_FILE`, or code). */

@@ -119,8 +119,11 @@ export interface SourceDescription {
   /** `test`, `rtp`, `rtsp` or `file` (or an application's own kind). */
   kind: string;
   codec: 'VP8' | 'H264';
-  /** `starting`, `live`, `offline` (no media for a while; viewers resume by themselves), `stopped` (ended). */
-  state: 'starting' | 'live' | 'offline' | 'stopped';
+  /**
+   * `starting`, `live`, `offline` (no media for a while; viewers resume by themselves),
+   * `stopped` (ended), `idle` (an on-demand source nobody watches: it starts for a viewer).
+   */
+  state: 'idle' | 'starting' | 'live' | 'offline' | 'stopped';
   /** Sessions currently fed by this source. */
   viewers: number;
   /** The codec as `RTCRtpReceiver.getCapabilities('video').codecs` lists it: `video/VP8`, `video/H264`. */

@@ -27,6 +27,10 @@ export interface SessionEvents {
   message: [ownerId: string, event: { sessionId: string; data: string }];
   /** A binary data-channel message (text ones are `message`). */
   binary: [ownerId: string, event: { sessionId: string; data: Buffer }];
+  /** For metrics: a `start` succeeded (`requestedAt` is `performance.now()` when it was asked). */
+  started: [ownerId: string, event: { sessionId: string; source: string; requestedAt: number }];
+  /** For metrics: a `start` was refused or failed with this code. */
+  'start-failed': [ownerId: string, event: { code: ErrorCode }];
 }
 
 /**
@@ -49,6 +53,19 @@ export class SessionService implements OnApplicationShutdown {
   ) {}
 
   async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+    const requestedAt = performance.now();
+    try {
+      const result = await this.open(ownerId, req);
+      const source = this.sessions.get(result.sessionId)?.source.id ?? req.source ?? '';
+      this.events.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
+      return result;
+    } catch (err) {
+      this.events.emit('start-failed', ownerId, { code: err instanceof StreamingError ? err.code : ErrorCode.INTERNAL });
+      throw err;
+    }
+  }
+
+  private async open(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
     const source = this.resolveSource(req.source);
     if (this.sessions.size >= this.options.maxSessions) {

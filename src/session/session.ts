@@ -76,6 +76,12 @@ export class Session {
   private channel?: RTCDataChannel;
   private _state: SessionState = 'connecting';
   private _closed = false;
+  /**
+   * Whether the client takes server offers. A WHEP viewer does not (WHEP has no signalling
+   * from server to client): stop-video then only stops sending on the same m-line, and a
+   * resume starts again on it (werift keeps the RTP continuous), with the cached keyframe.
+   */
+  renegotiation = true;
   /** The viewer's picture-loss requests (PLI) and what each led to. */
   readonly pictureLoss: Record<PictureLossOutcome, number> = { source: 0, replay: 0, limited: 0, ended: 0 };
 
@@ -218,6 +224,7 @@ export class Session {
       this.videoWanted = false;
       this.videoOffReason = reason;
       this.detachVideo();
+      if (!this.renegotiation) return this.refreshState(reason);
       if (this.transceiverLive()) {
         if (this.ownsTransport(this.transceiver!.mid)) {
           this.transceiver!.setDirection('inactive');
@@ -254,6 +261,7 @@ export class Session {
   }
 
   private async addVideo(reason: string | undefined): Promise<void> {
+    if (!this.renegotiation && this.transceiverLive()) return this.resumeInPlace(reason);
     if (this.videoOn()) {
       this.videoPending = false;
       return;
@@ -312,6 +320,17 @@ export class Session {
       throw err;
     }
     this.videoPending = false;
+    this.refreshState(reason);
+  }
+
+  /** Resume without renegotiation: a new track on the same sender (see `renegotiation`). */
+  private async resumeInPlace(reason: string | undefined): Promise<void> {
+    if (this.videoWanted) return;
+    if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
+    const track = this.newTrack();
+    await this.transceiver!.sender.replaceTrack(track);
+    this.track = track;
+    this.videoWanted = true;
     this.refreshState(reason);
   }
 

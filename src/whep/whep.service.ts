@@ -1,0 +1,208 @@
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { StreamingError } from '../common/streaming-error';
+import { ErrorCode, IceCandidateInit, SessionCandidateEvent, SessionStateEvent } from '../protocol';
+import { SessionService } from '../session/session.service';
+import { SignallingOptions, StreamingHandshake } from '../signalling/signalling.options';
+import { WhepOptions } from './whep.options';
+import { iceUfragOf, parseSdpFragment, withCandidates } from './whep.sdp';
+
+/** One WHEP session resource (`/whep/<source>/<id>`). */
+export interface WhepResource {
+  /** The resource's id in its URL: random, the client's capability to PATCH and DELETE it. */
+  id: string;
+  sessionId: string;
+  ownerId: string;
+  source: string;
+  etag: string;
+}
+
+/** A WHEP request refused with an HTTP status (the message is safe to show). */
+export class WhepError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WhepError';
+  }
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.SOURCE_NOT_FOUND]: 404,
+  [ErrorCode.SESSION_NOT_FOUND]: 404,
+  [ErrorCode.CAPACITY_EXCEEDED]: 503,
+  // Not 406: published players take 406 as "retry without audio/video".
+  [ErrorCode.CODEC_NOT_SUPPORTED]: 422,
+  [ErrorCode.NEGOTIATION_FAILED]: 422,
+  [ErrorCode.INVALID_STATE]: 409,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.VALIDATION_FAILED]: 400,
+};
+
+/** The HTTP status of a service error (500 for anything unexpected). */
+export function statusOf(err: unknown): { status: number; code: ErrorCode; message: string } {
+  if (err instanceof WhepError) return { status: err.status, code: err.code, message: err.message };
+  if (err instanceof StreamingError) return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message };
+  return { status: 500, code: ErrorCode.INTERNAL, message: 'internal error' };
+}
+
+const OWNER_PREFIX = 'whep:';
+
+/**
+ * WHEP (draft-ietf-wish-whep) on top of the session service: a WHEP viewer is an ordinary
+ * session whose owner is `whep:<uuid>`, so caps, viewer counts, the cluster and admin
+ * endpoints, `close()` and the fan-out treat it like any other. What WHEP lacks is
+ * signalling from server to client, hence: the answer carries every server candidate, and
+ * the session never renegotiates (see `Session.renegotiation`).
+ */
+@Injectable()
+export class WhepService implements OnModuleDestroy {
+  private readonly log = new Logger('WHEP');
+  private readonly byId = new Map<string, WhepResource>();
+  private readonly byOwner = new Map<string, WhepResource>();
+  private readonly onState = (ownerId: string, e: SessionStateEvent) => {
+    if (e.state !== 'closed' || !ownerId.startsWith(OWNER_PREFIX)) return;
+    const r = this.byOwner.get(ownerId);
+    if (r && r.sessionId === e.sessionId) this.forget(r);
+  };
+
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly signalling: SignallingOptions,
+    readonly options: WhepOptions,
+  ) {
+    sessions.events.on('state', this.onState);
+  }
+
+  onModuleDestroy(): void {
+    this.sessions.events.off('state', this.onState);
+  }
+
+  /** How many WHEP resources are open. */
+  get count(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): WhepResource | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Runs the module's `authorize` hook on a WHEP request (the Bearer token as `auth.token`). */
+  async authorize(handshake: StreamingHandshake): Promise<void> {
+    const hook = this.signalling.authorize;
+    if (!hook) return;
+    let result;
+    try {
+      result = await hook(handshake);
+    } catch (err) {
+      this.log.error(`authorize hook failed: ${(err as Error)?.stack ?? String(err)}`);
+      result = { allow: false as const, reason: 'unauthorized' };
+    }
+    if (result !== true) throw new WhepError(401, ErrorCode.UNAUTHORIZED, result?.reason || 'unauthorized');
+  }
+
+  /**
+   * POST: a session for `source` (the default one when undefined) from the client's offer.
+   * Resolves once the server's candidates are gathered, with the answer that carries them.
+   */
+  async offer(source: string | undefined, sdp: string): Promise<{ resource: WhepResource; answer: string }> {
+    if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) {
+      throw new WhepError(400, ErrorCode.VALIDATION_FAILED, 'the body is not an SDP offer');
+    }
+    const ownerId = `${OWNER_PREFIX}${randomUUID()}`;
+    const candidates: IceCandidateInit[] = [];
+    let gathered!: () => void;
+    const complete = new Promise<void>((resolve) => (gathered = resolve));
+    const onCandidate = (owner: string, e: SessionCandidateEvent) => {
+      if (owner !== ownerId) return;
+      if (e.candidate) candidates.push(e.candidate);
+      else gathered();
+    };
+    this.sessions.events.on('candidate', onCandidate);
+    try {
+      const started = await this.sessions.start(ownerId, { source, offer: { type: 'offer', sdp } });
+      const session = this.sessions.list().find((s) => s.id === started.sessionId);
+      const answer = 'answer' in started ? started.answer : undefined;
+      if (!session || !answer) throw new StreamingError(ErrorCode.INTERNAL, 'the session vanished');
+      session.renegotiation = false;
+      const resource: WhepResource = {
+        id: randomBytes(18).toString('base64url'),
+        sessionId: session.id,
+        ownerId,
+        source: session.source.id,
+        etag: newEtag(),
+      };
+      this.byId.set(resource.id, resource);
+      this.byOwner.set(ownerId, resource);
+      await this.until(complete, this.options.gatherTimeoutMs);
+      if (session.closed) {
+        this.forget(resource);
+        throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the session closed during gathering');
+      }
+      const local = session.peerConnection.localDescription?.sdp ?? answer.sdp;
+      return { resource, answer: withCandidates(local, candidates) };
+    } finally {
+      this.sessions.events.off('candidate', onCandidate);
+    }
+  }
+
+  /**
+   * PATCH with a trickle-ice-sdpfrag: the client's candidates. An ICE restart (a new
+   * ufrag) is refused with 422: werift 0.25 cannot restart ICE as the answerer.
+   */
+  async patch(id: string, ifMatch: string | undefined, body: string): Promise<void> {
+    const r = this.require(id);
+    if (ifMatch !== undefined && ifMatch.trim() !== '*' && !etagMatches(ifMatch, r.etag)) {
+      throw new WhepError(412, ErrorCode.INVALID_STATE, 'the ETag does not match the ICE session');
+    }
+    let fragment;
+    try {
+      fragment = parseSdpFragment(body);
+    } catch (err) {
+      throw new WhepError(400, ErrorCode.VALIDATION_FAILED, `not a trickle-ice-sdpfrag (${(err as Error).message})`);
+    }
+    const session = this.sessions.list().find((s) => s.id === r.sessionId);
+    const current = iceUfragOf(session?.peerConnection.remoteDescription?.sdp);
+    if (fragment.ufrag !== undefined && current !== undefined && fragment.ufrag !== current) {
+      throw new WhepError(422, ErrorCode.NEGOTIATION_FAILED, 'ICE restart is not supported; start a new session');
+    }
+    for (const c of fragment.candidates) await this.sessions.candidate(r.ownerId, r.sessionId, c);
+  }
+
+  /** DELETE: ends the session (reason `client-closed`). */
+  delete(id: string): void {
+    const r = this.require(id);
+    this.sessions.close(r.ownerId, r.sessionId, 'client-closed');
+    this.forget(r);
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private require(id: string): WhepResource {
+    const r = this.byId.get(id);
+    if (!r) throw new WhepError(404, ErrorCode.SESSION_NOT_FOUND, 'no such WHEP session');
+    return r;
+  }
+
+  private forget(r: WhepResource): void {
+    this.byId.delete(r.id);
+    if (this.byOwner.get(r.ownerId) === r) this.byOwner.delete(r.ownerId);
+  }
+
+  private async until(p: Promise<void>, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+}
+
+function newEtag(): string {
+  return `"${createHash('sha256').update(randomBytes(16)).digest('base64url').slice(0, 22)}"`;
+}
+
+/** `If-Match` holds a list of entity tags (weak ones compare by their opaque part). */
+function etagMatches(header: string, etag: string): boolean {
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}

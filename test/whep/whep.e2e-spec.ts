@@ -1,0 +1,211 @@
+/**
+ * WHEP against the real application, with a werift peer and fetch as the client (written
+ * from draft-ietf-wish-whep, not from our code). Loopback only.
+ */
+import { ClusterOptions } from '../../src/cluster/cluster.options';
+import { ClusterService } from '../../src/cluster/cluster.service';
+import { SessionService } from '../../src/session/session.service';
+import { TestApp, startApp } from '../helpers/app';
+import { waitUntil } from '../helpers/browser';
+import { countOwnUdpSockets } from '../helpers/udp-sockets';
+import { ok } from '../helpers/werift-viewer';
+import { WhepClient, whepPost } from './whep-client';
+
+jest.setTimeout(30_000);
+
+describe('WHEP', () => {
+  let t: TestApp;
+  const clients: WhepClient[] = [];
+  const sessions = () => t.app.get(SessionService);
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await t?.close();
+  });
+
+  async function post(path: string, opts: Parameters<typeof whepPost>[1] = {}): Promise<WhepClient> {
+    const c = await whepPost(`${t.url}${path}`, opts);
+    clients.push(c);
+    return c;
+  }
+
+  it('POST answers 201 with an answer that carries candidates, a Location, an ETag and ICE-server Links; media flows; DELETE ends it', async () => {
+    t = await startApp({
+      streaming: { clientIceServers: [{ urls: 'turn:turn.example.invalid:3478', username: 'u', credential: 'p"w' }] },
+    });
+    const udpBefore = countOwnUdpSockets();
+    const c = await post('/whep/test', { audio: true });
+    expect(c.status).toBe(201);
+    expect(c.headers.get('content-type')).toMatch(/^application\/sdp/);
+    expect(c.headers.get('location')).toMatch(/^\/whep\/test\/[\w-]{16,}$/);
+    expect(c.headers.get('etag')).toMatch(/^"[\w-]+"$/);
+    expect(c.headers.get('link')).toBe('<turn:turn.example.invalid:3478>; rel="ice-server"; username="u"; credential="p\\"w"; credential-type="password"');
+    const answer = c.pc.remoteDescription!.sdp;
+    expect(answer).toMatch(/^a=candidate:.* 127\.0\.0\.1 /m);
+    expect(answer).toMatch(/^m=audio 0 /m); // no audio here: the audio m-line is rejected
+    await waitUntil(() => c.packets() > 20, 10_000, 'video packets');
+
+    // A session like any other: in the source's viewer count, owned by `whep:<id>`.
+    const [s] = sessions().list();
+    expect(s.ownerId).toMatch(/^whep:/);
+    await waitUntil(() => s.state === 'streaming', 5000, 'streaming');
+    const socket = await t.connect();
+    const listed = await ok<{ sources: { id: string; viewers: number }[] }>(socket, 'sources:list', {});
+    expect(listed.sources.find((x) => x.id === 'test')?.viewers).toBe(1);
+    expect((await t.app.get(ClusterService).viewerCounts()).sources.test).toBe(1);
+
+    const del = await fetch(c.resource!, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(s.closed).toBe(true);
+    expect(sessions().count).toBe(0);
+    expect((await fetch(c.resource!, { method: 'DELETE' })).status).toBe(404);
+    await c.close();
+    await waitUntil(() => countOwnUdpSockets() <= udpBefore, 10_000, 'UDP sockets released');
+  });
+
+  it('trickles the client candidates with PATCH (If-Match), refuses a stale ETag (412), an ICE restart (422) and a wrong type (415)', async () => {
+    t = await startApp();
+    const c = await post('/whep', { trickle: true });
+    expect(c.status).toBe(201);
+    // POST /whep (no source) is the default source; its resource names it.
+    expect(c.resource).toMatch(/\/whep\/test\/[\w-]+$/);
+    await waitUntil(() => c.packets() > 10, 10_000, 'video packets after trickle');
+    const frag = 'a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n';
+    const patch = (body: string, headers: Record<string, string>) =>
+      fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', ...headers }, body });
+    expect((await patch('a=end-of-candidates\r\n', { 'If-Match': '"stale"' })).status).toBe(412);
+    const restart = await patch(frag, { 'If-Match': '*' });
+    expect(restart.status).toBe(422);
+    expect(await restart.json()).toMatchObject({ code: 'NEGOTIATION_FAILED' });
+    expect((await patch('a=end-of-candidates\r\n', { 'Content-Type': 'text/plain' })).status).toBe(415);
+    // The session is untouched by the refused requests.
+    const n = c.packets();
+    await waitUntil(() => c.packets() > n + 10, 5000, 'still streaming');
+  });
+
+  it('refuses a wrong content type (415), a non-SDP body (400), an unknown source or resource (404), a huge body (413), an offer without video (422)', async () => {
+    t = await startApp();
+    const r1 = await fetch(`${t.url}/whep/test`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'v=0' });
+    expect(r1.status).toBe(415);
+    const r2 = await fetch(`${t.url}/whep/test`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'hello' });
+    expect(r2.status).toBe(400);
+    expect(await r2.json()).toEqual({ code: 'VALIDATION_FAILED', message: 'the body is not an SDP offer' });
+    const r3 = await post('/whep/nope');
+    expect(r3.status).toBe(404);
+    const r4 = await fetch(`${t.url}/whep/test/AAAAAAAAAAAAAAAAAAAAAAAA`, { method: 'DELETE' });
+    expect(r4.status).toBe(404);
+    const big = await fetch(`${t.url}/whep/test`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: `v=0\r\n${'a=x\r\n'.repeat(40_000)}` });
+    expect(big.status).toBe(413);
+    const noVideo = await fetch(`${t.url}/whep/test`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n',
+    });
+    expect([noVideo.status, ((await noVideo.json()) as { code: string }).code]).toEqual([422, 'NEGOTIATION_FAILED']);
+    // A closed session's resource is gone for PATCH too.
+    const c = await post('/whep/test');
+    await fetch(c.resource!, { method: 'DELETE' });
+    const late = await fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag' }, body: 'a=end-of-candidates\r\n' });
+    expect(late.status).toBe(404);
+    expect(sessions().count).toBe(0);
+  });
+
+  it('answers OPTIONS and CORS preflights, and exposes Location/ETag/Link to pages of other origins', async () => {
+    t = await startApp({ streaming: { whep: { allowOrigin: ['http://player.example'] } } });
+    const pre = await fetch(`${t.url}/whep/test`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://player.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('http://player.example');
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    expect(pre.headers.get('accept-post')).toBe('application/sdp');
+    const other = await fetch(`${t.url}/whep/test`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const c = await whepPost(`${t.url}/whep/test`, {});
+    clients.push(c);
+    const pre2 = await fetch(c.resource!, { method: 'OPTIONS', headers: { Origin: 'http://player.example' } });
+    expect(pre2.headers.get('accept-patch')).toBe('application/trickle-ice-sdpfrag');
+    expect(pre2.headers.get('allow')).toBe('OPTIONS, PATCH, DELETE');
+  });
+
+  it('passes the Bearer token to the authorize hook (401 with WWW-Authenticate when refused)', async () => {
+    const seen: unknown[] = [];
+    t = await startApp({
+      streaming: {
+        authorize: (h) => {
+          seen.push(h.auth.token);
+          return h.auth.token === 'good' ? true : { allow: false, reason: 'bad token' };
+        },
+      },
+    });
+    const bad = await post('/whep/test', { token: 'nope' });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toBe('Bearer');
+    const good = await post('/whep/test', { token: 'good' });
+    expect(good.status).toBe(201);
+    expect(seen).toEqual(['nope', 'good']);
+  });
+
+  it('is absent when turned off (whep.enabled false): 404, no session', async () => {
+    t = await startApp({ streaming: { whep: { enabled: false } } });
+    const c = await post('/whep/test');
+    expect(c.status).toBe(404);
+    expect(c.headers.get('location')).toBeNull();
+    expect(sessions().count).toBe(0);
+  });
+
+  it('counts against maxSessions (503 with Retry-After)', async () => {
+    t = await startApp({ session: { maxSessions: 1 } });
+    expect((await post('/whep/test')).status).toBe(201);
+    const second = await post('/whep/test');
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('5');
+    expect(sessions().count).toBe(1);
+  });
+
+  it('is listed by GET /admin/sessions and ended by DELETE /admin/sessions/:id, its resource then gone', async () => {
+    const ADMIN = 'admin-token-0123456789';
+    t = await startApp({ customize: (b) => b.overrideProvider(ClusterOptions).useValue(ClusterOptions.from({ adminToken: ADMIN })) });
+    const c = await post('/whep/test');
+    await waitUntil(() => c.packets() > 5, 10_000, 'video packets');
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    const listed = (await (await fetch(`${t.url}/admin/sessions`, { headers: auth })).json()) as { sessions: { id: string; transport: string }[] };
+    expect(listed.sessions).toEqual([expect.objectContaining({ transport: 'whep' })]);
+    const ended = await fetch(`${t.url}/admin/sessions/${listed.sessions[0].id}`, { method: 'DELETE', headers: auth });
+    expect(ended.status).toBe(200);
+    expect(sessions().count).toBe(0);
+    expect((await fetch(c.resource!, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('stop-video stops sending on the same m-line without renegotiation, resume sends again; admin stop and shutdown reach it', async () => {
+    t = await startApp();
+    const c = await post('/whep/test');
+    await waitUntil(() => c.packets() > 10, 10_000, 'video packets');
+    const [s] = sessions().list();
+    await waitUntil(() => s.state === 'streaming', 5000, 'streaming');
+    const offers: unknown[] = [];
+    sessions().events.on('offer', (o) => offers.push(o));
+    const mids = () => c.pc.getTransceivers().map((x) => x.mid);
+    const midsBefore = mids();
+
+    const stopped = await t.app.get(ClusterService).stopSourceVideo('test');
+    expect(stopped.stopped).toBe(1);
+    expect(s.state).toBe('data-only');
+    await new Promise((r) => setTimeout(r, 300));
+    const atStop = c.packets();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(c.packets()).toBe(atStop);
+
+    await sessions().resumeVideo(s.ownerId, s.id);
+    expect(s.state).toBe('streaming');
+    await waitUntil(() => c.packets() > atStop + 10, 5000, 'packets after resume');
+    expect(offers).toEqual([]); // never a server offer: WHEP cannot carry one
+    expect(mids()).toEqual(midsBefore);
+    expect(c.pc.connectionState).toBe('connected');
+
+    await t.close();
+    expect(s.closed).toBe(true);
+    t = undefined as unknown as TestApp;
+  });
+});
