@@ -2,6 +2,7 @@ import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
 import { codecDescription } from './codecs';
+import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 import { KeyframeCache } from './keyframe-cache';
 import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
 
@@ -60,6 +61,14 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new KeyframeCache();
   /** What a track replays from; one function for the source, not one per packet. */
   private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
+  /**
+   * The last packets published, each prepared once for every viewer's lean send path
+   * (payload copy, send times); NACKs are answered from here.
+   */
+  private readonly history = new PacketHistory(1024);
+  /** The preparation of each packet still referenced (the keyframe cache's, for replays). */
+  private readonly prepared = new WeakMap<RtpPacket, SharedPacket>();
+  private readonly sharedOf = (packet: RtpPacket): SharedPacket | undefined => this.prepared.get(packet);
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -94,6 +103,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   protected end(reason: string): void {
     this.setState('stopped');
     this.cache.clear();
+    this.history.clear();
     for (const t of [...this.tracks]) t.stop(reason);
     this.tracks.clear();
   }
@@ -145,7 +155,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       track.stop('source-ended');
       return track;
     }
-    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached);
+    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached, this.prepared.get(packet), this.sharedOf);
     this.tracks.add(track);
     track.once('ended', () => this.tracks.delete(track));
     return track;
@@ -169,9 +179,12 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Fan a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe. */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
     this.cache.push(packet, keyframeStart);
+    // Once per packet for all viewers: the lean path's payload copy, send times, history slot.
+    const shared = this.history.push(packet);
+    this.prepared.set(packet, shared);
     for (const track of this.tracks) {
       try {
-        track.deliver(packet, this.cached);
+        track.deliver(packet, this.cached, shared, this.sharedOf);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);
