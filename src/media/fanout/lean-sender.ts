@@ -24,6 +24,8 @@ interface SenderInternals {
   ntpTimestamp: bigint;
   retransmittedPacketsSent: number;
   retransmittedBytesSent: number;
+  /** Round-trip time from the receiver reports (seconds), once known. */
+  rtt?: number;
   onGenericNack: { subscribe(fn: (f: { lost: number[] }) => void): { unSubscribe(): void } };
   runRtcp(): Promise<void>;
 }
@@ -54,13 +56,19 @@ const RING = 4;
 const SENT_SLOTS = 1024;
 /** Output buffers fit a payload this large (plus RTX's 2 bytes and the tag) before they grow. */
 const DEFAULT_MAX_PAYLOAD = 1500;
+/** A packet is resent at most once in 1.5 round trips, within these bounds (ms). */
+const RESEND_WINDOW_MS = 50;
+const RESEND_WINDOW_MAX_MS = 250;
 
 export interface LeanSenderStats {
   sent: number;
   /** Not sent: the sender or DTLS not ready, or no ICE consent. */
   dropped: number;
+  /** Sequence numbers asked for by NACKs. */
   nacked: number;
   retransmitted: number;
+  /** Asked for again within the resend window (not resent). */
+  nackIgnored: number;
   /** Configurations read from werift (first one, renegotiation, ICE restart, DTLS re-key). */
   reconfigurations: number;
 }
@@ -79,7 +87,7 @@ export interface LeanSenderStats {
  * packet.
  */
 export class LeanSender {
-  readonly stats: LeanSenderStats = { sent: 0, dropped: 0, nacked: 0, retransmitted: 0, reconfigurations: 0 };
+  readonly stats: LeanSenderStats = { sent: 0, dropped: 0, nacked: 0, retransmitted: 0, nackIgnored: 0, reconfigurations: 0 };
   private readonly s: SenderInternals;
   private closed = false;
   private readonly nackSub: { unSubscribe(): void };
@@ -123,6 +131,8 @@ export class LeanSender {
   private readonly sentSeq = new Int32Array(SENT_SLOTS).fill(-1);
   private readonly sentIndex = new Int32Array(SENT_SLOTS);
   private readonly sentTs = new Uint32Array(SENT_SLOTS);
+  /** When each slot was last resent (ms): a repeated NACK within the window is not answered. */
+  private readonly resentAt = new Float64Array(SENT_SLOTS);
   private newestIndex = -1;
   private rtcpStarted = false;
 
@@ -284,6 +294,11 @@ export class LeanSender {
     return slot;
   }
 
+  /** Returns the ring slot just taken by `nextOut` (its packet was not handed to dgram). */
+  private giveBack(slot: number | Buffer): void {
+    if (typeof slot === 'number') this.ringPos = slot;
+  }
+
   private freshBuffer(): Buffer {
     const b = Buffer.allocUnsafeSlow(this.bufSize);
     this.stamp(b);
@@ -321,14 +336,19 @@ export class LeanSender {
     }
   }
 
+  /**
+   * Sends a packet from an output buffer. A ring slot stays busy until dgram's callback; one
+   * that is not handed to dgram goes back at once, so that the busy slots are always the last
+   * `inFlight` taken (sends complete in order), which is what makes `nextOut` safe.
+   */
   private transmit(buf: Buffer, size: number, slot: number | Buffer): void {
     const dtls = this.dtls!;
     const loss = dtls.config.debug?.outboundPacketLoss;
     // werift's debug option, with werift's meaning: `95` sends 95 % (drops about 5 %).
-    if (loss && loss / 100 < Math.random()) return;
+    if (loss && loss / 100 < Math.random()) return this.giveBack(slot);
     const pair = this.pair!;
     if (this.socket) {
-      if (this.transport?.closed) return;
+      if (this.transport?.closed) return this.giveBack(slot);
       try {
         if (typeof slot === 'number') {
           this.inFlight++;
@@ -339,11 +359,12 @@ export class LeanSender {
       } catch {
         // The socket closed under us (the session is closing): the packet is lost, like werift's.
         if (typeof slot === 'number') this.inFlight--;
-        return;
+        return this.giveBack(slot);
       }
     } else {
       // ICE over TCP or TURN: werift's own send (framing, relaying), with a copy it may keep.
       void dtls.iceTransport.connection.send(Buffer.from(buf.subarray(OUT_HEAD, OUT_HEAD + size))).catch(() => undefined);
+      this.giveBack(slot);
     }
     dtls.bytesSent += size;
     dtls.packetsSent++;
@@ -357,11 +378,23 @@ export class LeanSender {
     if (this.closed) return;
     this.stats.nacked += lost.length;
     if (!this.history || !this.sync() || !this.dtls!.iceTransport.connection.canSendApplicationData()) return;
+    // Without RTX a retransmission reuses the packet's index, and a second copy that arrives
+    // is dropped by the receiver's SRTP replay check (and logged as an error); so, like
+    // libwebrtc, a packet is resent at most once per round trip, and at least RESEND_WINDOW_MS
+    // apart (a loaded server may answer later than the browser's next NACK, ~100 ms).
+    const now = performance.now();
+    const rtt = this.s.rtt;
+    const window = Math.min(RESEND_WINDOW_MAX_MS, Math.max(RESEND_WINDOW_MS, rtt ? rtt * 1500 : 0));
     for (const seq of lost) {
       const at = seq & (SENT_SLOTS - 1);
       if (this.sentSeq[at] !== seq) continue;
       const shared = this.history.get(this.sentIndex[at]);
       if (!shared) continue;
+      if (now - this.resentAt[at] < window) {
+        this.stats.nackIgnored++;
+        continue;
+      }
+      this.resentAt[at] = now;
       this.resend(shared, seq, this.sentTs[at]);
     }
   }
