@@ -47,6 +47,14 @@ if (!process.send) {
 const send = (msg) => process.send(msg);
 // The parent is gone (crashed or killed): do not linger.
 process.on('disconnect', () => process.exit(0));
+// One viewer's werift glitch must not end the run for all (seen: werift's SCTP
+// `dataChannelFlush` reading an undefined stream id as a connection comes up); counted.
+let uncaught = 0;
+const uncaughtSamples = [];
+process.on('uncaughtException', (e) => {
+  uncaught++;
+  if (uncaughtSamples.length < 3) uncaughtSamples.push(String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '));
+});
 
 /**
  * Same loopback-only werift options as test/helpers/werift-viewer.ts. For Janus (which does
@@ -447,7 +455,7 @@ async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries, light = fal
     setupMs: performance.now() - t0,
     receiving: viewers.length,
     failed,
-    errors,
+    errors: [...errors, ...(uncaught ? [`${uncaught} uncaught exceptions in the viewer process, e.g. ${uncaughtSamples.join(' || ')}`] : [])],
     firstPacketMs: viewers.map((v) => v.firstPacketAt - v.startedAt),
     // Seconds of video the viewers received during the ramp, all together.
     viewerSeconds: viewers.reduce((sum, v) => sum + (performance.now() - v.firstPacketAt) / 1000, 0),
