@@ -6,7 +6,7 @@
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
- *       [--server-cpu=0] [--viewer-cpu=1]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
@@ -58,7 +58,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -78,6 +78,8 @@ for (const p of PATHS) if (!['lean', 'werift', 'janus'].includes(p)) usage(`--pa
 const LIGHT = (args.viewers ?? 'light') === 'light';
 if (!['light', 'werift'].includes(args.viewers ?? 'light')) usage('--viewers must be light or werift');
 const FULL_EVERY = num(args['full-every'] ?? '10', 'full-every', 1);
+const SRTP = args.srtp ?? 'default';
+if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
 const pinDefault = (core) => (cpus().length >= 2 ? core : 'none');
 const SERVER_CPU = args['server-cpu'] ?? pinDefault('0');
 const VIEWER_CPU = args['viewer-cpu'] ?? pinDefault('1');
@@ -91,7 +93,8 @@ function usage(msg) {
   console.error(
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
-      ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]`,
+      ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
+      ` [--srtp=default|cm|gcm]`,
   );
   process.exit(2);
 }
@@ -402,6 +405,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
         `(${ready.failed} failed attempts)` +
         (janus ? '' : `; server: ${sessions.count} sessions, ${live} streaming, ${source.viewers} source viewers`),
     );
+    if (warmup && SRTP !== 'default') preferSrtp(sessions, SRTP);
     if (!janus && source.viewers !== sessions.count) {
       throw new Error(
         `${sessions.count} sessions but ${source.viewers} viewers of the bench's source: ` +
@@ -519,6 +523,20 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     if (!janus) await viewers.stop();
     ctx.viewers = undefined;
   }
+}
+
+/**
+ * --srtp=cm|gcm: the SRTP profile this service prefers, for the sessions after the warm-up.
+ * werift keeps one profile list for every DTLS transport (AEAD_AES_128_GCM first in 0.25.2)
+ * and, as DTLS server, picks its first one the client offers; it is reordered in place here,
+ * which is what a werift patch preferring AES_CM_128_HMAC_SHA1_80 does for good.
+ */
+function preferSrtp(sessions, which) {
+  const t = sessions.list()[0]?.peerConnection.dtlsTransports[0];
+  if (!t?.srtpProfiles) throw new Error('--srtp: no session to reach werift profile list through (use --warmup >= 1)');
+  const first = which === 'cm' ? 0x0001 : 0x0007;
+  t.srtpProfiles.sort((a, b) => (b === first) - (a === first));
+  console.log(`  SRTP profiles now offered in this order: ${t.srtpProfiles.map((p) => `0x${p.toString(16)}`).join(', ')}`);
 }
 
 // --- Janus: its own network namespace, its own config, the same feed --------------------
@@ -695,7 +713,7 @@ try {
         clip: { ...CLIP, path: CLIP_PATH.replace(ROOT + '/', '') },
         options: {
           warmup: WARMUP, window: WINDOW_S, settle: SETTLE_S, batch: BATCH, flow: FLOW, viewerTimeoutMs: VIEWER_TIMEOUT_MS,
-          paths: PATHS, light: LIGHT, fullEvery: FULL_EVERY, serverCpu: SERVER_CPU, viewerCpu: VIEWER_CPU,
+          paths: PATHS, light: LIGHT, fullEvery: FULL_EVERY, serverCpu: SERVER_CPU, viewerCpu: VIEWER_CPU, srtp: SRTP,
         },
         baseline,
         janusBaseline: ctx.janusBaseline,
