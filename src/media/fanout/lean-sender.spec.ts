@@ -11,6 +11,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from 'werift';
+import { loopbackPeer } from '../../../test/helpers/werift-viewer';
 import { LeanSender } from './lean-sender';
 import { ntpNow, PacketHistory } from './shared-packet';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './srtp';
@@ -31,14 +32,7 @@ const VP8 = () =>
 const RTX = () => new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' });
 
 function peer(withRtx: boolean): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    bundlePolicy: 'max-bundle',
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host.startsWith('127.'),
+  return loopbackPeer({
     codecs: { audio: [], video: withRtx ? [VP8(), RTX()] : [VP8()] },
     headerExtensions: { audio: [], video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()] },
   });
