@@ -7,6 +7,7 @@ import {
   RtcpSrPacket,
   RtpHeader,
   RtpPacket,
+  SrtpSession,
   useAbsSendTime,
   useSdesMid,
   useTransportWideCC,
@@ -155,6 +156,41 @@ describe.each([
     // Its NTP time is the last packet's send time: within seconds of now, in NTP seconds.
     const srSeconds = Number(sr.senderInfo.ntpTimestamp >> 32n);
     expect(Math.abs(srSeconds - Number(ntpNow() >> 32n))).toBeLessThan(5);
+  });
+
+  it('picks up new SRTP keys (a DTLS re-key) at the next packet', async () => {
+    c = await connect(profile, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(64);
+    const send = async (from: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const p = rtp(from + i, 3000 * (from + i), true);
+        lean.deliver(p, history.push(p));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    await send(100, 10);
+    await until('the first packets', () => c.received.length === 10);
+    expect(lean.stats.reconfigurations).toBe(1);
+    // New master keys on both ends, as a new DTLS handshake would give werift.
+    type Dtls = { srtp: unknown; dtls: { srtp: { srtpProfile: number } } };
+    const serverDtls = c.server.dtlsTransports[0] as unknown as Dtls;
+    const clientDtls = c.client.dtlsTransports[0] as unknown as Dtls;
+    const saltLength = profile === SRTP_AEAD_AES_128_GCM ? 12 : 14;
+    const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    serverDtls.srtp = new SrtpSession({
+      keys: { localMasterKey: a.key, localMasterSalt: a.salt, remoteMasterKey: b.key, remoteMasterSalt: b.salt },
+      profile,
+    } as never);
+    clientDtls.srtp = new SrtpSession({
+      keys: { localMasterKey: b.key, localMasterSalt: b.salt, remoteMasterKey: a.key, remoteMasterSalt: a.salt },
+      profile,
+    } as never);
+    await send(110, 10);
+    await until('the packets under the new keys', () => c.received.length === 20);
+    expect(lean.stats.reconfigurations).toBe(2);
+    expect(c.received.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
   });
 
   it('sends nothing after close', async () => {
