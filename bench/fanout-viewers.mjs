@@ -6,9 +6,18 @@
  *
  *   parent -> child                         child -> parent
  *   { cmd: 'start', url, n, batch, flow,    { type: 'progress', started, receiving, failed }
- *     viewerTimeoutMs, retries }            { type: 'ready', setupMs, firstPacketMs[], failed, errors[] }
+ *     viewerTimeoutMs, retries, light,      { type: 'ready', setupMs, firstPacketMs[], failed, errors[] }
+ *     fullEvery, target, prefix }
  *   { cmd: 'mark', id }                     { type: 'mark', id, cpu, rss, heapUsed, viewers[] }
+ *   { cmd: 'feed', port, packets[] }        (RTP to a local UDP port: the Janus mountpoint)
  *   { cmd: 'close' }                        { type: 'closed', ms }
+ *
+ * Light viewers (`light`): werift sets up ICE, DTLS and SRTP and keeps ICE consent; then
+ * every SRTP packet is counted from its clear RTP header and not decrypted, and the viewer
+ * sends a receiver report every second itself. One viewer in `fullEvery` stays a full werift
+ * receiver (decrypts and authenticates every packet, NACKs, sends werift's RTCP), so the
+ * stream's integrity is checked on a sample. `target: 'janus'` signals through Janus's HTTP
+ * API (streaming plugin, mountpoint 1) instead of our socket.io protocol.
  *
  * Viewers start in batches of `batch`; a batch must be receiving video before the next one
  * starts (werift handshakes stall when many run at once). Every ICE candidate is on
@@ -22,7 +31,15 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
 // The viewers' werift gets the service's werift fixes (no public STUN server, DTLS on node:crypto).
 require(join(ROOT, 'dist/werift/index.js'));
-const { RTCPeerConnection, RTCSessionDescription } = require('werift');
+const {
+  RTCPeerConnection,
+  RTCSessionDescription,
+  SrtpAuthenticationError,
+  RtcpRrPacket,
+  RtcpReceiverInfo,
+  isRtcp,
+} = require('werift');
+const { createSocket } = require('node:dgram');
 const { io } = require('socket.io-client');
 
 if (!process.send) {
@@ -32,19 +49,79 @@ if (!process.send) {
 const send = (msg) => process.send(msg);
 // The parent is gone (crashed or killed): do not linger.
 process.on('disconnect', () => process.exit(0));
+// One viewer's werift glitch must not end the run for all (seen: werift's SCTP
+// `dataChannelFlush` reading an undefined stream id as a connection comes up); counted.
+let uncaught = 0;
+const uncaughtSamples = [];
+process.on('uncaughtException', (e) => {
+  uncaught++;
+  if (uncaughtSamples.length < 3) uncaughtSamples.push(String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '));
+});
 
-/** Same loopback-only werift options as test/helpers/werift-viewer.ts. */
-function loopbackPeer() {
+/**
+ * Same loopback-only werift options as test/helpers/werift-viewer.ts. For Janus (which does
+ * not gather on loopback) the viewers run in the bench's private network namespace and use
+ * its test address instead (`prefix` 192.0.2.).
+ */
+function loopbackPeer(prefix = '127.', address = '127.0.0.1') {
   return new RTCPeerConnection({
     iceServers: [],
     bundlePolicy: 'max-bundle',
     iceUseIpv4: false,
     iceUseIpv6: false,
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceInterfaceAddresses: { udp4: '127.0.0.1' },
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host.startsWith('127.'),
+    iceAdditionalHostAddresses: [address],
+    iceInterfaceAddresses: { udp4: address },
+    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host.startsWith(prefix),
   });
 }
+
+/** Frames whose every packet arrived lag this many packets behind the newest before they count. */
+const FRAME_LAG = 256;
+const RING = 1024;
+
+/**
+ * Complete frames from RTP headers alone: a frame is the packets after one marker up to the
+ * next; it is complete when no sequence number in it is missing. Judged FRAME_LAG packets
+ * late, so a NACK-repaired packet (full viewers) still counts. A lost marker packet merges
+ * two frames into one incomplete one (conservative).
+ */
+class FrameCounter {
+  complete = 0;
+  #seen = new Float64Array(RING).fill(-1);
+  #marker = new Uint8Array(RING);
+  #highest = -1;
+  #next = -1;
+  #ok = false;
+
+  add(seq, marker) {
+    let ext;
+    if (this.#highest < 0) {
+      ext = seq;
+      this.#highest = ext;
+      this.#next = ext;
+      this.#ok = false; // the first frame may have started before we joined
+    } else {
+      const diff = ((seq - (this.#highest & 0xffff) + 0x8000) & 0xffff) - 0x8000;
+      ext = this.#highest + diff;
+      if (ext > this.#highest) this.#highest = ext;
+    }
+    if (ext < this.#next) return; // too late to count
+    this.#seen[ext % RING] = ext;
+    this.#marker[ext % RING] = marker ? 1 : 0;
+    while (this.#next <= this.#highest - FRAME_LAG) {
+      const i = this.#next % RING;
+      if (this.#seen[i] !== this.#next) this.#ok = false;
+      else if (this.#marker[i]) {
+        if (this.#ok) this.complete++;
+        this.#ok = true;
+      }
+      this.#next++;
+    }
+  }
+}
+
+/** One error object for every light-counted packet: werift drops the packet on it, quietly. */
+const COUNTED = new SrtpAuthenticationError('counted from the clear header (light viewer)');
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -85,15 +162,26 @@ class Viewer {
   #firstPacket;
   #onFirstPacket;
 
-  constructor(url, flow) {
+  frames = new FrameCounter();
+  /** Light-path receiver-report state. */
+  mediaSsrc = 0;
+  #rrBase = -1;
+  #dtls;
+
+  constructor(url, flow, { light = false, target = 'ours', prefix = '127.', address = '127.0.0.1' } = {}) {
     this.url = url;
     this.flow = flow;
+    this.light = light;
+    this.target = target;
+    this.prefix = prefix;
+    this.address = address;
     this.#firstPacket = new Promise((resolve) => (this.#onFirstPacket = resolve));
   }
 
   /** Connects, negotiates, and resolves at the first video RTP packet. */
   async start(timeoutMs) {
     this.startedAt = performance.now();
+    if (this.target === 'janus') return this.#startJanus(timeoutMs);
     const socket = io(this.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     this.socket = socket;
     await withTimeout(
@@ -104,8 +192,7 @@ class Viewer {
       timeoutMs,
       'socket.io connect',
     );
-    const pc = loopbackPeer();
-    this.pc = pc;
+    const pc = this.#peer();
     socket.on('session:candidate', (e) => this.#onCandidate(e));
     socket.on('session:offer', (e) => this.#onOffer(e));
     pc.onIceCandidate.subscribe((c) => {
@@ -113,12 +200,104 @@ class Viewer {
       if (this.sessionId) this.#sendCandidate(candidate);
       else this.#localQueue.push(candidate);
     });
-    pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.#onRtp(rtp));
-    });
 
     const negotiated = this.flow === 'server' ? this.#startServerOffers() : this.#startDataFirst();
     await withTimeout(negotiated, timeoutMs, 'negotiation');
+    const left = Math.max(1, timeoutMs - (performance.now() - this.startedAt));
+    await withTimeout(this.#firstPacket, left, 'the first video packet');
+  }
+
+  /** The peer connection, counting RTP the full way (decrypted) or the light way. */
+  #peer() {
+    const pc = loopbackPeer(this.prefix, this.address);
+    this.pc = pc;
+    pc.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => this.#onRtp(rtp.header.sequenceNumber, rtp.header.marker, rtp.payload.length));
+    });
+    if (this.light) {
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'connected') this.#goLight();
+      });
+    }
+    return pc;
+  }
+
+  /** From now on, SRTP packets are counted from their clear headers and not decrypted. */
+  #goLight() {
+    for (const t of this.pc.dtlsTransports) {
+      if (!t.srtp || t.srtp.decrypt.light) continue;
+      const decrypt = (buf) => {
+        // RTP (not RTCP: isMedia passed already); video only, by its payload type.
+        if (buf.length >= 12 && !isRtcp(buf)) {
+          this.mediaSsrc ||= buf.readUInt32BE(8);
+          this.#onRtp(buf.readUInt16BE(2), (buf[1] & 0x80) !== 0, buf.length - 12);
+        }
+        throw COUNTED;
+      };
+      decrypt.light = true;
+      t.srtp.decrypt = decrypt;
+      this.#dtls = t;
+    }
+  }
+
+  /** A receiver report (RFC 3550) from the light counters; werift encrypts it (SRTCP). */
+  sendReceiverReport() {
+    if (!this.#dtls || !this.mediaSsrc || this.closed || this.highestSeq < 0) return;
+    if (this.#rrBase < 0) this.#rrBase = this.highestSeq - this.packets + 1;
+    const expected = this.highestSeq - this.#rrBase + 1;
+    const lost = Math.max(0, expected - this.packets);
+    const rr = new RtcpRrPacket({
+      ssrc: 1,
+      reports: [
+        new RtcpReceiverInfo({
+          ssrc: this.mediaSsrc,
+          fractionLost: 0,
+          packetsLost: lost,
+          highestSequence: this.highestSeq >>> 0,
+          jitter: 0,
+          lsr: 0,
+          dlsr: 0,
+        }),
+      ],
+    });
+    this.#dtls.sendRtcp([rr]).catch(() => undefined);
+  }
+
+  /** Janus's streaming plugin: create a session, attach, watch mountpoint 1, answer, start. */
+  async #startJanus(timeoutMs) {
+    const api = this.url;
+    const post = async (path, body) => {
+      const res = await fetch(api + path, {
+        method: 'POST',
+        body: JSON.stringify({ transaction: Math.random().toString(36).slice(2), ...body }),
+      });
+      const json = await res.json();
+      if (json.janus === 'error') throw new Error(`janus: ${json.error?.code} ${json.error?.reason}`);
+      return json;
+    };
+    const work = (async () => {
+      const session = await post('', { janus: 'create' });
+      this.janusSession = session.data.id;
+      const handle = await post(`/${this.janusSession}`, { janus: 'attach', plugin: 'janus.plugin.streaming' });
+      this.janusHandle = handle.data.id;
+      await post(`/${this.janusSession}/${this.janusHandle}`, { janus: 'message', body: { request: 'watch', id: 1 } });
+      let offer;
+      while (!offer) {
+        const events = await (await fetch(`${api}/${this.janusSession}?maxev=5`)).json();
+        for (const e of Array.isArray(events) ? events : [events]) if (e.jsep?.type === 'offer') offer = e.jsep;
+      }
+      const pc = this.#peer();
+      await pc.setRemoteDescription(new RTCSessionDescription(offer.sdp, 'offer'));
+      const answer = await pc.createAnswer();
+      // Resolves when gathering is over: the answer then carries our candidates.
+      await pc.setLocalDescription(answer);
+      await post(`/${this.janusSession}/${this.janusHandle}`, {
+        janus: 'message',
+        body: { request: 'start' },
+        jsep: { type: 'answer', sdp: pc.localDescription.sdp },
+      });
+    })();
+    await withTimeout(work, timeoutMs, 'janus negotiation');
     const left = Math.max(1, timeoutMs - (performance.now() - this.startedAt));
     await withTimeout(this.#firstPacket, left, 'the first video packet');
   }
@@ -178,10 +357,10 @@ class Viewer {
     else this.#remoteQueue.push(e.candidate);
   }
 
-  #onRtp(rtp) {
+  #onRtp(seq, marker, payloadLength) {
     this.packets++;
-    this.bytes += rtp.payload.length;
-    const seq = rtp.header.sequenceNumber;
+    this.bytes += payloadLength;
+    this.frames.add(seq, marker);
     if (this.highestSeq < 0) {
       this.highestSeq = seq;
       this.firstPacketAt = performance.now();
@@ -231,6 +410,12 @@ class Viewer {
     }
     // The server closes every session of a socket that disconnects.
     this.socket?.disconnect();
+    if (this.janusSession) {
+      await fetch(`${this.url}/${this.janusSession}`, {
+        method: 'POST',
+        body: JSON.stringify({ janus: 'destroy', transaction: 'bye' }),
+      }).catch(() => undefined);
+    }
   }
 }
 
@@ -239,14 +424,16 @@ const viewers = [];
 /** Viewers that gave up, kept until close so their sockets are released too. */
 const failedViewers = [];
 
-async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries }) {
+async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries, light = false, fullEvery = 10, target = 'ours', prefix, address }) {
   const t0 = performance.now();
   const errors = [];
   let failed = 0;
   let started = 0;
   const startOne = async () => {
+    // Every fullEvery-th viewer decrypts (the first one included).
+    const full = !light || started % fullEvery === 0;
     for (let attempt = 0; ; attempt++) {
-      const v = new Viewer(url, flow);
+      const v = new Viewer(url, flow, { light: !full, target, prefix, address });
       started++;
       try {
         await v.start(viewerTimeoutMs);
@@ -270,7 +457,7 @@ async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries }) {
     setupMs: performance.now() - t0,
     receiving: viewers.length,
     failed,
-    errors,
+    errors: [...errors, ...(uncaught ? [`${uncaught} uncaught exceptions in the viewer process, e.g. ${uncaughtSamples.join(' || ')}`] : [])],
     firstPacketMs: viewers.map((v) => v.firstPacketAt - v.startedAt),
     // Seconds of video the viewers received during the ramp, all together.
     viewerSeconds: viewers.reduce((sum, v) => sum + (performance.now() - v.firstPacketAt) / 1000, 0),
@@ -285,7 +472,7 @@ function mark(id) {
     cpu: process.cpuUsage(),
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
-    viewers: viewers.map((v) => [v.packets, v.highestSeq, v.bytes]),
+    viewers: viewers.map((v) => [v.packets, v.highestSeq, v.bytes, v.frames.complete, v.light ? 1 : 0]),
   });
 }
 
@@ -297,6 +484,21 @@ async function closeAll() {
   send({ type: 'closed', ms: performance.now() - t0 });
 }
 
+// Light viewers' receiver reports: every second, spread over the second.
+let rrTurn = 0;
+setInterval(() => {
+  const list = viewers;
+  const step = Math.max(1, Math.ceil(list.length / 10));
+  for (let i = rrTurn * step; i < Math.min(list.length, (rrTurn + 1) * step); i++) if (list[i].light) list[i].sendReceiverReport();
+  rrTurn = (rrTurn + 1) % 10;
+}, 100).unref();
+
+let feedSocket;
+function feed({ port, packets }) {
+  feedSocket ??= createSocket('udp4');
+  for (const p of packets) feedSocket.send(Buffer.from(p), port, '127.0.0.1');
+}
+
 process.on('message', (msg) => {
   const fail = (e) => send({ type: 'error', message: e?.stack ?? String(e) });
   switch (msg?.cmd) {
@@ -305,6 +507,9 @@ process.on('message', (msg) => {
       break;
     case 'mark':
       mark(msg.id);
+      break;
+    case 'feed':
+      feed(msg);
       break;
     case 'close':
       closeAll().catch(fail);

@@ -5,6 +5,16 @@
  *
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
+ *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm]
+ *
+ * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
+ * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
+ * streaming plugin, Debian package, fed the same RTP packets; see bench/fanout-janus.mjs).
+ * --viewers=light (default): viewers keep ICE consent, DTLS and RTCP alive but count SRTP
+ * packets from their clear headers; one in --full-every decrypts everything (werift).
+ * --server-cpu / --viewer-cpu pin the server (this process, or Janus) and the viewer process
+ * to those cores with taskset (default 0 and 1 when the machine has 2 or more; `none` to not pin).
  *
  * This process runs the built service (dist/, the real AppModule on 127.0.0.1:0) with one
  * provider swapped: `MediaSource` is a FileSource playing a 1 Mbps VP8 IVF clip in-process,
@@ -25,7 +35,7 @@
  *   viewer CPU         the viewer process's CPU over the same window
  *   machine busy       /proc/stat over the window (both processes plus anyone else)
  */
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -46,7 +56,10 @@ const args = Object.fromEntries(
     return [m[1], m[2] ?? 'true'];
   }),
 );
-const KNOWN = ['warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json'];
+const KNOWN = [
+  'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp',
+];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
 const WINDOW_S = num(args.window ?? '10', 'window', 1);
@@ -60,6 +73,17 @@ const FLOW = args.flow ?? 'data-first';
 if (!['data-first', 'recvonly', 'server'].includes(FLOW)) usage('--flow must be data-first, recvonly or server');
 const DIST = resolve(ROOT, args.dist ?? 'dist');
 const JSON_OUT = resolve(ROOT, args.json ?? join(RESULTS, 'fanout.json'));
+const PATHS = (args.paths ?? 'lean').split(',');
+for (const p of PATHS) if (!['lean', 'werift', 'janus'].includes(p)) usage(`--paths: unknown ${p} (lean, werift, janus)`);
+const LIGHT = (args.viewers ?? 'light') === 'light';
+if (!['light', 'werift'].includes(args.viewers ?? 'light')) usage('--viewers must be light or werift');
+const FULL_EVERY = num(args['full-every'] ?? '10', 'full-every', 1);
+const SRTP = args.srtp ?? 'default';
+if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
+const pinDefault = (core) => (cpus().length >= 2 ? core : 'none');
+const SERVER_CPU = args['server-cpu'] ?? pinDefault('0');
+const VIEWER_CPU = args['viewer-cpu'] ?? pinDefault('1');
+if (PATHS.includes('janus') && FLOW !== 'data-first') usage('--flow applies to this service only; Janus offers');
 
 // The clip: 1 Mbps CBR VP8, a keyframe every 2 s, 10 s, looped by the source.
 const CLIP = { width: 1280, height: 720, fps: 30, seconds: 10, kbps: 1000, gop: 60 };
@@ -68,7 +92,9 @@ const CLIP_PATH = join(RESULTS, `fanout-${CLIP.width}x${CLIP.height}-${CLIP.kbps
 function usage(msg) {
   console.error(
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
-      ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]`,
+      ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
+      ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
+      ` [--srtp=default|cm|gcm]`,
   );
   process.exit(2);
 }
@@ -132,6 +158,7 @@ require('reflect-metadata');
 const { Test } = require('@nestjs/testing');
 const { MediaSource } = require(join(DIST, 'media/media-source.js'));
 const { SessionService } = require(join(DIST, 'session/session.service.js'));
+const { SessionOptions } = require(join(DIST, 'session/session.options.js'));
 const appModule = require(join(DIST, 'app.module.js'));
 const { FileSource } = require(join(DIST, 'media/sources/file.source.js'));
 
@@ -139,14 +166,20 @@ const { FileSource } = require(join(DIST, 'media/sources/file.source.js'));
 class CountingFileSource extends FileSource {
   published = 0;
   publishedBytes = 0;
+  /** Frames (marker bits) published: what complete-frame delivery is measured against. */
+  frames = 0;
+  /** While Janus is measured: each packet is also fed to its mountpoint, as it is published. */
+  tap = undefined;
   publish(packet, keyframeStart) {
     this.published++;
     this.publishedBytes += packet.payload.length;
+    if (packet.header.marker) this.frames++;
+    this.tap?.(packet);
     super.publish(packet, keyframeStart);
   }
 }
 
-const counters = (s) => ({ published: s.published, publishedBytes: s.publishedBytes });
+const counters = (s) => ({ published: s.published, publishedBytes: s.publishedBytes, frames: s.frames });
 
 const SESSION_OPTIONS = {
   announcedAddresses: ['127.0.0.1'],
@@ -178,7 +211,7 @@ async function startApp(source) {
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
-  return { app, url: `http://127.0.0.1:${port}`, sessions: app.get(SessionService) };
+  return { app, url: `http://127.0.0.1:${port}`, sessions: app.get(SessionService), options: app.get(SessionOptions) };
 }
 
 // --- measurement helpers -------------------------------------------------------------
@@ -211,17 +244,19 @@ eld.enable();
  * is not in the window); at the end, the counters are read first and the GC runs after,
  * before the memory figures (so RSS and heap are measured without garbage either way).
  */
-function collect(edge = 'start', beforeGc = () => undefined) {
+function collect(edge = 'start', beforeGc = () => undefined, janus = undefined) {
   if (edge === 'start') gc?.();
+  const j = janus?.usage();
   const snap = {
     at: performance.now(),
-    cpu: process.cpuUsage(),
+    // The server's CPU: this process, or Janus's (all its threads, from /proc).
+    cpu: j ? { user: j.cpuMs * 1000, system: 0 } : process.cpuUsage(),
     elu: performance.eventLoopUtilization(),
     machine: machineCpu(),
   };
   snap.extra = beforeGc();
   if (edge === 'end') gc?.();
-  snap.mem = process.memoryUsage();
+  snap.mem = j ? { rss: janus.usage().rssMB * 2 ** 20, heapUsed: 0, external: 0 } : process.memoryUsage();
   return snap;
 }
 
@@ -245,6 +280,7 @@ function serverDelta(a, b, source0, source1) {
     // Whole machine, all cores: 100 % = every core busy.
     machineBusyPct: m,
     packets: source1.published - source0.published,
+    frames: source1.frames - source0.frames,
     kbps: ((source1.publishedBytes - source0.publishedBytes) * 8) / wallMs,
   };
 }
@@ -252,11 +288,19 @@ function serverDelta(a, b, source0, source1) {
 // --- the viewer process --------------------------------------------------------------
 
 class ViewerProcess {
-  constructor() {
+  /** `netns`: the pid whose network namespace the viewers join (Janus's). */
+  constructor({ netns } = {}) {
+    // Through taskset (the viewer core) and nsenter (Janus's namespace); the IPC channel is
+    // an inherited file descriptor, so it survives the exec chain.
+    const wrap = [
+      ...(netns ? ['/usr/bin/nsenter', '-t', String(netns), '-n'] : []),
+      ...(VIEWER_CPU !== 'none' ? ['/usr/bin/taskset', '-c', VIEWER_CPU] : []),
+    ];
     this.child = fork(join(ROOT, 'bench/fanout-viewers.mjs'), [], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
+      serialization: 'advanced',
+      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath] } : { execArgv: [] }),
     });
     this.waiters = [];
     this.progress = undefined;
@@ -320,53 +364,76 @@ class ViewerProcess {
 
 // --- one run -------------------------------------------------------------------------
 
-async function run(n, ctx, { warmup = false } = {}) {
+async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
   const { app, url, sessions, source } = ctx;
+  const janus = path === 'janus' ? ctx.janus : undefined;
   // The warm-up run measures against a zero baseline; its figures are not used.
-  const baseline = ctx.baseline ?? { cpuPct: 0, rssMB: 0, heapUsedMB: 0 };
-  console.log(`\n${warmup ? 'warm-up' : `N = ${n}`}: starting ${n} viewers in batches of ${BATCH} (${FLOW} flow)`);
-  const viewers = new ViewerProcess();
+  const baseline = (janus ? ctx.janusBaseline : ctx.baseline) ?? { cpuPct: 0, rssMB: 0, heapUsedMB: 0 };
+  if (!janus) ctx.options.sendPath = path;
+  console.log(
+    `\n${warmup ? 'warm-up' : `N = ${n}`} [${path}]: starting ${n} ${LIGHT ? `light viewers (1 in ${FULL_EVERY} full)` : 'werift viewers'}` +
+      ` in batches of ${BATCH}${janus ? '' : ` (${FLOW} flow)`}`,
+  );
+  const viewers = janus ? ctx.janusFeed : new ViewerProcess();
   ctx.viewers = viewers;
   try {
-    await viewers.next((m) => m.type === 'hello', 10_000, 'the viewer process');
-    const before = collect();
+    if (!janus) await viewers.next((m) => m.type === 'hello', 10_000, 'the viewer process');
+    const before = collect('start', undefined, janus);
     const s0 = counters(source);
     // Generous: about 25 viewers' setups per second when all goes well, plus timeouts.
     const rampTimeout = 60_000 + Math.ceil(n / BATCH) * (VIEWER_TIMEOUT_MS * (RETRIES + 1) + 2_000);
-    viewers.child.send({ cmd: 'start', url, n, batch: BATCH, flow: FLOW, viewerTimeoutMs: VIEWER_TIMEOUT_MS, retries: RETRIES });
+    viewers.child.send({
+      cmd: 'start',
+      url: janus ? janus.apiUrl : url,
+      n,
+      batch: BATCH,
+      flow: FLOW,
+      viewerTimeoutMs: VIEWER_TIMEOUT_MS,
+      retries: RETRIES,
+      light: LIGHT,
+      fullEvery: FULL_EVERY,
+      target: janus ? 'janus' : 'ours',
+      ...(janus ? { prefix: '192.0.2.', address: JANUS_VIEWER_ADDRESS } : {}),
+    });
     const ready = await viewers.next((m) => m.type === 'ready', rampTimeout, `${n} viewers to start`);
-    const afterRamp = collect('end');
+    const afterRamp = collect('end', undefined, janus);
     const ramp = serverDelta(before, afterRamp, s0, source);
     if (process.stdout.isTTY) process.stdout.write('\n');
     const live = sessions.list().filter((s) => s.state === 'streaming').length;
     console.log(
       `  ${ready.receiving}/${n} receiving after ${(ready.setupMs / 1000).toFixed(1)} s ` +
-        `(${ready.failed} failed attempts); server: ${sessions.count} sessions, ${live} streaming, ` +
-        `${source.viewers} source viewers`,
+        `(${ready.failed} failed attempts)` +
+        (janus ? '' : `; server: ${sessions.count} sessions, ${live} streaming, ${source.viewers} source viewers`),
     );
-    if (source.viewers !== sessions.count) {
+    if (warmup && SRTP !== 'default') preferSrtp(sessions, SRTP);
+    if (!janus && source.viewers !== sessions.count) {
       throw new Error(
         `${sessions.count} sessions but ${source.viewers} viewers of the bench's source: ` +
           'the MediaSource override did not reach the sessions',
       );
     }
     for (const e of ready.errors) console.log(`  viewer error: ${e}`);
+    if (janus && ready.receiving === 0) console.log(`  janus log (tail):\n${janus.log().slice(-4000)}`);
     if (ready.receiving === 0) throw new Error('no viewer is receiving');
 
     await sleep((warmup ? 1 : SETTLE_S) * 1000);
     // Each edge of the window: a full GC first (outside the window), then the server's
     // counters and the request to the viewer process in the same tick, so both count the
     // same packets (up to those in flight, which cancel out between the two edges).
-    const a = collect('start');
+    const a = collect('start', undefined, janus);
     const src0 = counters(source);
-    const m0 = await viewers.request({ cmd: 'mark', id: 0 }, (m) => m.type === 'mark' && m.id === 0, 10_000, 'mark 0');
+    const m0 = await viewers.request({ cmd: 'mark', id: 0 }, (m) => m.type === 'mark' && m.id === 0, 30_000, 'mark 0');
     eld.reset();
     await sleep((warmup ? 2 : WINDOW_S) * 1000);
     let mark1;
-    const b = collect('end', () => {
-      mark1 = viewers.request({ cmd: 'mark', id: 1 }, (m) => m.type === 'mark' && m.id === 1, 10_000, 'mark 1');
-      return counters(source);
-    });
+    const b = collect(
+      'end',
+      () => {
+        mark1 = viewers.request({ cmd: 'mark', id: 1 }, (m) => m.type === 'mark' && m.id === 1, 30_000, 'mark 1');
+        return counters(source);
+      },
+      janus,
+    );
     const src1 = b.extra;
     const m1 = await mark1;
     const d = serverDelta(a, b, src0, src1);
@@ -376,12 +443,14 @@ async function run(n, ctx, { warmup = false } = {}) {
     const k = Math.min(m0.viewers.length, m1.viewers.length);
     let received = 0;
     let bytes = 0;
+    let completeFrames = 0;
     const perViewer = [];
     for (let i = 0; i < k; i++) {
-      const [p0, h0, b0] = m0.viewers[i];
-      const [p1, h1, b1] = m1.viewers[i];
+      const [p0, h0, b0, f0] = m0.viewers[i];
+      const [p1, h1, b1, f1] = m1.viewers[i];
       received += p1 - p0;
       bytes += b1 - b0;
+      completeFrames += f1 - f0;
       perViewer.push(d.packets ? (p1 - p0) / d.packets : 0);
       void h0, h1;
     }
@@ -394,6 +463,7 @@ async function run(n, ctx, { warmup = false } = {}) {
 
     const extraCpuUs = d.cpuUs - baseline.cpuPct * 10 * d.wallMs; // pct -> us: pct/100 * wallMs*1000
     const result = {
+      path,
       n,
       receiving: ready.receiving,
       failedAttempts: ready.failed,
@@ -421,6 +491,8 @@ async function run(n, ctx, { warmup = false } = {}) {
       rssMBPerViewer: (d.rssMB - baseline.rssMB) / k,
       heapUsedMBPerViewer: (d.heapUsedMB - baseline.heapUsedMB) / k,
       deliveryRatio: received / (d.packets * k),
+      // Complete frames (every packet of the frame arrived) / (frames published x N).
+      frameDelivery: d.frames ? completeFrames / (d.frames * k) : undefined,
       deliveryRatioBySeq: expectedBySeq ? received / expectedBySeq : undefined,
       worstViewerDelivery: perViewer[0],
       viewersBelow99Pct: perViewer.filter((r) => r < 0.99).length,
@@ -437,19 +509,82 @@ async function run(n, ctx, { warmup = false } = {}) {
     console.log(
       `  window ${result.windowS.toFixed(1)} s: source ${result.sourcePps.toFixed(0)} pkt/s ${result.sourceKbps.toFixed(0)} kbit/s; ` +
         `server CPU ${result.serverCpuPct.toFixed(1)} % (ELU ${(d.elu * 100).toFixed(0)} %, lag p99 ${lagP99.toFixed(1)} ms); ` +
-        `viewers' CPU ${result.viewerProcessCpuPct.toFixed(1)} %; delivery ${(100 * result.deliveryRatio).toFixed(2)} %`,
+        `viewers' CPU ${result.viewerProcessCpuPct.toFixed(1)} %; delivery ${(100 * result.deliveryRatio).toFixed(2)} %, ` +
+        `complete frames ${(100 * (result.frameDelivery ?? NaN)).toFixed(2)} %`,
     );
 
     // Teardown: every viewer closes, the server must be back to 0 sessions.
     const closed = await viewers.request({ cmd: 'close' }, (m) => m.type === 'closed', 60_000, 'the viewers to close');
-    await waitUntil('0 sessions on the server', () => sessions.count === 0 && source.viewers === 0, 30_000);
+    if (!janus) await waitUntil('0 sessions on the server', () => sessions.count === 0 && source.viewers === 0, 30_000);
     result.teardownS = closed.ms / 1000;
-    console.log(`  closed in ${(closed.ms / 1000).toFixed(1)} s; server back to 0 sessions and 0 source viewers`);
+    console.log(`  closed in ${(closed.ms / 1000).toFixed(1)} s${janus ? '' : '; server back to 0 sessions and 0 source viewers'}`);
     return result;
   } finally {
-    await viewers.stop();
+    if (!janus) await viewers.stop();
     ctx.viewers = undefined;
   }
+}
+
+/**
+ * --srtp=cm|gcm: the SRTP profile this service prefers, for the sessions after the warm-up.
+ * werift keeps one profile list for every DTLS transport (AEAD_AES_128_GCM first in 0.25.2)
+ * and, as DTLS server, picks its first one the client offers; it is reordered in place here,
+ * which is what a werift patch preferring AES_CM_128_HMAC_SHA1_80 does for good.
+ */
+function preferSrtp(sessions, which) {
+  const t = sessions.list()[0]?.peerConnection.dtlsTransports[0];
+  if (!t?.srtpProfiles) throw new Error('--srtp: no session to reach werift profile list through (use --warmup >= 1)');
+  const first = which === 'cm' ? 0x0001 : 0x0007;
+  t.srtpProfiles.sort((a, b) => (b === first) - (a === first));
+  console.log(`  SRTP profiles now offered in this order: ${t.srtpProfiles.map((p) => `0x${p.toString(16)}`).join(', ')}`);
+}
+
+// --- Janus: its own network namespace, its own config, the same feed --------------------
+
+/** Janus gathers no loopback candidate: it runs in a private namespace with a veth pair. */
+const JANUS_ADDRESS = '192.0.2.1';
+const JANUS_VIEWER_ADDRESS = '192.0.2.3';
+
+async function startJanusSide() {
+  const { startJanus } = await import('./fanout-janus.mjs');
+  // A network namespace of our own (nothing in it reaches outside): lo, and a veth pair
+  // with two test addresses, Janus on one end, the viewers on the other.
+  const holder = spawn('/usr/bin/unshare', ['-n', '/bin/sleep', 'infinity'], { stdio: 'ignore' });
+  await sleep(200);
+  const ns = ['/usr/bin/nsenter', '-t', String(holder.pid), '-n'];
+  const sh = (args) => {
+    const r = spawnSync(ns[0], [...ns.slice(1), ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  };
+  sh(['ip', 'link', 'set', 'lo', 'up']);
+  sh(['ip', 'link', 'add', 'jv0', 'type', 'veth', 'peer', 'name', 'jv1']);
+  sh(['ip', 'addr', 'add', `${JANUS_ADDRESS}/24`, 'dev', 'jv0']);
+  sh(['ip', 'addr', 'add', `${JANUS_VIEWER_ADDRESS}/24`, 'dev', 'jv1']);
+  sh(['ip', 'link', 'set', 'jv0', 'up']);
+  sh(['ip', 'link', 'set', 'jv1', 'up']);
+  // libnice sends out of jv0 itself: the datagram then arrives on jv1 from an address of
+  // this namespace, which Linux drops as martian unless told to accept it.
+  for (const k of ['all', 'default', 'jv0', 'jv1']) {
+    sh(['sysctl', '-qw', `net.ipv4.conf.${k}.accept_local=1`]);
+    sh(['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
+  }
+  const janus = await startJanus({
+    wrap: [...ns, ...(SERVER_CPU !== 'none' ? ['/usr/bin/taskset', '-c', SERVER_CPU] : [])],
+    iceInterface: 'jv0',
+  });
+  janus.holder = holder;
+  // One viewer process for all Janus runs: it lives in the namespace and feeds the mountpoint.
+  const feed = new ViewerProcess({ netns: holder.pid });
+  await feed.next((m) => m.type === 'hello', 10_000, 'the Janus viewer process');
+  return { janus, feed };
+}
+
+async function stopJanusSide(ctx) {
+  ctx.source.tap = undefined;
+  await ctx.janusFeed?.stop().catch(() => undefined);
+  await ctx.janus?.stop().catch((e) => console.error('fanout: stopping janus:', e.message));
+  ctx.janus?.holder.kill('SIGKILL');
+  ctx.janus = undefined;
 }
 
 // --- main ----------------------------------------------------------------------------
@@ -462,6 +597,7 @@ async function shutdown() {
   if (stopping) return;
   stopping = true;
   await ctx.viewers?.stop().catch(() => ctx.viewers?.child.kill('SIGKILL'));
+  if (ctx.janus) await stopJanusSide(ctx);
   if (ctx.app) {
     await waitUntil('sessions to close', () => ctx.sessions.count === 0, 5_000).catch(() => undefined);
     await ctx.app.close().catch((e) => console.error('fanout: closing the app:', e.message));
@@ -470,6 +606,8 @@ async function shutdown() {
 process.on('exit', () => {
   // Last resort: never leave the viewer process behind.
   if (ctx.viewers && ctx.viewers.child.exitCode === null) ctx.viewers.child.kill('SIGKILL');
+  if (ctx.janusFeed && ctx.janusFeed.child.exitCode === null) ctx.janusFeed.child.kill('SIGKILL');
+  ctx.janus?.holder?.kill('SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => {
@@ -482,6 +620,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 const results = [];
 let baseline;
 try {
+  if (SERVER_CPU !== 'none') {
+    // Every thread of this process (main, libuv pool, V8 helpers) on the server core.
+    const r = spawnSync('/usr/bin/taskset', ['-a', '-p', '-c', SERVER_CPU, String(process.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset: ${r.stderr || r.error?.message}`);
+    console.log(`fanout: server pinned to CPU ${SERVER_CPU}, viewers to CPU ${VIEWER_CPU}`);
+  }
   await ensureClip();
   const source = new CountingFileSource({ id: 'bench', path: CLIP_PATH, loop: true });
   Object.assign(ctx, await startApp(source), { source });
@@ -495,9 +639,9 @@ try {
 
   // Warm-up (not counted): the first sessions load and compile werift's, socket.io's and
   // the app's code paths, which would otherwise count as memory and CPU of the first N.
-  if (WARMUP > 0) {
+  if (WARMUP > 0 && PATHS.some((p) => p !== 'janus')) {
     console.log(`fanout: warm-up with ${WARMUP} viewers (not counted)`);
-    await run(WARMUP, ctx, { warmup: true });
+    await run(WARMUP, ctx, { warmup: true, path: PATHS.find((p) => p !== 'janus') });
   }
 
   // Baseline: no viewer, the source playing.
@@ -514,12 +658,30 @@ try {
   );
   ctx.baseline = baseline;
 
-  for (const n of NS) {
+  if (PATHS.includes('janus')) {
+    const { janus, feed } = await startJanusSide();
+    Object.assign(ctx, { janus, janusFeed: feed });
+    // The mountpoint gets every packet the bench's source publishes, as it publishes it.
+    ctx.source.tap = (packet) => feed.child.send({ cmd: 'feed', port: janus.rtpPort, packets: [packet.serialize()] });
+    await sleep(2_000);
+    const ja = collect('start', undefined, janus);
+    const js0 = counters(source);
+    await sleep(BASELINE_S * 1000);
+    const jb = collect('end', () => counters(source), janus);
+    ctx.janusBaseline = serverDelta(ja, jb, js0, jb.extra);
+    console.log(
+      `fanout: Janus ${janus.version ?? ''} (pid ${janus.pid}) baseline (0 viewers, fed): CPU ${ctx.janusBaseline.cpuPct.toFixed(2)} %, ` +
+        `RSS ${ctx.janusBaseline.rssMB.toFixed(1)} MB`,
+    );
+  }
+
+  const runs = NS.flatMap((n) => PATHS.map((path) => ({ n, path })));
+  for (const { n, path } of runs) {
     try {
-      results.push(await run(n, ctx));
+      results.push(await run(n, ctx, { path }));
     } catch (err) {
-      console.error(`\nfanout: N = ${n} failed: ${err.message}`);
-      results.push({ n, error: err.message });
+      console.error(`\nfanout: N = ${n} [${path}] failed: ${err.message}`);
+      results.push({ n, path, error: err.message });
       exitCode = 1;
       // Leave the server clean for the next N, or stop here.
       const clean = await waitUntil('0 sessions', () => ctx.sessions.count === 0, 30_000).then(
@@ -531,6 +693,9 @@ try {
         break;
       }
     }
+    // Results so far, so that an interrupted run keeps them.
+    mkdirSync(dirname(JSON_OUT), { recursive: true });
+    writeFileSync(`${JSON_OUT}.partial`, JSON.stringify({ baseline, janusBaseline: ctx.janusBaseline, results }, null, 2) + '\n');
     // Post-teardown RSS: whether memory goes back (a leak would show here).
     const after = collect();
     results[results.length - 1].rssAfterTeardownMB = after.mem.rss / 2 ** 20;
@@ -538,7 +703,7 @@ try {
     await sleep(2_000);
   }
 
-  printTable(results, baseline);
+  printTable(results, baseline, ctx.janusBaseline);
   mkdirSync(dirname(JSON_OUT), { recursive: true });
   writeFileSync(
     JSON_OUT,
@@ -549,8 +714,12 @@ try {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model.trim(),
         clip: { ...CLIP, path: CLIP_PATH.replace(ROOT + '/', '') },
-        options: { warmup: WARMUP, window: WINDOW_S, settle: SETTLE_S, batch: BATCH, flow: FLOW, viewerTimeoutMs: VIEWER_TIMEOUT_MS },
+        options: {
+          warmup: WARMUP, window: WINDOW_S, settle: SETTLE_S, batch: BATCH, flow: FLOW, viewerTimeoutMs: VIEWER_TIMEOUT_MS,
+          paths: PATHS, light: LIGHT, fullEvery: FULL_EVERY, serverCpu: SERVER_CPU, viewerCpu: VIEWER_CPU, srtp: SRTP,
+        },
         baseline,
+        janusBaseline: ctx.janusBaseline,
         results,
       },
       null,
@@ -568,8 +737,9 @@ try {
 // is closed, so do not wait for them.
 process.exit(exitCode);
 
-function printTable(rows, base) {
+function printTable(rows, base, janusBase) {
   const cols = [
+    ['server', (r) => (r.path === 'janus' ? 'janus' : `ours/${r.path}`)],
     ['N', (r) => r.n],
     ['recv', (r) => r.receiving],
     ['setup', (r) => `${r.setupS.toFixed(1)} s`],
@@ -579,17 +749,22 @@ function printTable(rows, base) {
     ['us/viewer-pkt', (r) => r.usPerViewerPacket.toFixed(1)],
     ['RSS/viewer', (r) => `${r.rssMBPerViewer.toFixed(2)} MB`],
     ['delivery', (r) => `${(100 * r.deliveryRatio).toFixed(2)} %`],
+    ['frames ok', (r) => (r.frameDelivery === undefined ? '-' : `${(100 * r.frameDelivery).toFixed(2)} %`)],
     ['seq loss', (r) => (r.deliveryRatioBySeq === undefined ? '-' : `${(100 * (1 - r.deliveryRatioBySeq)).toFixed(2)} %`)],
     ['viewer-proc CPU', (r) => `${r.viewerProcessCpuPct.toFixed(1)} %`],
     ['machine busy', (r) => (r.machineBusyPct === undefined ? '-' : `${r.machineBusyPct.toFixed(0)} %`)],
     ['others', (r) => (r.otherLoadPct === undefined ? '-' : `${Math.max(0, r.otherLoadPct).toFixed(0)} %`)],
   ];
-  const cells = rows.map((r) => (r.error ? [String(r.n), `failed: ${r.error}`] : cols.map(([, f]) => String(f(r)))));
-  const widths = cols.map(([h], i) => Math.max(h.length, ...cells.filter((c) => c.length > 2).map((c) => c[i].length)));
-  const line = (c) => c.map((v, i) => (i < widths.length && c.length > 2 ? v.padStart(widths[i]) : v)).join('  ');
+  const cells = rows.map((r) =>
+    r.error ? [r.path === 'janus' ? 'janus' : `ours/${r.path}`, String(r.n), `failed: ${r.error}`] : cols.map(([, f]) => String(f(r))),
+  );
+  const full = (c) => c.length === cols.length;
+  const widths = cols.map(([h], i) => Math.max(h.length, ...cells.filter(full).map((c) => c[i].length)));
+  const line = (c) => c.map((v, i) => (full(c) || i < 2 ? v.padStart(widths[i]) : v)).join('  ');
   console.log(
-    `\nBaseline (0 viewers): server CPU ${base.cpuPct.toFixed(2)} %, RSS ${base.rssMB.toFixed(1)} MB. ` +
-      `CPU % is of one core; the machine has ${cpus().length}.`,
+    `\nBaseline (0 viewers): this service CPU ${base.cpuPct.toFixed(2)} %, RSS ${base.rssMB.toFixed(1)} MB` +
+      (janusBase ? `; Janus CPU ${janusBase.cpuPct.toFixed(2)} %, RSS ${janusBase.rssMB.toFixed(1)} MB` : '') +
+      `. CPU % is of one core; the machine has ${cpus().length}; server on CPU ${SERVER_CPU}, viewers on CPU ${VIEWER_CPU}.`,
   );
   console.log(line(cols.map(([h]) => h)));
   console.log(line(widths.map((w) => '-'.repeat(w))));
@@ -600,9 +775,35 @@ function printTable(rows, base) {
       `machine busy and others (the part not ours) are of all ${cpus().length} cores.`,
   );
   console.log(
-    `The viewer process runs on the same ${cpus().length} cores as the server: when server CPU + viewer-proc CPU ` +
-      `nears ${cpus().length * 100} %, they compete and the figures are limits of the machine, not of the server alone.`,
+    `frames ok = complete frames (no packet of the frame missing, judged ${'256'} packets late) / (frames published x N). ` +
+      (LIGHT ? `Viewers: light (clear-header counting), 1 in ${FULL_EVERY} a full werift receiver.` : 'Viewers: werift.'),
   );
+  // Per server: the most viewers measured at >= 95 % complete frames, and what they cost.
+  const summary = [];
+  for (const path of PATHS) {
+    // A source that plays slower than real time (a starved server) is not delivering either.
+    const realTime = 0.95 * ((base.packets * 1000) / base.wallMs);
+    const ok = rows.filter(
+      (r) =>
+        r.path === path && !r.error && (r.frameDelivery ?? 0) >= 0.95 && r.receiving >= 0.95 * r.n && r.sourcePps >= realTime,
+    );
+    const best = ok.sort((a, b) => b.n - a.n)[0];
+    summary.push({ path, best });
+  }
+  console.log('\nMost viewers at >= 95 % complete frames, source in real time (>= 95 % of its baseline rate), of the N tried:');
+  for (const { path, best } of summary) {
+    console.log(
+      `  ${(path === 'janus' ? 'janus' : `ours/${path}`).padEnd(12)} ` +
+        (best
+          ? `${String(best.n).padStart(5)} viewers; ${best.usPerViewerPacket.toFixed(1)} us/viewer-packet; ` +
+            `${best.rssMBPerViewer.toFixed(3)} MB RSS/viewer; server CPU ${best.serverCpuPct.toFixed(0)} %`
+          : 'none of the N tried'),
+    );
+  }
+  const j = summary.find((x) => x.path === 'janus')?.best;
+  for (const { path, best } of summary) {
+    if (path !== 'janus' && best && j) console.log(`  ours/${path} / janus = ${(best.n / j.n).toFixed(2)}x (viewers at >= 95 %)`);
+  }
 }
 
 function median(a) {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MediaSource } from '../src/media/media-source';
 import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
@@ -28,6 +30,10 @@ async function waitUntil(what: () => string, cond: () => boolean, timeoutMs: num
   }
 }
 
+/** A full GC (jest runs without --expose-gc). */
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
 const TOTAL = 100;
 const BATCH = 10;
 
@@ -56,6 +62,8 @@ describeLinux('resource leaks', () => {
       viewers: source.viewers,
     };
     let peakUdp = baseline.udp;
+    /** Each session's lean sender, through its counters (owned by the sender alone). */
+    const leanSenders: WeakRef<object>[] = [];
     const ended = { closed: 0, disconnected: 0, clientOffer: 0, serverOffer: 0 };
 
     async function one(n: number): Promise<void> {
@@ -68,6 +76,11 @@ describeLinux('resource leaks', () => {
       await v.waitForState('streaming');
       await v.waitForPackets(1);
       peakUdp = Math.max(peakUdp, udpSocketCount());
+      // The video came through the lean send path (the default); its sender must be freed later.
+      const session = sessions.list().find((s) => s.id === v.sessionId);
+      const stats = session?.leanStats;
+      expect(stats?.sent).toBeGreaterThan(0);
+      leanSenders.push(new WeakRef(stats!));
       // Of each offer kind, half end with session:close, half by simply disconnecting.
       if (Math.floor(n / 2) % 2 === 0) {
         await ok(socket, 'session:close', { sessionId: v.sessionId });
@@ -111,5 +124,15 @@ describeLinux('resource leaks', () => {
     await waitUntil(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
     expect(source.viewers).toBe(baseline.viewers);
     expect(listeners()).toEqual(baseline.listeners);
+    // No lean sender (its output buffers, keystream, NACK map) is still reachable.
+    expect(leanSenders).toHaveLength(TOTAL);
+    await waitUntil(
+      () => `every lean sender is collected (${leanSenders.filter((r) => r.deref()).length} still reachable)`,
+      () => {
+        fullGc();
+        return leanSenders.every((r) => r.deref() === undefined);
+      },
+      15_000,
+    );
   }, 180_000);
 });

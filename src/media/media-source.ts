@@ -2,6 +2,7 @@ import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
 import { codecDescription } from './codecs';
+import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 import { KeyframeCache } from './keyframe-cache';
 import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
 
@@ -69,6 +70,14 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
   /** On-demand state: whether viewers want it, whether it runs, one start/stop at a time. */
   private demand?: { lingerMs: number; wanted: boolean; running: boolean; chain: Promise<void>; linger?: NodeJS.Timeout };
+  /**
+   * The last packets published, each prepared once for every viewer's lean send path
+   * (payload copy, send times); NACKs are answered from here.
+   */
+  private readonly history = new PacketHistory(1024);
+  /** The preparation of each packet still referenced (the keyframe cache's, for replays). */
+  private readonly prepared = new WeakMap<RtpPacket, SharedPacket>();
+  private readonly sharedOf = (packet: RtpPacket): SharedPacket | undefined => this.prepared.get(packet);
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -129,6 +138,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   protected end(reason: string): void {
     this.setState('stopped');
     this.cache.clear();
+    this.history.clear();
     for (const t of [...this.tracks]) t.stop(reason);
     this.tracks.clear();
   }
@@ -180,7 +190,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       track.stop('source-ended');
       return track;
     }
-    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached);
+    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached, this.prepared.get(packet), this.sharedOf);
     this.tracks.add(track);
     track.once('ended', () => {
       this.tracks.delete(track);
@@ -264,9 +274,12 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.input.bytes += packet.payload.length;
     if (keyframeStart) this.input.keyframes++;
     this.cache.push(packet, keyframeStart);
+    // Once per packet for all viewers: the lean path's payload copy, send times, history slot.
+    const shared = this.history.push(packet);
+    this.prepared.set(packet, shared);
     for (const track of this.tracks) {
       try {
-        track.deliver(packet, this.cached);
+        track.deliver(packet, this.cached, shared, this.sharedOf);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);

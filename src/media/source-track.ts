@@ -1,8 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { RtpPacket } from 'werift';
+import type { SharedPacket } from './fanout/shared-packet';
 
-/** Receives a source's RTP packets. Must not keep the packet beyond the call. */
-export type MediaSink = (packet: RtpPacket) => void;
+/**
+ * Receives a source's RTP packets. Must not keep the packet beyond the call. `shared` is the
+ * source's once-per-packet preparation for the lean send path (same payload, the source's
+ * numbers; the packet's header carries this viewer's sequence number and timestamp).
+ */
+export type MediaSink = (packet: RtpPacket, shared?: SharedPacket) => void;
+
+/** How a track finds the shared preparation of a cached (replayed) packet. */
+export type SharedLookup = (packet: RtpPacket) => SharedPacket | undefined;
 
 /** What a picture-loss request (a viewer's PLI) led to. */
 export type PictureLossOutcome =
@@ -91,15 +99,15 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
    * @internal The source hands every packet here; `cached` gives the source's current group of
    * pictures (which already ends with this packet).
    */
-  deliver(packet: RtpPacket, cached: () => readonly RtpPacket[]): void {
+  deliver(packet: RtpPacket, cached: () => readonly RtpPacket[], shared?: SharedPacket, sharedOf?: SharedLookup): void {
     const ts = packet.header.timestamp >>> 0;
     if (this.replayPending && this.lastInTs !== undefined && ts !== this.lastInTs) {
       // A new frame starts: the previous one is complete at the viewer, replay now.
       this.replayPending = false;
       const gop = cached().filter((p) => p.header.timestamp >>> 0 !== ts);
-      if (gop.length) this.replay(gop, packet);
+      if (gop.length) this.replay(gop, packet, sharedOf);
     }
-    this.emitShifted(packet, this.seqOffset, this.tsOffset);
+    this.emitShifted(packet, this.seqOffset, this.tsOffset, shared);
     this.lastInTs = ts;
   }
 
@@ -120,7 +128,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     return true;
   }
 
-  private replay(gop: readonly RtpPacket[], next: RtpPacket): void {
+  private replay(gop: readonly RtpPacket[], next: RtpPacket, sharedOf?: SharedLookup): void {
     if (this.lastOutSeq === undefined || this.lastOutTs === undefined) return;
     const baseTs = this.lastOutTs;
     let frame = 0;
@@ -133,7 +141,12 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
         prevTs = inTs;
       }
       seq = (seq + 1) & 0xffff;
-      this.emitShifted(p, (seq - p.header.sequenceNumber + SEQ_MOD) & 0xffff, (baseTs + frame - inTs + TS_MOD) >>> 0);
+      this.emitShifted(
+        p,
+        (seq - p.header.sequenceNumber + SEQ_MOD) & 0xffff,
+        (baseTs + frame - inTs + TS_MOD) >>> 0,
+        sharedOf?.(p),
+      );
       this.stats.replayedPackets++;
     }
     this.stats.replays++;
@@ -147,7 +160,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   }
 
   /** Hands the packet to the sink with shifted numbers, restoring the shared header after. */
-  private emitShifted(packet: RtpPacket, seqOffset: number, tsOffset: number): void {
+  private emitShifted(packet: RtpPacket, seqOffset: number, tsOffset: number, shared?: SharedPacket): void {
     const h = packet.header;
     const seq = h.sequenceNumber;
     const ts = h.timestamp;
@@ -156,7 +169,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     h.sequenceNumber = outSeq;
     h.timestamp = outTs;
     try {
-      this.sink(packet);
+      this.sink(packet, shared);
     } finally {
       h.sequenceNumber = seq;
       h.timestamp = ts;

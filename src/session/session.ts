@@ -24,6 +24,8 @@ import {
   SessionDescriptionOffer,
   SessionState,
 } from '../protocol';
+import { createFeedSink, FeedSink } from '../media/fanout/feed-sink';
+import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
 /** What a session tells the outside world; the service turns these into events. */
@@ -51,6 +53,8 @@ export class Session {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** The viewer's feed from the source while video is on. */
   private feed?: SourceTrack;
+  /** The send path of the current feed (the lean sender or werift's track). */
+  private feedSink?: FeedSink;
   private track?: MediaStreamTrack;
   /** Whether the session means to send video (false once stopped, until resumed). */
   private videoWanted = true;
@@ -106,6 +110,11 @@ export class Session {
   /** Server-side werift connection; exposed for tests and diagnostics. */
   get peerConnection(): RTCPeerConnection {
     return this.pc;
+  }
+
+  /** The lean send path's counters while it feeds the video (undefined on werift's path). */
+  get leanStats(): LeanSenderStats | undefined {
+    return this.feedSink?.lean?.stats;
   }
 
   static create(args: {
@@ -597,9 +606,10 @@ export class Session {
         this.retryWhenSenderReady(reason);
         return;
       }
-      const track = this.track;
-      const feed = this.source.subscribe((packet) => track.writeRtp(packet));
+      const out = createFeedSink(this.options.sendPath, this.transceiver!.sender, this.track);
+      const feed = this.source.subscribe(out.sink);
       this.feed = feed;
+      this.feedSink = out;
       // A viewer's PLI: answered from the source's cache or passed to the source, rate-limited.
       const pli = this.transceiver!.sender.onPictureLossIndication.subscribe(() => {
         if (this._closed || this.feed !== feed) return;
@@ -607,6 +617,7 @@ export class Session {
       });
       // Every way the feed ends (stop, close, the source ending) drops the PLI listener.
       feed.once('ended', (why) => {
+        out.close();
         pli.unSubscribe();
         // The source ending (a file played once, a shutdown) stops only the video.
         if (why !== 'video-stopped' && why !== 'session-closed') {

@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpTransceiver,
+  RtcpSrPacket,
+  RtpHeader,
+  RtpPacket,
+  SrtpSession,
+  useAbsSendTime,
+  useSdesMid,
+  useTransportWideCC,
+} from 'werift';
+import { loopbackPeer } from '../../../test/helpers/werift-viewer';
+import { LeanSender } from './lean-sender';
+import { ntpNow, PacketHistory } from './shared-packet';
+import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './srtp';
+
+/**
+ * The lean sender on a real werift connection (loopback): a werift peer receives, decrypts
+ * and checks everything it sends, asks for lost packets with NACK (answered as RTX), and
+ * gets sender reports with its counters.
+ */
+
+const VP8 = () =>
+  new RTCRtpCodecParameters({
+    mimeType: 'video/VP8',
+    clockRate: 90000,
+    payloadType: 96,
+    rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }],
+  });
+const RTX = () => new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: 97, parameters: 'apt=96' });
+
+function peer(withRtx: boolean): RTCPeerConnection {
+  return loopbackPeer({
+    codecs: { audio: [], video: withRtx ? [VP8(), RTX()] : [VP8()] },
+    headerExtensions: { audio: [], video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()] },
+  });
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Received {
+  seq: number;
+  ts: number;
+  marker: boolean;
+  pt: number;
+  ssrc: number;
+  payload: Buffer;
+}
+
+async function connect(profile: number, withRtx: boolean) {
+  const server = peer(withRtx);
+  const client = peer(withRtx);
+  const track = new MediaStreamTrack({ kind: 'video' });
+  const transceiver: RTCRtpTransceiver = server.addTransceiver(track, { direction: 'sendonly' });
+  const received: Received[] = [];
+  const reports: RtcpSrPacket[] = [];
+  client.onTrack.subscribe((t) => {
+    t.onReceiveRtp.subscribe((p) =>
+      received.push({
+        seq: p.header.sequenceNumber,
+        ts: p.header.timestamp,
+        marker: p.header.marker,
+        pt: p.header.payloadType,
+        ssrc: p.header.ssrc,
+        payload: Buffer.from(p.payload),
+      }),
+    );
+  });
+  const only = (pc: RTCPeerConnection) => {
+    // Both ends offer just this profile, so DTLS must pick it.
+    for (const t of pc.dtlsTransports) (t as unknown as { srtpProfiles: number[] }).srtpProfiles = [profile];
+  };
+  const offer = await server.createOffer();
+  await server.setLocalDescription(offer);
+  only(server);
+  await client.setRemoteDescription(server.localDescription!);
+  only(client);
+  client.getTransceivers()[0].receiver.onRtcp.subscribe((p) => {
+    if (p.type === RtcpSrPacket.type) reports.push(p as RtcpSrPacket);
+  });
+  const answer = await client.createAnswer();
+  await client.setLocalDescription(answer);
+  await server.setRemoteDescription(client.localDescription!);
+  const sender = transceiver.sender as unknown as { canSendRtp(): boolean; ssrc: number; rtxSsrc: number; rtxPayloadType?: number };
+  await until('the sender to be ready', () => sender.canSendRtp());
+  const negotiated = (server.dtlsTransports[0] as unknown as { dtls: { srtp: { srtpProfile: number } } }).dtls.srtp.srtpProfile;
+  return { server, client, transceiver, sender, received, reports, negotiated };
+}
+
+const rtp = (seq: number, ts: number, marker: boolean) =>
+  new RtpPacket(new RtpHeader({ sequenceNumber: seq & 0xffff, timestamp: ts >>> 0, payloadType: 100, marker }), randomBytes(1100 + (seq % 13)));
+
+describe.each([
+  ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
+  ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
+])('LeanSender on a werift connection, %s', (_name, profile) => {
+  let c: Awaited<ReturnType<typeof connect>>;
+  let lean: LeanSender;
+  afterEach(async () => {
+    lean?.close();
+    await c?.client.close();
+    await c?.server.close();
+  });
+
+  it('delivers every packet across the sequence wrap, answers a NACK with RTX, reports its counters', async () => {
+    c = await connect(profile, true);
+    expect(c.negotiated).toBe(profile);
+    expect(c.sender.rtxPayloadType).toBe(97);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(256);
+    const sent: RtpPacket[] = [];
+    const config = (c.server as unknown as { config: { debug?: { outboundPacketLoss?: number } } }).config;
+    // 3 packets a frame, across the 16-bit wrap (ROC 0 -> 1); the 4th packet is "lost".
+    const first = 65_520;
+    for (let i = 0; i < 40; i++) {
+      const p = rtp(first + i, 3000 * Math.floor(i / 3), i % 3 === 2);
+      sent.push(p);
+      config.debug = i === 4 ? { outboundPacketLoss: 1e-9 } : undefined;
+      lean.deliver(p, history.push(p, ntpNow()));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    config.debug = undefined;
+    const lostSeq = sent[4].header.sequenceNumber;
+
+    // The client's NACK for the lost packet comes back as RTX, unwrapped to the original.
+    await until('the lost packet, resent', () => c.received.some((r) => r.seq === lostSeq), 5_000);
+    await until('every packet', () => new Set(c.received.map((r) => r.seq)).size === 40, 5_000);
+    expect(lean.stats.nacked).toBeGreaterThan(0);
+    expect(lean.stats.retransmitted).toBeGreaterThan(0);
+    for (const p of sent) {
+      const got = c.received.find((r) => r.seq === p.header.sequenceNumber)!;
+      expect(got).toMatchObject({ ts: p.header.timestamp, marker: p.header.marker, pt: 96, ssrc: c.sender.ssrc });
+      expect(got.payload.equals(p.payload)).toBe(true);
+    }
+    expect(lean.stats.sent).toBe(40);
+
+    // A sender report with werift's counters as the lean path kept them.
+    const s = c.transceiver.sender as unknown as { packetCount: number; octetCount: number };
+    expect(s.packetCount).toBe(40);
+    expect(s.octetCount).toBe(sent.reduce((n, p) => n + p.payload.length, 0));
+    await until('a sender report', () => c.reports.length > 0, 5_000);
+    const sr = c.reports[c.reports.length - 1];
+    expect(sr.ssrc).toBe(c.sender.ssrc);
+    expect(sr.senderInfo.packetCount).toBe(40);
+    expect(sr.senderInfo.octetCount).toBe(s.octetCount);
+    expect(sr.senderInfo.rtpTimestamp).toBe(sent[39].header.timestamp);
+    // Its NTP time is the last packet's send time: within seconds of now, in NTP seconds.
+    const srSeconds = Number(sr.senderInfo.ntpTimestamp >> 32n);
+    expect(Math.abs(srSeconds - Number(ntpNow() >> 32n))).toBeLessThan(5);
+  });
+
+  it('picks up new SRTP keys (a DTLS re-key) at the next packet', async () => {
+    c = await connect(profile, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(64);
+    const send = async (from: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const p = rtp(from + i, 3000 * (from + i), true);
+        lean.deliver(p, history.push(p));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    await send(100, 10);
+    await until('the first packets', () => c.received.length === 10);
+    expect(lean.stats.reconfigurations).toBe(1);
+    // New master keys on both ends, as a new DTLS handshake would give werift.
+    type Dtls = { srtp: unknown; dtls: { srtp: { srtpProfile: number } } };
+    const serverDtls = c.server.dtlsTransports[0] as unknown as Dtls;
+    const clientDtls = c.client.dtlsTransports[0] as unknown as Dtls;
+    const saltLength = profile === SRTP_AEAD_AES_128_GCM ? 12 : 14;
+    const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    serverDtls.srtp = new SrtpSession({
+      keys: { localMasterKey: a.key, localMasterSalt: a.salt, remoteMasterKey: b.key, remoteMasterSalt: b.salt },
+      profile,
+    } as never);
+    clientDtls.srtp = new SrtpSession({
+      keys: { localMasterKey: b.key, localMasterSalt: b.salt, remoteMasterKey: a.key, remoteMasterSalt: a.salt },
+      profile,
+    } as never);
+    await send(110, 10);
+    await until('the packets under the new keys', () => c.received.length === 20);
+    expect(lean.stats.reconfigurations).toBe(2);
+    expect(c.received.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
+  });
+
+  it('sends nothing after close', async () => {
+    c = await connect(profile, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(16);
+    const p = rtp(1, 1, true);
+    lean.close();
+    lean.deliver(p, history.push(p));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.received).toHaveLength(0);
+    expect(lean.stats.sent).toBe(0);
+  });
+});

@@ -1,0 +1,260 @@
+import { Cipher, createCipheriv, hash } from 'node:crypto';
+import { endianness } from 'node:os';
+import type { SharedPacket } from './shared-packet';
+
+/** DTLS-SRTP protection profiles (RFC 5764, RFC 7714) the lean path implements. */
+export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
+export const SRTP_AEAD_AES_128_GCM = 0x0007;
+
+/**
+ * Bytes every output buffer keeps in front of the RTP packet: the HMAC's inner key block
+ * (key XOR ipad) sits there, so the inner SHA-1 is one call over one contiguous buffer.
+ */
+export const OUT_HEAD = 64;
+
+/** The sending side's SRTP session keys (werift's `srtp.localContext` after the KDF). */
+export interface SrtpSessionKeys {
+  profile: number;
+  key: Buffer;
+  salt: Buffer;
+  /** HMAC-SHA1 key (AES-CM profile only). */
+  authKey?: Buffer;
+}
+
+/**
+ * The rollover counter of one SSRC (RFC 3711 section 3.3.1): maps a 16-bit sequence number
+ * to the 48-bit packet index, the way the receiver will (within 2^15 of the highest seen).
+ */
+export class RolloverCounter {
+  private highest = -1;
+
+  index(seq: number): number {
+    if (this.highest < 0) {
+      this.highest = seq;
+      return seq;
+    }
+    let index = Math.floor(this.highest / 0x10000) * 0x10000 + seq;
+    const delta = index - this.highest;
+    if (delta > 0x8000) index -= 0x10000;
+    else if (delta < -0x8000) index += 0x10000;
+    if (index < 0) index += 0x10000;
+    if (index > this.highest) this.highest = index;
+    return index;
+  }
+
+  /** The rollover counter of the highest index so far. */
+  get roc(): number {
+    return this.highest < 0 ? 0 : Math.floor(this.highest / 0x10000);
+  }
+}
+
+/**
+ * Encrypts one viewer's RTP in place in its output buffers. An output buffer holds
+ * `OUT_HEAD` bytes (see `prepare`), then the RTP header (written by the caller), then room
+ * for the payload and the tag. Returns the SRTP packet's length (from `OUT_HEAD`).
+ */
+export interface SrtpProtector {
+  readonly profile: number;
+  readonly tagLength: number;
+  /** Writes what this profile keeps in front of each packet; once per output buffer. */
+  prepare(out: Buffer): void;
+  /** The live path: the payload of a shared packet, at a new highest index of `ssrc`. */
+  protectShared(out: Buffer, out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number;
+  /** Anything else (retransmissions, RTX): any plaintext, any index. */
+  protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number;
+}
+
+export function createProtector(keys: SrtpSessionKeys): SrtpProtector {
+  if (keys.profile === SRTP_AES128_CM_HMAC_SHA1_80) return new AesCmProtector(keys);
+  if (keys.profile === SRTP_AEAD_AES_128_GCM) return new AesGcmProtector(keys);
+  throw new Error(`SRTP profile 0x${keys.profile.toString(16)} is not supported by the lean send path`);
+}
+
+/** Packets whose keystream is made by one AES-ECB call (counter blocks for all of them). */
+const KEYSTREAM_BATCH = 8;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+function bswap32(v: number): number {
+  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+}
+
+/**
+ * AES_CM_128_HMAC_SHA1_80 (RFC 3711): the keystream of the next `KEYSTREAM_BATCH` packets
+ * comes from one reused AES-ECB object over prebuilt counter blocks (AES-CTR is AES-ECB of
+ * the counters), XORed in 32-bit words; the HMAC is two one-shot SHA-1 calls.
+ */
+class AesCmProtector implements SrtpProtector {
+  readonly profile = SRTP_AES128_CM_HMAC_SHA1_80;
+  readonly tagLength = 10;
+  private readonly key: Buffer;
+  private readonly salt: Buffer;
+  private readonly ecb: Cipher;
+  private readonly ipad = Buffer.alloc(64);
+  /** [key XOR opad (64 bytes), inner digest (20 bytes)]: the outer SHA-1's input. */
+  private readonly outer = Buffer.alloc(84);
+  private readonly ivScratch = Buffer.alloc(16);
+  /** Counter blocks per packet in a batch (grown when a payload needs more). */
+  private blocks = 76;
+  private counters?: Int32Array;
+  private keystream?: Int32Array;
+  private batchSsrc = -1;
+  private batchStart = -1;
+
+  constructor(keys: SrtpSessionKeys) {
+    if (!keys.authKey) throw new Error('AES-CM needs an authentication key');
+    this.key = Buffer.from(keys.key);
+    this.salt = Buffer.alloc(14);
+    keys.salt.copy(this.salt, 0, 0, 14);
+    this.ecb = createCipheriv('aes-128-ecb', this.key, null);
+    this.ecb.setAutoPadding(false);
+    // HMAC (RFC 2104) with a 20-byte key: pad to the 64-byte block, XOR ipad / opad.
+    const k = Buffer.alloc(64);
+    keys.authKey.copy(k);
+    for (let i = 0; i < 64; i++) {
+      this.ipad[i] = k[i] ^ 0x36;
+      this.outer[i] = k[i] ^ 0x5c;
+    }
+  }
+
+  prepare(out: Buffer): void {
+    this.ipad.copy(out, 0);
+  }
+
+  protectShared(out: Buffer, out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number {
+    const length = packet.payload.length;
+    const words = (length + 3) >> 2;
+    if (words > this.blocks * 4) this.grow(length);
+    const ks = LITTLE_ENDIAN ? this.keystreamFor(ssrc, index) : undefined;
+    if (ks === undefined) return this.protect(out, headerLength, packet.payload, ssrc, index);
+    const ksOffset = (index - this.batchStart) * this.blocks * 4;
+    const o = (OUT_HEAD + headerLength) >> 2;
+    const w = packet.words;
+    // Up to 3 bytes past the payload get keystream garbage; the ROC and tag overwrite them.
+    for (let i = 0; i < words; i++) out32[o + i] = w[i] ^ ks[ksOffset + i];
+    return this.authenticate(out, headerLength + length, index);
+  }
+
+  protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number {
+    const iv = this.ivScratch;
+    iv.fill(0);
+    iv.writeUInt32BE(ssrc >>> 0, 4);
+    iv.writeUInt32BE(Math.floor(index / 0x10000), 8);
+    iv.writeUInt16BE(index & 0xffff, 12);
+    for (let i = 0; i < 14; i++) iv[i] ^= this.salt[i];
+    const enc = createCipheriv('aes-128-ctr', this.key, iv).update(plain);
+    enc.copy(out, OUT_HEAD + headerLength);
+    return this.authenticate(out, headerLength + plain.length, index);
+  }
+
+  /** Appends the ROC, computes the tag over [header, payload, ROC], writes it over the ROC. */
+  private authenticate(out: Buffer, packetLength: number, index: number): number {
+    const end = OUT_HEAD + packetLength;
+    out.writeUInt32BE(Math.floor(index / 0x10000), end);
+    const inner = hash('sha1', out.subarray(0, end + 4), 'buffer');
+    inner.copy(this.outer, 64);
+    const tag = hash('sha1', this.outer, 'buffer');
+    tag.copy(out, end, 0, 10);
+    return packetLength + 10;
+  }
+
+  /** The batch keystream (as words) holding `index`, made anew when `index` is past it. */
+  private keystreamFor(ssrc: number, index: number): Int32Array | undefined {
+    if (ssrc === this.batchSsrc && this.keystream && index >= this.batchStart && index < this.batchStart + KEYSTREAM_BATCH) {
+      return this.keystream;
+    }
+    // An older index (a retransmission) takes the per-packet path and keeps the batch.
+    if (ssrc === this.batchSsrc && index < this.batchStart) return undefined;
+    this.fillCounters(ssrc, index);
+    const ks = this.ecb.update(new Uint8Array(this.counters!.buffer, this.counters!.byteOffset, this.counters!.byteLength));
+    this.keystream =
+      (ks.byteOffset & 3) === 0
+        ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >> 2)
+        : new Int32Array(new Uint8Array(ks).buffer);
+    return this.keystream;
+  }
+
+  private fillCounters(ssrc: number, start: number): void {
+    const perPacket = this.blocks * 4;
+    if (!this.counters || this.counters.length !== perPacket * KEYSTREAM_BATCH) {
+      this.counters = new Int32Array(perPacket * KEYSTREAM_BATCH);
+      this.batchSsrc = -1;
+    }
+    const c = this.counters;
+    const s = this.salt;
+    if (ssrc !== this.batchSsrc) {
+      // Words 0 and 1 of every block: salt, and salt XOR SSRC; constant for the SSRC.
+      const w0 = bswap32(s.readUInt32BE(0));
+      const w1 = bswap32((s.readUInt32BE(4) ^ ssrc) >>> 0);
+      for (let b = 0; b < c.length; b += 4) {
+        c[b] = w0;
+        c[b + 1] = w1;
+      }
+      this.batchSsrc = ssrc;
+    }
+    const s8 = s.readUInt32BE(8);
+    for (let k = 0; k < KEYSTREAM_BATCH; k++) {
+      const index = start + k;
+      const w2 = bswap32((s8 ^ Math.floor(index / 0x10000)) >>> 0);
+      const seq = index & 0xffff;
+      const w3 = (s[12] ^ (seq >> 8)) | ((s[13] ^ (seq & 0xff)) << 8);
+      const base = k * perPacket;
+      for (let j = 0; j < this.blocks; j++) {
+        const b = base + j * 4;
+        c[b + 2] = w2;
+        c[b + 3] = w3 | ((j >> 8) << 16) | ((j & 0xff) << 24);
+      }
+    }
+    this.batchStart = start;
+  }
+
+  /** Makes room for payloads of `bytes` in the batch (a source with a larger MTU). */
+  private grow(bytes: number): void {
+    const blocks = Math.ceil(bytes / 16);
+    if (blocks > this.blocks) {
+      this.blocks = blocks;
+      this.counters = undefined;
+      this.keystream = undefined;
+      this.batchSsrc = -1;
+    }
+  }
+}
+
+/** AEAD_AES_128_GCM (RFC 7714): one GCM cipher per packet (node:crypto cannot re-IV one). */
+class AesGcmProtector implements SrtpProtector {
+  readonly profile = SRTP_AEAD_AES_128_GCM;
+  readonly tagLength = 16;
+  private readonly key: Buffer;
+  private readonly salt: Buffer;
+  private readonly iv = Buffer.alloc(12);
+
+  constructor(keys: SrtpSessionKeys) {
+    this.key = Buffer.from(keys.key);
+    this.salt = Buffer.alloc(12);
+    keys.salt.copy(this.salt, 0, 0, 12);
+  }
+
+  prepare(): void {
+    // Nothing in front of the packet.
+  }
+
+  protectShared(out: Buffer, _out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number {
+    return this.protect(out, headerLength, packet.payload, ssrc, index);
+  }
+
+  protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number {
+    const iv = this.iv;
+    iv.writeUInt16BE(0, 0);
+    iv.writeUInt32BE(ssrc >>> 0, 2);
+    iv.writeUInt32BE(Math.floor(index / 0x10000), 6);
+    iv.writeUInt16BE(index & 0xffff, 10);
+    for (let i = 0; i < 12; i++) iv[i] ^= this.salt[i];
+    const cipher = createCipheriv('aes-128-gcm', this.key, iv, { authTagLength: 16 });
+    cipher.setAAD(out.subarray(OUT_HEAD, OUT_HEAD + headerLength));
+    const enc = cipher.update(plain);
+    cipher.final();
+    const at = OUT_HEAD + headerLength;
+    enc.copy(out, at);
+    cipher.getAuthTag().copy(out, at + plain.length);
+    return headerLength + plain.length + 16;
+  }
+}
