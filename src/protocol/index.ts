@@ -15,6 +15,7 @@ export const ErrorCode = {
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   CODEC_NOT_SUPPORTED: 'CODEC_NOT_SUPPORTED',
   UNAUTHORIZED: 'UNAUTHORIZED',
+  NO_ICE_CANDIDATE: 'NO_ICE_CANDIDATE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -16,8 +16,10 @@ import {
   SessionStartResult,
   SessionStateEvent,
 } from '../protocol';
+import { getHostAddresses } from 'werift';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
+import { closeUdpSocketOnFailedBind } from './udp-transport-fix';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
 export interface SessionEvents {
@@ -44,7 +46,16 @@ export class SessionService implements OnApplicationShutdown {
     private readonly options: SessionOptions,
     /** Every source by id; without it (a hand-built service) only `source` is known. */
     @Optional() private readonly registry?: MediaSourceRegistry,
-  ) {}
+  ) {
+    closeUdpSocketOnFailedBind();
+    if (hostAddressesOf(options).length === 0) {
+      this.log.warn(
+        'werift will gather no ICE candidate: no usable network interface (loopback, link-local, veth and tun ' +
+          'are skipped) and no announced address; every session will be refused. Set announcedAddresses ' +
+          '(ICE_ANNOUNCED_ADDRESSES).',
+      );
+    }
+  }
 
   async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
@@ -93,10 +104,28 @@ export class SessionService implements OnApplicationShutdown {
       throw err;
     }
     if (!(await this.hasLocalCandidate(firstCandidate))) {
-      session.close('no-free-port');
-      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+      const error = this.noCandidateError();
+      session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
+      throw error;
     }
     return result;
+  }
+
+  /**
+   * Why a session gathered no candidate. With a port range, the range is full (or taken by
+   * other programs); without one, werift had no address to gather on at all: no usable
+   * interface (it skips loopback, link-local, veth, tun...) and no announced address. That
+   * is the server's configuration, not a matter of capacity, and it says so.
+   */
+  private noCandidateError(): StreamingError {
+    const range = this.options.portRange;
+    if (range && hostAddressesOf(this.options).length > 0) {
+      return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+    }
+    return new StreamingError(
+      ErrorCode.NO_ICE_CANDIDATE,
+      'the server gathered no ICE candidate: it has no usable network interface and no announced address',
+    );
   }
 
   /**
@@ -248,4 +277,10 @@ export class SessionService implements OnApplicationShutdown {
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');
     }
   }
+}
+
+/** The host addresses werift will gather on with these options (what weriftIceConfig asks for). */
+function hostAddressesOf(o: SessionOptions): string[] {
+  if (o.announcedAddresses?.length) return o.announcedAddresses;
+  return getHostAddresses(true, true);
 }
