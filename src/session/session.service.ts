@@ -118,14 +118,14 @@ export class SessionService implements OnApplicationShutdown {
    * is the server's configuration, not a matter of capacity, and it says so.
    */
   private noCandidateError(): StreamingError {
-    const range = this.options.portRange;
-    if (range && hostAddressesOf(this.options).length > 0) {
-      return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+    if (hostAddressesOf(this.options).length === 0) {
+      return new StreamingError(
+        ErrorCode.NO_ICE_CANDIDATE,
+        'the server gathered no ICE candidate: it has no usable network interface and no announced address',
+      );
     }
-    return new StreamingError(
-      ErrorCode.NO_ICE_CANDIDATE,
-      'the server gathered no ICE candidate: it has no usable network interface and no announced address',
-    );
+    if (this.options.portRange) return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+    return new StreamingError(ErrorCode.NO_ICE_CANDIDATE, 'the server gathered no ICE candidate: no UDP socket could be bound');
   }
 
   /**
