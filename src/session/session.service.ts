@@ -19,7 +19,7 @@ import {
 import { getHostAddresses } from 'werift';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
-import { closeUdpSocketOnFailedBind } from './udp-transport-fix';
+import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
 export interface SessionEvents {
@@ -39,6 +39,7 @@ export class SessionService implements OnApplicationShutdown {
   readonly events = new EventEmitter<SessionEvents>();
   private readonly log = new Logger(SessionService.name);
   private readonly sessions = new Map<string, Session>();
+  private readonly transports = new TransportSweeper(this.log);
   private accepting = true;
 
   constructor(
@@ -90,7 +91,10 @@ export class SessionService implements OnApplicationShutdown {
         state: (state, reason) =>
           this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
         message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
-        closed: () => this.sessions.delete(id),
+        closed: () => {
+          this.sessions.delete(id);
+          this.transports.sweep(session);
+        },
       },
     });
     this.sessions.set(id, session);
@@ -100,9 +104,11 @@ export class SessionService implements OnApplicationShutdown {
         ? { sessionId: id, answer: await session.answerOffer(req.offer) }
         : { sessionId: id, offer: await session.createOffer() };
     } catch (err) {
+      this.transports.track(session);
       session.close('negotiation-failed');
       throw err;
     }
+    this.transports.track(session);
     if (!(await this.hasLocalCandidate(firstCandidate))) {
       const error = this.noCandidateError();
       session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
@@ -149,7 +155,20 @@ export class SessionService implements OnApplicationShutdown {
 
   /** A renegotiation the client started: apply its offer and answer it. */
   async renegotiate(ownerId: string, sessionId: string, offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
-    return this.withSession(ownerId, sessionId, (s) => s.answerRenegotiation(offer));
+    return this.withSession(ownerId, sessionId, async (s) => {
+      try {
+        return await s.answerRenegotiation(offer);
+      } catch (err) {
+        if (err instanceof StreamingError) throw err;
+        // werift applied the offer but cannot answer it (createAnswer/setLocalDescription
+        // throw, e.g. "Transceiver with mid=undefined not found" for an m-line without a
+        // usable mid): the offer is at fault. werift's message may quote the SDP: not sent.
+        this.log.debug(`session ${sessionId}: renegotiation offer not answerable: ${(err as Error).message}`);
+        // Stuck half-way (have-remote-offer), the session could never negotiate again.
+        if (s.peerConnection.signalingState !== 'stable') s.close('negotiation-failed');
+        throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer could not be answered');
+      }
+    });
   }
 
   async candidate(ownerId: string, sessionId: string, candidate: IceCandidateInit | null): Promise<void> {
@@ -270,8 +289,11 @@ export class SessionService implements OnApplicationShutdown {
   private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
     const s = this.get(ownerId, sessionId);
     try {
-      return await fn(s);
+      const result = await fn(s);
+      this.transports.track(s);
+      return result;
     } catch (err) {
+      this.transports.track(s);
       if (err instanceof StreamingError) throw err;
       this.log.error(`session ${sessionId}: ${(err as Error).stack}`);
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');

@@ -48,7 +48,8 @@ describe('starts refused because the UDP port range is full', () => {
   it('400 refused starts leave the handle count and the UDP sockets where they were', async () => {
     const ports = await holdTwoPorts();
     held = ports.held;
-    t = await startHardenedApp({ session: { portRange: ports.range } });
+    // The per-client limits are off here: this test is about what a refusal leaves behind.
+    t = await startHardenedApp({ session: { portRange: ports.range }, streaming: { limits: { eventsPerSecond: 0, maxSessionsInProgressPerAddress: 0 } } });
     const sessions = t.app.get(SessionService);
     const s = await t.connect();
     // One refused start first, so that every lazily created handle exists before we count.
