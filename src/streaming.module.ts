@@ -19,7 +19,7 @@ import {
 import type { StreamingModuleOptions, StreamingSource } from './streaming.options';
 
 /** The options that are not SessionOptions fields. */
-const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize']);
+const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize', 'limits']);
 
 /** SessionOptions from the module options (unset fields keep their defaults). */
 export function sessionOptionsOf(o: StreamingModuleOptions): SessionOptions {
@@ -77,6 +77,7 @@ function parts(definition: DynamicModule, health: boolean | undefined): DynamicM
           gateway: o.gateway ?? {},
           authorize: o.authorize,
           clientIceServers: o.clientIceServers ?? o.iceServers ?? [],
+          limits: o.limits ?? {},
         }),
       inject: [STREAMING_MODULE_OPTIONS],
     },

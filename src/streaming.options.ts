@@ -3,10 +3,12 @@ import type { MediaSource } from './media/media-source';
 import type { SourceEntry } from './media/source-registry';
 import type { IceServerConfig } from './protocol';
 import type { SessionOptions } from './session/session.options';
+import type { ClientLimitOptions } from './signalling/client-limits';
 import type { AuthorizeHook, StreamingGatewayOptions } from './signalling/signalling.options';
 
 export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, StreamingHandshake } from './signalling/signalling.options';
 export type { IceServerOption } from './session/session.options';
+export type { ClientLimitOptions } from './signalling/client-limits';
 
 /**
  * A media source: an instance, a class Nest instantiates (its constructor may inject the
@@ -40,6 +42,11 @@ export interface StreamingModuleOptions extends StreamingSessionOptions {
   defaultSource?: string;
   /** Decides, per connecting socket, whether it may connect. Default: everyone may. */
   authorize?: AuthorizeHook;
+  /**
+   * Per-client limits: sockets and sessions in progress per address, events per second per
+   * socket, and how many proxies' X-Forwarded-For to trust. See the README ("Limits").
+   */
+  limits?: ClientLimitOptions;
 }
 
 /** Static extras of `forRoot`/`forRootAsync` (they shape the module, so they cannot be async). */

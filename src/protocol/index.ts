@@ -16,6 +16,8 @@ export const ErrorCode = {
   CODEC_NOT_SUPPORTED: 'CODEC_NOT_SUPPORTED',
   UNAUTHORIZED: 'UNAUTHORIZED',
   NO_ICE_CANDIDATE: 'NO_ICE_CANDIDATE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -22,6 +22,7 @@ import {
   SessionDescriptionOffer,
   SessionState,
 } from '../protocol';
+import { watchPeerSilence } from './peer-silence';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
 /** What a session tells the outside world; the service turns these into events. */
@@ -127,6 +128,14 @@ export class Session {
     this.after(this.options.connectTimeoutMs, () => {
       if (this.pc.connectionState !== 'connected') this.close('connect-timeout');
     });
+    // A viewer whose network went silent (no RTCP, no consent check) is released.
+    this.disposers.push(
+      watchPeerSilence(this.pc, {
+        silenceMs: this.options.peerSilenceMs,
+        streaming: () => this._state === 'streaming',
+        onSilent: () => this.close('peer-silent'),
+      }),
+    );
   }
 
   /**
