@@ -62,6 +62,8 @@ export class ClientLimits {
   private readonly inProgress = new Map<string, number>();
   /** Session id -> its release, while the session is in progress. */
   private readonly pending = new Map<string, () => void>();
+  /** Ids of sessions closed with no place registered yet (oldest first). */
+  private readonly closedEarly = new Set<string>();
   private readonly events?: BurstyRateLimiter;
   private readonly limiters: RateLimiterMemory[] = [];
 
@@ -109,16 +111,25 @@ export class ClientLimits {
     };
     return {
       release,
-      started: (sessionId) => this.pending.set(sessionId, () => {
-        this.pending.delete(sessionId);
-        release();
-      }),
+      started: (sessionId) => {
+        // Closed while the start was being answered (its client went): nothing to wait for.
+        if (this.closedEarly.delete(sessionId)) return release();
+        this.pending.set(sessionId, () => {
+          this.pending.delete(sessionId);
+          release();
+        });
+      },
     };
   }
 
   /** A session left `connecting` (streaming, data-only or closed): it no longer counts. */
-  settled(sessionId: string): void {
-    this.pending.get(sessionId)?.();
+  settled(sessionId: string, closed: boolean): void {
+    const release = this.pending.get(sessionId);
+    if (release) return release();
+    if (!closed) return;
+    // Perhaps closed before its start returned: remembered for `started` (a few only).
+    this.closedEarly.add(sessionId);
+    if (this.closedEarly.size > 1_000) this.closedEarly.delete(this.closedEarly.values().next().value as string);
   }
 
   /** Whether a socket may send one more event now. */

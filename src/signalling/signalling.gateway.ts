@@ -87,7 +87,7 @@ export class SignallingGateway
       candidate: (ownerId: string, e: SessionCandidateEvent) => this.server.local.to(ownerId).emit('session:candidate', e),
       offer: (ownerId: string, e: SessionOfferEvent) => this.server.local.to(ownerId).emit('session:offer', e),
       state: (ownerId: string, e: SessionStateEvent) => {
-        if (e.state !== 'connecting') this.limits.settled(e.sessionId);
+        if (e.state !== 'connecting') this.limits.settled(e.sessionId, e.state === 'closed');
         this.server.local.to(ownerId).emit('session:state', e);
       },
     };
@@ -232,9 +232,10 @@ export class SignallingGateway
       slot.release();
       throw err;
     }
-    slot.started(result.sessionId);
     // The client may have gone while we negotiated: do not leave its session behind.
     if (socket.disconnected) this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    // Counted until it leaves `connecting` (see ClientLimits.started for one already closed).
+    slot.started(result.sessionId);
     return { ok: true, ...result };
   }
 
