@@ -186,6 +186,8 @@ const SESSION_OPTIONS = {
   bindAddress: '127.0.0.1',
   remoteAddressFilter: (a) => a.startsWith('127.'),
   maxSessionsPerClient: 1000,
+  // Every viewer comes from 127.0.0.1: the per-address limits would refuse the load.
+  limits: { maxSocketsPerAddress: 0, maxSessionsInProgressPerAddress: 0, eventsPerSecond: 0 },
 };
 
 /**

@@ -25,7 +25,7 @@ import { WhepOptions } from './whep/whep.options';
 import { WhepService } from './whep/whep.service';
 
 /** The options that are not SessionOptions fields. */
-const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize', 'whep', 'metrics']);
+const NOT_SESSION = new Set<string>(['gateway', 'clientIceServers', 'sources', 'defaultSource', 'authorize', 'whep', 'metrics', 'limits']);
 
 /** SessionOptions from the module options (unset fields keep their defaults). */
 export function sessionOptionsOf(o: StreamingModuleOptions): SessionOptions {
@@ -83,6 +83,7 @@ function parts(definition: DynamicModule, health: boolean | undefined): DynamicM
           gateway: o.gateway ?? {},
           authorize: o.authorize,
           clientIceServers: o.clientIceServers ?? o.iceServers ?? [],
+          limits: o.limits ?? {},
         }),
       inject: [STREAMING_MODULE_OPTIONS],
     },

@@ -3,6 +3,7 @@ import type { MediaSource } from './media/media-source';
 import type { SourceEntry } from './media/source-registry';
 import type { IceServerConfig } from './protocol';
 import type { SessionOptions } from './session/session.options';
+import type { ClientLimitOptions } from './signalling/client-limits';
 import type { AuthorizeHook, StreamingGatewayOptions } from './signalling/signalling.options';
 import type { MetricsModuleOptions } from './metrics/metrics.options';
 import type { WhepModuleOptions } from './whep/whep.options';
@@ -11,6 +12,7 @@ export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, Streaming
 export type { IceServerOption } from './session/session.options';
 export type { MetricsModuleOptions } from './metrics/metrics.options';
 export type { WhepModuleOptions } from './whep/whep.options';
+export type { ClientLimitOptions } from './signalling/client-limits';
 
 /**
  * A media source: an instance, a class Nest instantiates (its constructor may inject the
@@ -51,6 +53,11 @@ export interface StreamingModuleOptions extends StreamingSessionOptions {
   whep?: WhepModuleOptions;
   /** Prometheus metrics at `/metrics` (off by default; optionally behind a Bearer token). */
   metrics?: MetricsModuleOptions;
+  /**
+   * Per-client limits: sockets and sessions in progress per address, events per second per
+   * socket, and how many proxies' X-Forwarded-For to trust. See the README ("Limits").
+   */
+  limits?: ClientLimitOptions;
 }
 
 /** Static extras of `forRoot`/`forRootAsync` (they shape the module, so they cannot be async). */

@@ -344,6 +344,42 @@ describe('bad input, while another viewer streams', () => {
     });
   });
 
+  describe('client mistakes that werift or class-transformer choked on (issue #10, 4)', () => {
+    it('an extra field nested 3,000 deep → VALIDATION_FAILED (not a stack overflow, not INTERNAL)', async () => {
+      const s = await t.connect();
+      let deep: Record<string, unknown> = {};
+      for (let i = 0; i < 3_000; i++) deep = { a: deep };
+      for (const [event, payload] of [
+        ['session:start', { extra: deep }],
+        ['session:close', { sessionId: UUID_V4, extra: deep }],
+        ['session:start', { offer: { type: 'offer', sdp: 'v=0\r\n', x: deep } }],
+      ] as const) {
+        await expectError(s, event, payload, ErrorCode.VALIDATION_FAILED);
+      }
+      expect(sessions.count).toBe(1);
+    });
+
+    it('a renegotiation offer whose video m-line has no mid → NEGOTIATION_FAILED, and the session is released', async () => {
+      const v = await viewer();
+      await v.startWithOffer();
+      await v.waitForState('streaming');
+      const own = v.pc.localDescription!.sdp;
+      const [head, ...media] = own.split(/\r\n(?=m=)/);
+      // As a mutated offer found it: the video's mid line gone and its payload type unusable.
+      const noMid = [
+        head,
+        ...media.map((m) => (m.startsWith('m=video') ? m.replace(/\r\na=mid:[^\r]*/, '').replace(/a=rtpmap:\d+ [^\r]*/, 'a=rtpmap:-1 x') : m)),
+      ].join('\r\n');
+      expect(noMid).not.toBe(own);
+      const udpBefore = udpSocketCount();
+      const { error } = await expectError(v.socket, 'session:offer', { sessionId: v.sessionId, offer: { type: 'offer', sdp: noMid } }, ErrorCode.NEGOTIATION_FAILED);
+      expect(error.message).not.toContain('a=');
+      await v.close();
+      await waitUntil(`the session is gone (count ${sessions.count})`, () => sessions.count === 1, 25_000);
+      await waitUntil(`UDP sockets released (now ${udpSocketCount()}, before ${udpBefore})`, () => udpSocketCount() <= udpBefore - 2, 10_000);
+    });
+  });
+
   describe('candidates', () => {
     it('a candidate for a closed session → SESSION_NOT_FOUND', async () => {
       const s = await t.connect();

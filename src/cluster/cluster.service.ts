@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import type { Server, Socket } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
 import { SessionService } from '../session/session.service';
 import { ClusterOptions } from './cluster.options';
 
@@ -156,7 +156,9 @@ export class ClusterService implements BeforeApplicationShutdown {
    */
   private ask<T>(event: string, ...args: unknown[]): Promise<{ responses: T[]; complete: boolean }> {
     const s = this.server;
-    if (!s) return Promise.resolve({ responses: [], complete: true });
+    // socket.io's in-memory adapter neither throws nor calls back: it warns on stderr (past
+    // LOG_LEVEL, once per call) and the answer would wait for our timer. Nobody to ask.
+    if (!s || !canServerSideEmit(s)) return Promise.resolve({ responses: [], complete: true });
     const ms = this.options.requestTimeoutMs;
     return new Promise((resolve) => {
       let done = false;
@@ -174,10 +176,28 @@ export class ClusterService implements BeforeApplicationShutdown {
           finish(responses ?? [], !err),
         );
       } catch (err) {
-        // In-memory adapter: no other node.
-        if (!/does not support/.test((err as Error).message)) this.log.warn(`${event}: ${(err as Error).message}`);
-        finish([], true);
+        this.log.warn(`${event}: ${(err as Error).message}`);
+        finish([], false);
       }
     });
   }
+}
+
+/**
+ * Whether the server's adapter reaches other nodes. socket.io's in-memory `Adapter` (the
+ * root of every adapter class) only warns in `serverSideEmit`; an adapter that talks to
+ * other nodes (Redis, cluster) overrides it. Found by walking the prototype chain, so no
+ * import of socket.io-adapter (whose copy might differ from socket.io's own).
+ */
+export function canServerSideEmit(server: Server | Namespace): boolean {
+  const adapter = (server as Namespace).adapter;
+  const target: object | undefined = typeof adapter === 'object' && adapter ? adapter : (server as Server).of?.('/')?.adapter;
+  if (!target) return false;
+  const own = (target as { serverSideEmit?: unknown }).serverSideEmit;
+  // The root-most prototype that defines serverSideEmit is socket.io's in-memory Adapter.
+  let root: unknown;
+  for (let p = Object.getPrototypeOf(target); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (Object.prototype.hasOwnProperty.call(p, 'serverSideEmit')) root = (p as { serverSideEmit: unknown }).serverSideEmit;
+  }
+  return typeof own === 'function' && own !== root;
 }

@@ -30,6 +30,33 @@ describe('loadEnv', () => {
     ]);
   });
 
+  it('maps the per-client limits and the peer-silence time, with their defaults', () => {
+    const defaults = appOptionsFromEnv(loadEnv({}));
+    expect(defaults.streaming!.limits).toEqual({
+      maxSocketsPerAddress: 50,
+      maxSessionsInProgressPerAddress: 16,
+      eventsPerSecond: 50,
+      eventBurst: 100,
+      trustProxy: 0,
+    });
+    expect(defaults.session!.peerSilenceMs).toBe(5000);
+    const set = appOptionsFromEnv(
+      loadEnv({
+        MAX_SOCKETS_PER_ADDRESS: '0',
+        MAX_SESSIONS_IN_PROGRESS_PER_ADDRESS: '3',
+        EVENTS_PER_SECOND: '10',
+        EVENT_BURST: '5',
+        TRUST_PROXY: '1',
+        PEER_SILENCE_MS: '8000',
+      }),
+    );
+    expect(set.streaming!.limits).toEqual({ maxSocketsPerAddress: 0, maxSessionsInProgressPerAddress: 3, eventsPerSecond: 10, eventBurst: 5, trustProxy: 1 });
+    expect(set.session!.peerSilenceMs).toBe(8000);
+    expect(() => loadEnv({ EVENTS_PER_SECOND: 'fast', PEER_SILENCE_MS: '10', TRUST_PROXY: '-1' })).toThrow(
+      /EVENTS_PER_SECOND[\s\S]*TRUST_PROXY[\s\S]*PEER_SILENCE_MS|EVENTS_PER_SECOND[\s\S]*PEER_SILENCE_MS/,
+    );
+  });
+
   it('lists every bad variable in one error', () => {
     let error: EnvError | undefined;
     try {

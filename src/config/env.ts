@@ -15,7 +15,9 @@ import {
 import { readFileSync } from 'node:fs';
 import type { AppOptions } from '../app.module';
 import { SourceConfig, sourceConfigProblems } from '../media/source-config';
+import { DEFAULT_PEER_SILENCE_MS } from '../session/peer-silence';
 import type { IceServerOption } from '../session/session.options';
+import { DEFAULT_CLIENT_LIMITS } from '../signalling/client-limits';
 
 const list = ({ value }: { value: unknown }) =>
   typeof value === 'string'
@@ -130,6 +132,30 @@ export class Env {
   /** SOURCES_FILE's sources, then SOURCES's, validated (filled by loadEnv). */
   declare sources: SourceConfig[];
 
+  /** Sockets one client address may hold at once (0: no limit). */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1_000_000)
+  MAX_SOCKETS_PER_ADDRESS = DEFAULT_CLIENT_LIMITS.maxSocketsPerAddress;
+
+  /** Sessions one client address may have in progress, not yet connected (0: no limit). */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1_000_000)
+  MAX_SESSIONS_IN_PROGRESS_PER_ADDRESS = DEFAULT_CLIENT_LIMITS.maxSessionsInProgressPerAddress;
+
+  /** Events one socket may send per second, sustained (0: no limit). */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1_000_000)
+  EVENTS_PER_SECOND = DEFAULT_CLIENT_LIMITS.eventsPerSecond;
+
+  /** Extra events a socket may send over EVENTS_PER_SECOND within 10 s. */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1_000_000)
+  EVENT_BURST = DEFAULT_CLIENT_LIMITS.eventBurst;
+
+  /** Proxies in front that append to X-Forwarded-For (a load balancer: 1); 0 ignores the header. */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(10)
+  TRUST_PROXY = DEFAULT_CLIENT_LIMITS.trustProxy;
+
+  /** A connected viewer that sends no RTCP and answers no ICE consent check this long is released. */
+  @IsOptional() @Transform(int) @IsInt() @Min(1000) @Max(600_000)
+  PEER_SILENCE_MS = DEFAULT_PEER_SILENCE_MS;
+
   @IsOptional() @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
@@ -206,6 +232,7 @@ export function appOptionsFromEnv(env: Env): AppOptions {
       maxSessionsPerClient: env.MAX_SESSIONS_PER_CLIENT,
       ...(env.MAX_SESSIONS !== undefined ? { maxSessions: env.MAX_SESSIONS } : {}),
       ...(env.ICE_LOOPBACK_ONLY ? { remoteAddressFilter: (address: string) => address.startsWith('127.') } : {}),
+      peerSilenceMs: env.PEER_SILENCE_MS,
     },
     streaming: {
       gateway: {
@@ -214,6 +241,13 @@ export function appOptionsFromEnv(env: Env): AppOptions {
         cors: { origin: corsOrigin(env) },
       },
       sources: env.sources ?? [],
+      limits: {
+        maxSocketsPerAddress: env.MAX_SOCKETS_PER_ADDRESS,
+        maxSessionsInProgressPerAddress: env.MAX_SESSIONS_IN_PROGRESS_PER_ADDRESS,
+        eventsPerSecond: env.EVENTS_PER_SECOND,
+        eventBurst: env.EVENT_BURST,
+        trustProxy: env.TRUST_PROXY,
+      },
       ...(env.DEFAULT_SOURCE ? { defaultSource: env.DEFAULT_SOURCE } : {}),
       whep: { enabled: env.WHEP_ENABLED, allowOrigin: corsOrigin(env) },
       metrics: { enabled: env.METRICS_ENABLED || !!env.METRICS_TOKEN, token: env.METRICS_TOKEN },

@@ -1,4 +1,5 @@
 import type { CandidatePair } from 'werift';
+import { DEFAULT_PEER_SILENCE_MS } from './peer-silence';
 
 export interface IceServerOption {
   urls: string;
@@ -28,6 +29,12 @@ export class SessionOptions {
   connectTimeoutMs = 20_000;
   /** A connection that stays `disconnected` this long is closed. */
   disconnectedGraceMs = 8_000;
+  /**
+   * A connected viewer from which nothing arrives this long (no RTCP, no ICE consent check:
+   * its network went silent while its socket.io connection stays up) is closed, reason
+   * `peer-silent`. At least 15 s while no video streams (then only consent checks come). 0: off.
+   */
+  peerSilenceMs = DEFAULT_PEER_SILENCE_MS;
   /** A renegotiation whose answer does not arrive in time is rolled back. */
   negotiationTimeoutMs = 10_000;
   /** Most sessions one socket may hold at once. */

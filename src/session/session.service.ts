@@ -16,8 +16,10 @@ import {
   SessionStartResult,
   SessionStateEvent,
 } from '../protocol';
+import { getHostAddresses } from 'werift';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
+import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
 export interface SessionEvents {
@@ -43,6 +45,7 @@ export class SessionService implements OnApplicationShutdown {
   readonly events = new EventEmitter<SessionEvents>();
   private readonly log = new Logger(SessionService.name);
   private readonly sessions = new Map<string, Session>();
+  private readonly transports = new TransportSweeper(this.log);
   private accepting = true;
 
   constructor(
@@ -50,7 +53,16 @@ export class SessionService implements OnApplicationShutdown {
     private readonly options: SessionOptions,
     /** Every source by id; without it (a hand-built service) only `source` is known. */
     @Optional() private readonly registry?: MediaSourceRegistry,
-  ) {}
+  ) {
+    closeUdpSocketOnFailedBind();
+    if (hostAddressesOf(options).length === 0) {
+      this.log.warn(
+        'werift will gather no ICE candidate: no usable network interface (loopback, link-local, veth and tun ' +
+          'are skipped) and no announced address; every session will be refused. Set announcedAddresses ' +
+          '(ICE_ANNOUNCED_ADDRESSES).',
+      );
+    }
+  }
 
   async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
     const requestedAt = performance.now();
@@ -99,7 +111,10 @@ export class SessionService implements OnApplicationShutdown {
           this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
         message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
         binary: (data) => this.events.emit('binary', ownerId, { sessionId: id, data }),
-        closed: () => this.sessions.delete(id),
+        closed: () => {
+          this.sessions.delete(id);
+          this.transports.sweep(session);
+        },
       },
     });
     this.sessions.set(id, session);
@@ -109,14 +124,34 @@ export class SessionService implements OnApplicationShutdown {
         ? { sessionId: id, answer: await session.answerOffer(req.offer) }
         : { sessionId: id, offer: await session.createOffer() };
     } catch (err) {
+      this.transports.track(session);
       session.close('negotiation-failed');
       throw err;
     }
+    this.transports.track(session);
     if (!(await this.hasLocalCandidate(firstCandidate))) {
-      session.close('no-free-port');
-      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+      const error = this.noCandidateError();
+      session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
+      throw error;
     }
     return result;
+  }
+
+  /**
+   * Why a session gathered no candidate. With a port range, the range is full (or taken by
+   * other programs); without one, werift had no address to gather on at all: no usable
+   * interface (it skips loopback, link-local, veth, tun...) and no announced address. That
+   * is the server's configuration, not a matter of capacity, and it says so.
+   */
+  private noCandidateError(): StreamingError {
+    if (hostAddressesOf(this.options).length === 0) {
+      return new StreamingError(
+        ErrorCode.NO_ICE_CANDIDATE,
+        'the server gathered no ICE candidate: it has no usable network interface and no announced address',
+      );
+    }
+    if (this.options.portRange) return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
+    return new StreamingError(ErrorCode.NO_ICE_CANDIDATE, 'the server gathered no ICE candidate: no UDP socket could be bound');
   }
 
   /**
@@ -140,7 +175,20 @@ export class SessionService implements OnApplicationShutdown {
 
   /** A renegotiation the client started: apply its offer and answer it. */
   async renegotiate(ownerId: string, sessionId: string, offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer> {
-    return this.withSession(ownerId, sessionId, (s) => s.answerRenegotiation(offer));
+    return this.withSession(ownerId, sessionId, async (s) => {
+      try {
+        return await s.answerRenegotiation(offer);
+      } catch (err) {
+        if (err instanceof StreamingError) throw err;
+        // werift applied the offer but cannot answer it (createAnswer/setLocalDescription
+        // throw, e.g. "Transceiver with mid=undefined not found" for an m-line without a
+        // usable mid): the offer is at fault. werift's message may quote the SDP: not sent.
+        this.log.debug(`session ${sessionId}: renegotiation offer not answerable: ${(err as Error).message}`);
+        // Stuck half-way (have-remote-offer), the session could never negotiate again.
+        if (s.peerConnection.signalingState !== 'stable') s.close('negotiation-failed');
+        throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer could not be answered');
+      }
+    });
   }
 
   async candidate(ownerId: string, sessionId: string, candidate: IceCandidateInit | null): Promise<void> {
@@ -261,11 +309,20 @@ export class SessionService implements OnApplicationShutdown {
   private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
     const s = this.get(ownerId, sessionId);
     try {
-      return await fn(s);
+      const result = await fn(s);
+      this.transports.track(s);
+      return result;
     } catch (err) {
+      this.transports.track(s);
       if (err instanceof StreamingError) throw err;
       this.log.error(`session ${sessionId}: ${(err as Error).stack}`);
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');
     }
   }
+}
+
+/** The host addresses werift will gather on with these options (what weriftIceConfig asks for). */
+function hostAddressesOf(o: SessionOptions): string[] {
+  if (o.announcedAddresses?.length) return o.announcedAddresses;
+  return getHostAddresses(true, true);
 }

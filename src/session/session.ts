@@ -26,6 +26,7 @@ import {
 } from '../protocol';
 import { createFeedSink, FeedSink } from '../media/fanout/feed-sink';
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
+import { watchPeerSilence } from './peer-silence';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
 /** What a session tells the outside world; the service turns these into events. */
@@ -154,6 +155,14 @@ export class Session {
     this.after(this.options.connectTimeoutMs, () => {
       if (this.pc.connectionState !== 'connected') this.close('connect-timeout');
     });
+    // A viewer whose network went silent (no RTCP, no consent check) is released.
+    this.disposers.push(
+      watchPeerSilence(this.pc, {
+        silenceMs: this.options.peerSilenceMs,
+        streaming: () => this._state === 'streaming',
+        onSilent: () => this.close('peer-silent'),
+      }),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   WebSocketGateway,
   WebSocketServer,
 } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
 import type { Server, Socket } from 'socket.io';
 import {
   AckOk,
@@ -38,8 +39,11 @@ import { SignallingExceptionFilter, reply } from './signalling.filter';
 import { SignallingOptions, StreamingHandshake } from './signalling.options';
 import { ConfigGetDto } from './dto/config.dto';
 import { SignallingValidationPipe } from './validation.pipe';
+import { ClientLimits } from './client-limits';
+import { originChecker } from './origin-check';
 
 type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type AllowRequest = (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => void;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 const KNOWN_EVENTS = new Set<string>(CLIENT_EVENTS);
@@ -63,6 +67,7 @@ export class SignallingGateway
   @WebSocketServer() private server!: IoServer;
   private readonly log = new Logger(SignallingGateway.name);
   private readonly unsubscribe: (() => void)[] = [];
+  private limits!: ClientLimits;
 
   constructor(
     private readonly sessions: SessionService,
@@ -71,6 +76,9 @@ export class SignallingGateway
   ) {}
 
   afterInit(): void {
+    this.limits = new ClientLimits(this.signalling.limits);
+    this.useOriginCheck();
+    this.useConnectionLimit();
     this.useAuthorization();
     this.cluster?.attach(this.server);
     // A session's socket is always on this node: `.local` keeps these off the Redis adapter.
@@ -78,7 +86,10 @@ export class SignallingGateway
     const handlers = {
       candidate: (ownerId: string, e: SessionCandidateEvent) => this.server.local.to(ownerId).emit('session:candidate', e),
       offer: (ownerId: string, e: SessionOfferEvent) => this.server.local.to(ownerId).emit('session:offer', e),
-      state: (ownerId: string, e: SessionStateEvent) => this.server.local.to(ownerId).emit('session:state', e),
+      state: (ownerId: string, e: SessionStateEvent) => {
+        if (e.state !== 'connecting') this.limits.settled(e.sessionId, e.state === 'closed');
+        this.server.local.to(ownerId).emit('session:state', e);
+      },
     };
     ev.on('candidate', handlers.candidate);
     ev.on('offer', handlers.offer);
@@ -94,6 +105,45 @@ export class SignallingGateway
   // closes the sessions first, and their `closed` states must still reach the clients.
   onApplicationShutdown(): void {
     for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  /**
+   * Browsers always send `Origin` on a websocket or XHR: when the CORS option names the
+   * allowed origins, a handshake from any other is refused (HTTP 403) before socket.io
+   * answers it. Set on the engine, so it holds for every namespace of this server.
+   */
+  private useOriginCheck(): void {
+    const allowed = originChecker(this.signalling.gateway.cors);
+    if (!allowed) return;
+    const io = (this.server as unknown as { server?: Server }).server ?? (this.server as unknown as Server);
+    const opts = (io.engine as unknown as { opts: { allowRequest?: AllowRequest } }).opts;
+    const previous = opts.allowRequest;
+    opts.allowRequest = (req, callback) => {
+      const origin = req.headers.origin;
+      if (origin === undefined) return previous ? previous(req, callback) : callback(null, true);
+      allowed(origin).then(
+        (ok) => {
+          if (!ok) return callback('origin not allowed', false);
+          if (previous) previous(req, callback);
+          else callback(null, true);
+        },
+        () => callback('origin not allowed', false),
+      );
+    };
+  }
+
+  /** At most `maxSocketsPerAddress` sockets per client address; refused with TOO_MANY_CONNECTIONS. */
+  private useConnectionLimit(): void {
+    this.server.use((socket, next) => {
+      const address = this.limits.address(socket.handshake.address, socket.handshake.headers);
+      const release = this.limits.openSocket(address);
+      if (typeof release === 'string') {
+        return next(Object.assign(new Error(release), { data: { code: ErrorCode.TOO_MANY_CONNECTIONS, message: release } }));
+      }
+      (socket.data as { address?: string }).address = address;
+      socket.once('disconnect', release);
+      next();
+    });
   }
 
   /**
@@ -133,16 +183,27 @@ export class SignallingGateway
   }
 
   handleConnection(socket: IoSocket): void {
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (KNOWN_EVENTS.has(event)) return;
-      reply(socket as Socket, event, args[args.length - 1], {
-        code: ErrorCode.UNKNOWN_EVENT,
-        message: 'unknown event',
-      });
+    // Every incoming event: the socket's rate first (RATE_LIMITED, the event is dropped),
+    // then unknown events answered UNKNOWN_EVENT.
+    socket.use(([event, ...args], next) => {
+      const ack = args[args.length - 1];
+      this.limits.allowEvent(socket.id).then(
+        (allowed) => {
+          if (!allowed) {
+            return reply(socket as Socket, event, ack, { code: ErrorCode.RATE_LIMITED, message: 'too many requests; slow down' });
+          }
+          if (!KNOWN_EVENTS.has(event)) {
+            return reply(socket as Socket, event, ack, { code: ErrorCode.UNKNOWN_EVENT, message: 'unknown event' });
+          }
+          next();
+        },
+        (err: Error) => next(err),
+      );
     });
   }
 
   handleDisconnect(socket: IoSocket): void {
+    this.limits?.forgetSocket(socket.id);
     const n = this.sessions.closeAllOf(socket.id, 'client-disconnected');
     if (n) this.log.log(`socket gone; closed ${n} session(s)`);
   }
@@ -162,9 +223,19 @@ export class SignallingGateway
     @ConnectedSocket() socket: IoSocket,
     @MessageBody() dto: StartSessionDto,
   ): Promise<AckOk<SessionStartResult>> {
-    const result = await this.sessions.start(socket.id, dto);
+    const address = (socket.data as { address?: string }).address ?? socket.handshake.address;
+    const slot = this.limits.beginSession(address);
+    let result: SessionStartResult;
+    try {
+      result = await this.sessions.start(socket.id, dto);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     // The client may have gone while we negotiated: do not leave its session behind.
     if (socket.disconnected) this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    // Counted until it leaves `connecting` (see ClientLimits.started for one already closed).
+    slot.started(result.sessionId);
     return { ok: true, ...result };
   }
 

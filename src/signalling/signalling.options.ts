@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServerOptions } from 'socket.io';
 import type { IceServerConfig } from '../protocol';
+import type { ClientLimitOptions } from './client-limits';
 
 /** What the authorization hook sees of a connecting socket's handshake. */
 export interface StreamingHandshake {
@@ -26,7 +27,13 @@ export interface StreamingGatewayOptions {
   namespace?: string;
   /** socket.io path (default `/socket.io`). A different path makes a separate socket.io server. */
   path?: string;
-  /** socket.io CORS options (default: any origin). Ignored when the server is shared with another gateway. */
+  /**
+   * socket.io CORS options (default: any origin). Ignored when the server is shared with
+   * another gateway. When `cors.origin` names origins (a string, RegExp or list of them, or a
+   * function), the `Origin` of every socket.io handshake is checked against it too: a page
+   * from another origin cannot open a socket (cross-site websocket hijacking). Requests
+   * without an `Origin` header (not from a browser) are let through.
+   */
   cors?: ServerOptions['cors'];
 }
 
@@ -37,6 +44,8 @@ export class SignallingOptions {
   authorize?: AuthorizeHook;
   /** ICE servers handed to clients (`config:get`). */
   clientIceServers: IceServerConfig[] = [];
+  /** Per-address and per-socket limits (defaults: DEFAULT_CLIENT_LIMITS). */
+  limits: ClientLimitOptions = {};
 
   static from(partial: Partial<SignallingOptions> = {}): SignallingOptions {
     return Object.assign(new SignallingOptions(), partial);

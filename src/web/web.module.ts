@@ -5,12 +5,15 @@ import { join } from 'node:path';
 
 /** The package root, from either src/web (ts-jest) or dist/web (built). */
 const ROOT = join(__dirname, '..', '..');
-/** Served files: the demo page and the bundled client library. */
-const FILES: Record<string, { dir: string; type: string }> = {
-  'index.html': { dir: join(ROOT, 'public'), type: 'text/html; charset=utf-8' },
-  'client.js': { dir: join(ROOT, 'dist', 'public'), type: 'text/javascript; charset=utf-8' },
-  'client.js.map': { dir: join(ROOT, 'dist', 'public'), type: 'application/json' },
-};
+/**
+ * Served files: the demo page and the bundled client library. A Map, not an object
+ * literal: `/__proto__` or `/constructor` must not find Object.prototype's members.
+ */
+const FILES = new Map<string, { dir: string; type: string }>([
+  ['index.html', { dir: join(ROOT, 'public'), type: 'text/html; charset=utf-8' }],
+  ['client.js', { dir: join(ROOT, 'dist', 'public'), type: 'text/javascript; charset=utf-8' }],
+  ['client.js.map', { dir: join(ROOT, 'dist', 'public'), type: 'application/json' }],
+]);
 
 @Controller()
 export class WebController {
@@ -30,9 +33,10 @@ export class WebController {
   }
 
   private send(name: string, res: Response): void {
-    const entry = FILES[name];
-    const path = entry && join(entry.dir, name);
-    if (!entry || !existsSync(path)) throw new NotFoundException();
+    const entry = FILES.get(name);
+    if (!entry) throw new NotFoundException();
+    const path = join(entry.dir, name);
+    if (!existsSync(path)) throw new NotFoundException();
     res.type(entry.type).setHeader('Cache-Control', 'no-cache').sendFile(path);
   }
 }

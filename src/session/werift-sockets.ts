@@ -1,0 +1,79 @@
+import type { Logger } from '@nestjs/common';
+import { RTCPeerConnection, UdpTransport } from 'werift';
+import type { Session } from './session';
+
+/**
+ * werift's UdpTransport creates its dgram socket in the constructor and binds it in
+ * `init()`; when `init()` fails (no free port in `icePortRange`: "port not found") the
+ * transport is dropped with its socket still open, one leaked handle per refused session.
+ * This wraps `init()` so that a failed bind closes the socket. Applied once, at run time
+ * (so it holds for package users too, where patches/ is not applied); it changes nothing
+ * when `init()` succeeds, and is harmless if werift ever fixes this itself.
+ */
+export function closeUdpSocketOnFailedBind(): void {
+  const proto = UdpTransport.prototype as unknown as {
+    init(): Promise<void>;
+    socket?: { close(): void };
+    [FIXED]?: true;
+  };
+  if (typeof proto.init !== 'function' || proto[FIXED]) return;
+  const init = proto.init;
+  proto.init = async function initOrClose(this: typeof proto) {
+    try {
+      await init.call(this);
+    } catch (err) {
+      try {
+        this.socket?.close();
+      } catch {
+        // Already closed: nothing to release.
+      }
+      throw err;
+    }
+  };
+  proto[FIXED] = true;
+}
+
+const FIXED = Symbol.for('webrtc-oneway.udp-transport-fix');
+
+type IceTransport = RTCPeerConnection['iceTransports'][number];
+
+/**
+ * Closes every ICE transport a session's peer connection ever had, not only those it holds
+ * when it closes. werift's `close()` stops the transports of its current transceivers and
+ * data channel; a renegotiation offer that renames or drops a mid (mutated SDP) moves a
+ * transceiver to a new transport, and the old one, with its UDP socket, is no longer
+ * anybody's. And a transport still gathering when it is closed binds its socket after the
+ * close: it is closed again once gathering is over.
+ */
+export class TransportSweeper {
+  private readonly seen = new WeakMap<Session, Set<IceTransport>>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Remembers the session's current transports (after each negotiation step). */
+  track(session: Session): void {
+    let set = this.seen.get(session);
+    if (!set) this.seen.set(session, (set = new Set()));
+    for (const t of session.peerConnection.iceTransports) set.add(t);
+  }
+
+  /** After the session closed: closes each transport now, and again when its gathering ends. */
+  sweep(session: Session): void {
+    const set = this.seen.get(session);
+    this.seen.delete(session);
+    for (const t of set ?? []) void this.closeWhenGathered(t);
+  }
+
+  private async closeWhenGathered(t: IceTransport): Promise<void> {
+    const connection = t.connection as unknown as { localCandidatesStart?: boolean; localCandidatesEnd?: boolean; close(): Promise<void> };
+    try {
+      await t.stop();
+      for (let waited = 0; connection.localCandidatesStart && !connection.localCandidatesEnd && waited < 30_000; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100).unref());
+      }
+      await connection.close();
+    } catch (err) {
+      this.log.warn(`closing an ICE transport: ${(err as Error).message}`);
+    }
+  }
+}
