@@ -310,7 +310,10 @@ export class SessionService implements OnApplicationShutdown {
     const s = this.get(ownerId, sessionId);
     try {
       const result = await fn(s);
-      this.transports.track(s);
+      if (this.transports.track(s) > TransportSweeper.MAX_TRANSPORTS) {
+        s.close('negotiation-failed');
+        throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offers ask for more transports than a session may have (use BUNDLE)');
+      }
       return result;
     } catch (err) {
       this.transports.track(s);

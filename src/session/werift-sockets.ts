@@ -46,15 +46,34 @@ type IceTransport = RTCPeerConnection['iceTransports'][number];
  * close: it is closed again once gathering is over.
  */
 export class TransportSweeper {
+  /**
+   * With max-bundle a session needs one ICE transport (two at most for a while during a
+   * renegotiation). An offer whose m-lines BUNDLE does not name makes werift open one per
+   * m-line, and offer after offer of new mids would pile them up: past this, the session is
+   * closed.
+   */
+  static readonly MAX_TRANSPORTS = 3;
+
   private readonly seen = new WeakMap<Session, Set<IceTransport>>();
 
   constructor(private readonly log: Logger) {}
 
-  /** Remembers the session's current transports (after each negotiation step). */
-  track(session: Session): void {
+  /**
+   * After each negotiation step: remembers the session's current transports, and closes
+   * those it had before and has no more (nobody else will; a client that renames its mids
+   * in offer after offer would otherwise pile up sockets while its session lives).
+   */
+  track(session: Session): number {
     let set = this.seen.get(session);
     if (!set) this.seen.set(session, (set = new Set()));
-    for (const t of session.peerConnection.iceTransports) set.add(t);
+    const current = new Set(session.peerConnection.iceTransports);
+    for (const t of set) {
+      if (current.has(t)) continue;
+      set.delete(t);
+      void this.closeWhenGathered(t);
+    }
+    for (const t of current) set.add(t);
+    return current.size;
   }
 
   /** After the session closed: closes each transport now, and again when its gathering ends. */

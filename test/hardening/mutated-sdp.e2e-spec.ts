@@ -157,4 +157,27 @@ describe(`mutated SDP (seed ${SEED}, ${N} offers per event)`, () => {
     );
     await waitUntil(`fds back to ${fdsBefore} (now ${fds()})`, () => fds() <= fdsBefore + 2, 10_000);
   }, 300_000);
+
+  it('offer after offer renaming the video mid does not pile up sockets while the session lives', async () => {
+    const v = new WeriftViewer(await t.connect());
+    viewers.push(v);
+    await v.startWithOffer();
+    await v.waitForState('streaming');
+    v.socket.off('session:candidate');
+    const own = v.pc.localDescription!.sdp;
+    const videoMid = /m=video[\s\S]*?a=mid:(\S+)/.exec(own)![1];
+    const before = countOwnUdpSockets();
+    let accepted = 0;
+    for (let i = 0; i < 20; i++) {
+      // The video m-line gets a mid that BUNDLE does not name: werift gives it a transport of its own.
+      const renamed = own.replace(new RegExp(`(m=video[\\s\\S]*?a=mid:)${videoMid}`), `$1x${i}`);
+      const res = await request(v.socket, 'session:offer', { sessionId: v.sessionId, offer: { type: 'offer', sdp: renamed } });
+      if (res.ok) accepted++;
+      else expect(res.error.code).not.toBe(ErrorCode.INTERNAL);
+      if (!sessions.list().some((s) => s.id === v.sessionId)) break;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(countOwnUdpSockets()).toBeLessThanOrEqual(before + 2);
+    expect(accepted).toBeGreaterThan(0);
+  }, 60_000);
 });
