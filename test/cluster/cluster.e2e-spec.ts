@@ -132,7 +132,7 @@ describeWithTools('cluster topology: haproxy + 2 nodes + Redis on loopback', [RE
       `${name} healthy`,
       async () => {
         if (n.proc!.child.exitCode !== null) throw new Error(`${name} exited: ${n.proc!.output.join('')}`);
-        return (await fetch(`http://127.0.0.1:${n.port}/healthz`)).ok;
+        return (await fetch(`http://127.0.0.1:${n.port}/health/live`)).ok;
       },
       20_000,
       100,
@@ -250,7 +250,7 @@ describeWithTools('cluster topology: haproxy + 2 nodes + Redis on loopback', [RE
   it('Redis restarting does not take the service down', async () => {
     const redis = procs.all.find((p) => p.name.startsWith('redis') && p.child.exitCode === null && p.child.signalCode === null)!;
     await procs.kill(redis, 'SIGKILL');
-    expect((await fetch(`${lb}/healthz`)).status).toBe(200);
+    expect((await fetch(`${lb}/health/live`)).status).toBe(200);
     const c = await viewers$();
     expect(c.nodes.map((n) => n.node)).toEqual(['app2']);
     // A new viewer still gets video, the old ones keep theirs.
