@@ -3,6 +3,7 @@ import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 /**
  * After 100 sessions are opened and closed (clients that simply disconnect included), the
@@ -20,13 +21,6 @@ function resources(): Record<string, number> {
   return out;
 }
 
-async function waitUntil(what: () => string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const TOTAL = 100;
 const BATCH = 10;
@@ -91,13 +85,9 @@ describeLinux('resource leaks', () => {
     // Sessions were really open at once (each holds UDP sockets on both ends).
     expect(peakUdp).toBeGreaterThan(baseline.udp + BATCH);
 
-    await waitUntil(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
+    await until(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
     // werift closes its sockets asynchronously: poll with a deadline.
-    await waitUntil(
-      () => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`,
-      () => udpSocketCount() <= baseline.udp,
-      30_000,
-    );
+    await until(() => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`, () => udpSocketCount() <= baseline.udp, 30_000);
     expect(udpSocketCount()).toBeLessThanOrEqual(baseline.udp);
     // Handles too: UDP and TCP (socket.io) sockets and timers. Some of werift's timers
     // outlive a closed connection by about ten seconds, hence the long deadline.
@@ -108,7 +98,7 @@ describeLinux('resource leaks', () => {
         (k) => `${k} ${baseline.handles[k] ?? 0} -> ${now[k]}`,
       );
     };
-    await waitUntil(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
+    await until(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
     expect(source.viewers).toBe(baseline.viewers);
     expect(listeners()).toEqual(baseline.listeners);
   }, 180_000);

@@ -18,19 +18,13 @@ import { SessionService } from '../src/session/session.service';
 import { SignallingGateway } from '../src/signalling/signalling.gateway';
 import { LOOPBACK_ONLY, TestApp, startApp } from './helpers/app';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 /**
  * Each of the three modules (media, session, signalling) can be replaced without touching
  * the others: one test per module, on the real application where one exists.
  */
 
-async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A media source that publishes synthetic VP8 frames when told to, and remembers every payload. */
 class SyntheticVp8Source extends MediaSource {
@@ -175,7 +169,7 @@ describe('replaceable modules', () => {
     other.on('session:state', (e) => leaked.push(e));
     const ev: SessionStateEvent = { sessionId: CANNED.sessionId, state: 'streaming' };
     fake.events.emit('state', s.id, ev);
-    await waitUntil('the state event arrives', () => got.length === 1);
+    await until('the state event arrives', () => got.length === 1);
     expect(got).toEqual([ev]);
     // A round trip on the other socket: had the event leaked, it would be there by now.
     await request(other, 'session:nope', {});
@@ -184,7 +178,7 @@ describe('replaceable modules', () => {
     // A socket that goes away is reported to it.
     const id = s.id;
     s.disconnect();
-    await waitUntil('closeAllOf is called', () => fake.closeAllOf.mock.calls.length > 0);
+    await until('closeAllOf is called', () => fake.closeAllOf.mock.calls.length > 0);
     expect(fake.closeAllOf).toHaveBeenCalledWith(id, 'client-disconnected');
   });
 
@@ -263,11 +257,11 @@ describe('replaceable modules', () => {
     remoteSet = true;
     for (const c of fromServer.splice(0)) await addRemote(c);
 
-    await waitUntil('streaming', () => states.some((s) => s.sessionId === sessionId && s.state === 'streaming'));
-    await waitUntil(`30 RTP packets (have ${packets})`, () => packets >= 30);
-    await waitUntil('the data channel opens', () => channel.readyState === 'open');
+    await until('streaming', () => states.some((s) => s.sessionId === sessionId && s.state === 'streaming'));
+    await until(`30 RTP packets (have ${packets})`, () => packets >= 30);
+    await until('the data channel opens', () => channel.readyState === 'open');
     channel.send('ping');
-    await waitUntil('pong', () => replies.includes('pong'));
+    await until('pong', () => replies.includes('pong'));
 
     service.close(OWNER, sessionId);
     expect(service.count).toBe(0);

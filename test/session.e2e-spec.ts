@@ -1,6 +1,7 @@
 import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 describe('a werift viewer watching the default source', () => {
   let t: TestApp;
@@ -75,7 +76,7 @@ describe('a werift viewer watching the default source', () => {
     await v.waitForState('streaming');
     const sessions = t.app.get(SessionService);
     v.socket.disconnect();
-    await waitUntil(() => sessions.count === 0);
+    await until('condition', () => sessions.count === 0);
   });
 
   it('fans one encoding out to several viewers at once', async () => {
@@ -86,10 +87,3 @@ describe('a werift viewer watching the default source', () => {
   });
 });
 
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
