@@ -23,8 +23,6 @@ import { until } from './helpers/wait';
 const DOCUMENTED_CODES = Object.values(ErrorCode) as string[];
 const UUID_V4 = '0b7e1c1e-7d0c-4f43-9a6b-2f0f8f6f1b55';
 
-
-
 function once<E extends keyof ServerToClientEvents>(
   socket: ClientSocket,
   event: E,
@@ -87,18 +85,39 @@ describe('bad input, while another viewer streams', () => {
   });
 
   afterEach(async () => {
-    try {
-      // The bystander was not disturbed by whatever the test sent.
-      expect(bystander.socket.connected).toBe(true);
-      expect(bystander.state).toBe('streaming');
-      const before = bystander.packets;
-      await bystander.waitForPackets(before + 10);
-      expect(await bystander.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
-    } finally {
-      for (const v of viewers.splice(0)) await v.close();
-      await t.close();
-    }
+    for (const v of viewers.splice(0)) await v.close();
+    await t.close();
   });
+
+  /** The bystander was not disturbed by whatever the test sent. */
+  async function expectBystanderUndisturbed(): Promise<void> {
+    expect(bystander.socket.connected).toBe(true);
+    expect(bystander.state).toBe('streaming');
+    const before = bystander.packets;
+    await bystander.waitForPackets(before + 10);
+    expect(await bystander.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  }
+
+  /**
+   * Jest's `it` and `it.each` with the bystander check as every test's last assertion, so
+   * the test that disturbed it is the one that fails (not a hook after it).
+   */
+  const it = Object.assign(
+    (name: string, fn: () => Promise<void>, timeout?: number) =>
+      globalThis.it(name, async () => {
+        await fn();
+        await expectBystanderUndisturbed();
+      }, timeout),
+    {
+      each:
+        <T extends readonly unknown[] | string>(table: readonly T[]) =>
+        (name: string, fn: (...args: T extends readonly unknown[] ? T : [T]) => Promise<void>, timeout?: number) =>
+          globalThis.it.each(table as never[])(name, async (...args: unknown[]) => {
+            await (fn as (...a: unknown[]) => Promise<void>)(...args);
+            await expectBystanderUndisturbed();
+          }, timeout),
+    },
+  );
 
   async function viewer(): Promise<WeriftViewer> {
     const v = new WeriftViewer(await t.connect());

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { Test, TestingModule } from '@nestjs/testing';
 import { RTCPeerConnection, RTCSessionDescription, RtpPacket, Vp8Packetizer } from 'werift';
 import { StreamingError } from '../src/common/streaming-error';
@@ -196,6 +197,38 @@ describe('replaceable modules', () => {
     // Per client: another socket still gets one.
     await ok(await t.connect(), 'session:start', {});
     expect(t.app.get(SessionService).count).toBe(2);
+  });
+
+  it('signalling: the gateway provider can be overridden (a subclass with a handler of its own)', async () => {
+    class CustomGateway extends SignallingGateway {
+      @SubscribeMessage('sources:list')
+      override async sourcesList(): Promise<{ ok: true; sources: never[]; from: string }> {
+        return { ok: true, sources: [], from: 'custom-gateway' };
+      }
+    }
+    t = await startApp({ customize: (b) => b.overrideProvider(SignallingGateway).useClass(CustomGateway) });
+    expect(t.app.get(SignallingGateway)).toBeInstanceOf(CustomGateway);
+    const s = await t.connect();
+    expect(await request(s, 'sources:list', {})).toEqual({ ok: true, sources: [], from: 'custom-gateway' });
+    // Everything else is the inherited gateway, on the real SessionService.
+    await ok(s, 'session:start', {});
+    expect(t.app.get(SessionService).count).toBe(1);
+  });
+
+  it('every provider is declared in exactly one module of the graph', async () => {
+    t = await startApp();
+    const container = (t.app as unknown as { container: { getModules(): Map<string, { name: string; providers: Map<unknown, unknown> }> } }).container;
+    const owners = new Map<unknown, string[]>();
+    for (const m of container.getModules().values()) {
+      for (const token of m.providers.keys()) {
+        if (typeof token === 'function' && /^(ModuleRef|ApplicationConfig|Reflector|HttpAdapterHost|LazyModuleLoader|ExternalContextCreator|ModulesContainer|SerializedGraph|InquirerClass|Inquirer|REQUEST)$/.test(token.name)) continue;
+        if (token === m.name || (typeof token === 'function' && token.name === m.name)) continue; // the module class itself
+        owners.set(token, [...(owners.get(token) ?? []), m.name]);
+      }
+    }
+    for (const token of [MediaSource, SessionService, SessionOptions, SignallingGateway]) expect(owners.get(token)).toHaveLength(1);
+    const twice = [...owners].filter(([, mods]) => mods.length > 1).map(([tok, mods]) => `${String((tok as { name?: string }).name ?? tok)}: ${mods.join(', ')}`);
+    expect(twice).toEqual([]);
   });
 
   /*

@@ -101,7 +101,8 @@ describe('an on-demand RTSP source', () => {
     expect(childPids('ffmpeg')).toHaveLength(1);
     await until('ffmpeg stopped after the linger time', () => childPids('ffmpeg').length === 0, LINGER_MS + 5000);
     expect(Date.now() - leftAt).toBeGreaterThanOrEqual(LINGER_MS - 50);
-    expect(cam.currentState).toBe('idle');
+    // The state follows the child's exit (an event away), not before it.
+    await until('the source idle', () => cam.currentState === 'idle', 2000);
     await sleep(500);
     expect(childPids('ffmpeg')).toEqual([]);
 

@@ -131,8 +131,12 @@ describe('named media sources (werift viewers)', () => {
     const ended = await v.waitForState('data-only', 10_000);
     expect(ended.reason).toBe('source-ended');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
-    const res = await request(await t.connect(), 'session:start', { source: 'vod' });
-    expect(res.ok).toBe(true); // the session starts, data-only (its video cannot be added)
+    // A session started on the ended source: it connects data-only (no video to add).
+    const late = await viewer();
+    await late.startDataFirst('vod');
+    expect(await late.waitForState('data-only')).toMatchObject({ state: 'data-only' });
+    expect(late.states.some((e) => e.state === 'streaming')).toBe(false);
+    expect(await late.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 
   it('answers a PLI with the cached keyframe soon, and rate-limits a PLI flood', async () => {
