@@ -1,6 +1,6 @@
 import { MediaSource } from '../src/media/media-source';
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { appPerTest } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 import { until } from './helpers/wait';
@@ -28,20 +28,12 @@ const BATCH = 10;
 const describeLinux = process.platform === 'linux' ? describe : describe.skip;
 
 describeLinux('resource leaks', () => {
-  let t: TestApp;
-  const viewers: WeriftViewer[] = [];
-
-  beforeEach(async () => {
-    t = await startApp();
-  });
-  afterEach(async () => {
-    for (const v of viewers.splice(0)) await v.close();
-    await t.close();
-  });
+  const fx = appPerTest<WeriftViewer>();
+  const { viewers } = fx;
 
   it(`${TOTAL} sessions opened and closed leave no UDP socket, handle, session, subscriber or listener behind`, async () => {
-    const sessions = t.app.get(SessionService);
-    const source = t.app.get(MediaSource);
+    const sessions = fx.t.app.get(SessionService);
+    const source = fx.t.app.get(MediaSource);
     const listeners = () => ['candidate', 'offer', 'state', 'message'].map((e) => sessions.events.listenerCount(e as 'state'));
     const baseline = {
       udp: udpSocketCount(),
@@ -53,7 +45,7 @@ describeLinux('resource leaks', () => {
     const ended = { closed: 0, disconnected: 0, clientOffer: 0, serverOffer: 0 };
 
     async function one(n: number): Promise<void> {
-      const socket = await t.connect();
+      const socket = await fx.t.connect();
       const v = new WeriftViewer(socket);
       viewers.push(v);
       const clientOffers = n % 2 === 0;
