@@ -93,15 +93,17 @@ describeEachBrowser('named sources', (browserName) => {
   async function waitForPicture(page: TestPage, frames = 10): Promise<{ w: number; h: number; frames: number; ttffMs: number }> {
     await page.waitForFunction(
       (n) => {
-        const d = (window as unknown as DemoWindow).demo;
-        if (d?.error) return true;
+        // Undefined until the page's module script has run (it imports /client.js first).
+        const d = (window as unknown as DemoWindow).demo as DemoWindow['demo'] | undefined;
+        if (!d) return false;
+        if (d.error) return true;
         return d.frames > n && document.querySelector('video')!.videoWidth > 0;
       },
       frames,
       { timeout: 20_000, polling: 50 },
     ).catch(async (err: Error) => {
       const log = await page.evaluate(() => document.getElementById('log')?.textContent);
-      const sdp = await page.evaluate(() => (window as unknown as { demo: { session?: { pc: RTCPeerConnection } } }).demo.session?.pc.currentLocalDescription?.sdp);
+      const sdp = await page.evaluate(() => (window as unknown as { demo?: { session?: { pc: RTCPeerConnection } } }).demo?.session?.pc.currentLocalDescription?.sdp);
       throw new Error(`${err.message}\npage log: ${log}\nlocal sdp: ${sdp}`);
     });
     const seen = await page.evaluate(() => {
@@ -115,7 +117,7 @@ describeEachBrowser('named sources', (browserName) => {
 
   /** The page ends data-only with codec-not-supported, without a picture and without a feed. */
   async function expectCodecNotSupported(page: TestPage, id: string): Promise<void> {
-    await page.waitForFunction(() => (window as unknown as DemoWindow).demo.session?.state === 'data-only', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window as unknown as Partial<DemoWindow>).demo?.session?.state === 'data-only', undefined, { timeout: 10_000 });
     const shown = await page.evaluate(() => ({
       reason: (window as unknown as DemoWindow).demo.session?.reason,
       badge: document.getElementById('reason')?.textContent,

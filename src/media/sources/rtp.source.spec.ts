@@ -148,8 +148,7 @@ describe('RtpSource with ffmpeg senders', () => {
       expect(s.codecParameters().parameters).toContain(`profile-level-id=${s.detectedProfileLevelId}`);
     }
     const n = late.packets.length;
-    await sleep(200);
-    expect(late.packets.length).toBeGreaterThan(n); // live packets follow the cache
+    await until('live packets after the cache', () => late.packets.length > n, 5000);
     late.track.stop();
     expect(s.viewers).toBe(1);
   });
