@@ -243,7 +243,7 @@ describeEachBrowser('the demo page', (browserName) => {
     return page.evaluate(
       (pingId) =>
         new Promise<string>((resolve, reject) => {
-          const s = (window as unknown as { demo: { session: EventTarget & { send(t: string): boolean } } }).demo.session;
+          const s = (window as unknown as { demo: { session: EventTarget & { send(t: string): void } } }).demo.session;
           const timer = setTimeout(() => reject(new Error('no pong within 5 s')), 5000);
           const onMessage = (e: Event) => {
             const data = (e as MessageEvent<string>).data;
@@ -254,7 +254,14 @@ describeEachBrowser('the demo page', (browserName) => {
             }
           };
           s.addEventListener('message', onMessage);
-          if (!s.send(JSON.stringify({ type: 'ping', id: pingId }))) reject(new Error('data channel not open'));
+          // send() returns nothing since the client SDK queues while the channel is not open
+          // (and throws once the session is closed): the pong is what proves the channel.
+          try {
+            s.send(JSON.stringify({ type: 'ping', id: pingId }));
+          } catch (err) {
+            clearTimeout(timer);
+            reject(err);
+          }
         }),
       id,
     );
