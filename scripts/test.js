@@ -5,13 +5,11 @@
 //   fast    type-check once (tsc), then the unit and end-to-end tests, two workers;
 //   browser the Chromium and Firefox tests, one at a time (each drives a real browser);
 //   heavy   the cluster (Redis, haproxy, two service processes) and package tests (npm pack,
-//           fresh Nest apps compiled with tsc), one at a time, at a lower CPU priority:
-//           they need throughput, while the browser tests wait on real-time media.
+//           fresh Nest apps compiled with tsc), one at a time.
 // Each lane's output is printed whole when it ends; the exit code is non-zero when any
 // lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`).
 'use strict';
 const { spawn } = require('node:child_process');
-const { setPriority } = require('node:os');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -22,33 +20,25 @@ const extra = process.argv.slice(2);
 const lanes = [
   { name: 'fast', steps: [[tsc, '-p', 'tsconfig.check.json'], [jest, '--selectProjects', 'unit', 'e2e', '--maxWorkers=2', ...extra]] },
   { name: 'browser', steps: [[jest, '--selectProjects', 'browser', '--runInBand', ...extra]] },
-  { name: 'heavy', nice: 10, steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
+  { name: 'heavy', steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
 ];
 
-function run(args, nice) {
+function run(args) {
   return new Promise((resolve) => {
     const out = [];
     const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
-    // Inherited by what it starts (npm, tsc, redis, haproxy). Best effort.
-    if (nice) {
-      try {
-        setPriority(child.pid, nice);
-      } catch {
-        /* not permitted here: same priority then */
-      }
-    }
     child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => out.push(d));
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output: Buffer.concat(out).toString() }));
   });
 }
 
-async function lane({ name, nice, steps }) {
+async function lane({ name, steps }) {
   const started = Date.now();
   let output = '';
   let code = 0;
   for (const step of steps) {
-    const r = await run(step, nice);
+    const r = await run(step);
     output += r.output;
     code = r.code;
     if (code !== 0) break;
