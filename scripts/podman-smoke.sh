@@ -11,8 +11,8 @@
 #    home /home/node) as in the official image; then `podman import`ed under that name.
 # 2. `podman build --format docker --network host --pull=never` (docker format: Podman
 #    drops HEALTHCHECK from OCI-format images).
-# 3. Runs it with host networking, everything on 127.0.0.1, and checks: /healthz and
-#    /health/live answer, the image's HEALTHCHECK passes (`podman healthcheck run`), the
+# 3. Runs it with host networking, everything on 127.0.0.1, and checks: /health/live and
+#    /health/ready answer, the image's HEALTHCHECK passes (`podman healthcheck run`), the
 #    process runs as `node` under tini, ffmpeg is there, a werift viewer (from this
 #    repository's node_modules, if installed) receives RTP, and `podman stop` (SIGTERM),
 #    with that viewer still streaming, closes its session with `server-shutdown` and ends
@@ -148,7 +148,7 @@ podman build --format docker --network host --pull=never "${build_opts[@]}" -t "
 build_s=$(($(date +%s) - t0))
 size_mb=$(($(podman image inspect --format '{{.Size}}' "$IMAGE") / 1000000))
 echo "built in ${build_s} s; image size ${size_mb} MB"
-podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q healthz ||
+podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q health/live ||
   fail "the image has no HEALTHCHECK"
 
 # --- 3. run and check ----------------------------------------------------------------
@@ -163,11 +163,11 @@ podman run -d --name "$CTR" --network host \
   "$IMAGE" >/dev/null
 url=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do
-  curl -fsS "$url/healthz" >/dev/null 2>&1 && break
+  curl -fsS "$url/health/live" >/dev/null 2>&1 && break
   [ "$(podman inspect --format '{{.State.Running}}' "$CTR")" = true ] || { podman logs "$CTR"; fail "container exited"; }
   sleep 0.2
 done
-for path in /healthz /health/live; do
+for path in /health/live /health/ready; do
   body=$(curl -fsS "$url$path") || { podman logs "$CTR"; fail "$path"; }
   echo "$path: $body"
 done

@@ -8,6 +8,9 @@ import type { AuthorizeHook, StreamingGatewayOptions } from './signalling/signal
 import type { MetricsModuleOptions } from './metrics/metrics.options';
 import type { WhepModuleOptions } from './whep/whep.options';
 
+/** Injection token of the `StreamingModuleOptions` (exported by the module). */
+export const STREAMING_MODULE_OPTIONS = Symbol('STREAMING_MODULE_OPTIONS');
+
 export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, StreamingHandshake } from './signalling/signalling.options';
 export type { IceServerOption } from './session/session.options';
 export type { MetricsModuleOptions } from './metrics/metrics.options';

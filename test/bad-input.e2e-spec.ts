@@ -13,6 +13,7 @@ import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 /**
  * Bad input of every kind, while another viewer streams: each request gets its error
@@ -21,15 +22,6 @@ import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer
 
 const DOCUMENTED_CODES = Object.values(ErrorCode) as string[];
 const UUID_V4 = '0b7e1c1e-7d0c-4f43-9a6b-2f0f8f6f1b55';
-
-
-async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function once<E extends keyof ServerToClientEvents>(
   socket: ClientSocket,
@@ -93,18 +85,39 @@ describe('bad input, while another viewer streams', () => {
   });
 
   afterEach(async () => {
-    try {
-      // The bystander was not disturbed by whatever the test sent.
-      expect(bystander.socket.connected).toBe(true);
-      expect(bystander.state).toBe('streaming');
-      const before = bystander.packets;
-      await bystander.waitForPackets(before + 10);
-      expect(await bystander.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
-    } finally {
-      for (const v of viewers.splice(0)) await v.close();
-      await t.close();
-    }
+    for (const v of viewers.splice(0)) await v.close();
+    await t.close();
   });
+
+  /** The bystander was not disturbed by whatever the test sent. */
+  async function expectBystanderUndisturbed(): Promise<void> {
+    expect(bystander.socket.connected).toBe(true);
+    expect(bystander.state).toBe('streaming');
+    const before = bystander.packets;
+    await bystander.waitForPackets(before + 10);
+    expect(await bystander.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  }
+
+  /**
+   * Jest's `it` and `it.each` with the bystander check as every test's last assertion, so
+   * the test that disturbed it is the one that fails (not a hook after it).
+   */
+  const it = Object.assign(
+    (name: string, fn: () => Promise<void>, timeout?: number) =>
+      globalThis.it(name, async () => {
+        await fn();
+        await expectBystanderUndisturbed();
+      }, timeout),
+    {
+      each:
+        <T extends readonly unknown[] | string>(table: readonly T[]) =>
+        (name: string, fn: (...args: T extends readonly unknown[] ? T : [T]) => Promise<void>, timeout?: number) =>
+          globalThis.it.each(table as never[])(name, async (...args: unknown[]) => {
+            await (fn as (...a: unknown[]) => Promise<void>)(...args);
+            await expectBystanderUndisturbed();
+          }, timeout),
+    },
+  );
 
   async function viewer(): Promise<WeriftViewer> {
     const v = new WeriftViewer(await t.connect());
@@ -200,7 +213,7 @@ describe('bad input, while another viewer streams', () => {
       throw new Error('the oversized request must not be answered');
     });
     expect(await dropped).toBe('transport close');
-    await waitUntil('the dropped socket’s session is closed', () => sessions.count === 1);
+    await until('the dropped socket’s session is closed', () => sessions.count === 1);
   });
 
   describe('unknown events', () => {
@@ -292,7 +305,7 @@ describe('bad input, while another viewer streams', () => {
       expect(DOCUMENTED_CODES).toContain(error.code);
       expect(error.message).not.toContain('garbage');
       expect(sessions.count).toBe(1);
-      await waitUntil('the failed session released its UDP sockets', () => udpSocketCount() <= udpBefore);
+      await until('the failed session released its UDP sockets', () => udpSocketCount() <= udpBefore);
     });
 
     it('an offer with neither video nor a data channel (audio only) → NEGOTIATION_FAILED, no session left', async () => {
@@ -303,7 +316,7 @@ describe('bad input, while another viewer streams', () => {
       const udpBefore = udpSocketCount();
       await expectError(s, 'session:start', { offer: { type: 'offer', sdp } }, ErrorCode.NEGOTIATION_FAILED);
       expect(sessions.count).toBe(1);
-      await waitUntil('the failed session released its UDP sockets', () => udpSocketCount() <= udpBefore);
+      await until('the failed session released its UDP sockets', () => udpSocketCount() <= udpBefore);
     });
 
     it('an answer when no offer is pending → INVALID_STATE, and the session keeps streaming', async () => {
@@ -375,8 +388,8 @@ describe('bad input, while another viewer streams', () => {
       const { error } = await expectError(v.socket, 'session:offer', { sessionId: v.sessionId, offer: { type: 'offer', sdp: noMid } }, ErrorCode.NEGOTIATION_FAILED);
       expect(error.message).not.toContain('a=');
       await v.close();
-      await waitUntil(`the session is gone (count ${sessions.count})`, () => sessions.count === 1, 25_000);
-      await waitUntil(`UDP sockets released (now ${udpSocketCount()}, before ${udpBefore})`, () => udpSocketCount() <= udpBefore - 2, 10_000);
+      await until(`the session is gone (count ${sessions.count})`, () => sessions.count === 1, 25_000);
+      await until(`UDP sockets released (now ${udpSocketCount()}, before ${udpBefore})`, () => udpSocketCount() <= udpBefore - 2, 10_000);
     });
   });
 
@@ -426,8 +439,8 @@ describe('bad input, while another viewer streams', () => {
       expect(sessions.count).toBe(2);
       expect(sessions.list().map((x) => x.id)).toContain(sessionId);
       s.disconnect();
-      await waitUntil('its session is closed', () => sessions.count === 1);
-      await waitUntil(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
+      await until('its session is closed', () => sessions.count === 1);
+      await until(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
     });
 
     it('right after sending its offer, once the server started on it, before the ack: its session and UDP sockets go', async () => {
@@ -443,15 +456,15 @@ describe('bad input, while another viewer streams', () => {
       });
       let acked = false;
       s.emit('session:start', { offer: { type: 'offer', sdp } }, () => (acked = true));
-      await waitUntil('the server handles session:start', () => start.mock.calls.length === 1);
+      await until('the server handles session:start', () => start.mock.calls.length === 1);
       const outcome = await (start.mock.results[0].value as Promise<unknown>).then(
         () => 'answered',
         (e: Error) => e.message,
       );
       start.mockRestore();
-      await waitUntil(`its session is closed (count ${sessions.count}, start ${outcome})`, () => sessions.count === 1);
+      await until(`its session is closed (count ${sessions.count}, start ${outcome})`, () => sessions.count === 1);
       expect(sessions.list()[0].id).toBe(bystander.sessionId);
-      await waitUntil(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
+      await until(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
       expect(acked).toBe(false);
     });
 
@@ -466,17 +479,17 @@ describe('bad input, while another viewer streams', () => {
       // client's sessions, none yet), then let it create its session.
       const start = jest.spyOn(sessions, 'start').mockImplementation(async (ownerId, req) => {
         s.disconnect();
-        await waitUntil('the server sees the disconnect', () => closeAllOf.mock.calls.some(([o]) => o === id));
+        await until('the server sees the disconnect', () => closeAllOf.mock.calls.some(([o]) => o === id));
         return original(ownerId, req);
       });
       s.emit('session:start', { offer: { type: 'offer', sdp } }, () => undefined);
-      await waitUntil('the server handles session:start', () => start.mock.calls.length === 1);
+      await until('the server handles session:start', () => start.mock.calls.length === 1);
       await (start.mock.results[0].value as Promise<unknown>).catch(() => undefined);
       start.mockRestore();
-      await waitUntil(`the late session is closed (count ${sessions.count})`, () => sessions.count === 1);
+      await until(`the late session is closed (count ${sessions.count})`, () => sessions.count === 1);
       closeAllOf.mockRestore();
       expect(sessions.list()[0].id).toBe(bystander.sessionId);
-      await waitUntil(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
+      await until(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
     });
 
     it('a server-offer start whose client goes before the ack: its session and UDP sockets go', async () => {
@@ -488,11 +501,11 @@ describe('bad input, while another viewer streams', () => {
         return original(ownerId, req);
       });
       s.emit('session:start', {}, () => undefined);
-      await waitUntil('the server handles session:start', () => start.mock.calls.length === 1);
+      await until('the server handles session:start', () => start.mock.calls.length === 1);
       await (start.mock.results[0].value as Promise<unknown>).catch(() => undefined);
       start.mockRestore();
-      await waitUntil(`its session is closed (count ${sessions.count})`, () => sessions.count === 1);
-      await waitUntil(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
+      await until(`its session is closed (count ${sessions.count})`, () => sessions.count === 1);
+      await until(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
     });
   });
 });

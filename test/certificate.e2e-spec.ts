@@ -1,5 +1,5 @@
 import { dtlsCertificates } from '../src/werift';
-import { TestApp, startApp } from './helpers/app';
+import { appPerTest } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 
 /**
@@ -8,22 +8,15 @@ import { WeriftViewer, ok } from './helpers/werift-viewer';
  * without some exports: see weriftModule.)
  */
 describe('the process DTLS certificate', () => {
-  let t: TestApp;
-  const viewers: WeriftViewer[] = [];
-  beforeEach(async () => {
-    t = await startApp();
-  });
-  afterEach(async () => {
-    for (const v of viewers.splice(0)) await v.close();
-    await t.close();
-  });
+  const fx = appPerTest<WeriftViewer>();
+  const { viewers } = fx;
 
   const fingerprint = (sdp: string) => /a=fingerprint:sha-256 (\S+)/.exec(sdp)?.[1];
 
   it('is the same in every session, and renewing it changes new sessions only', async () => {
     const expected = (await dtlsCertificates.renew()).getFingerprints()[0].value;
     const start = async () => {
-      const v = new WeriftViewer(await t.connect());
+      const v = new WeriftViewer(await fx.t.connect());
       viewers.push(v);
       await v.startWithOffer();
       await v.waitForPackets(1);

@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MediaSource } from '../src/media/media-source';
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { appPerTest } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 /**
  * After 100 sessions are opened and closed (clients that simply disconnect included), the
@@ -22,13 +23,6 @@ function resources(): Record<string, number> {
   return out;
 }
 
-async function waitUntil(what: () => string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A full GC (jest runs without --expose-gc). */
 setFlagsFromString('--expose-gc');
@@ -40,20 +34,12 @@ const BATCH = 10;
 const describeLinux = process.platform === 'linux' ? describe : describe.skip;
 
 describeLinux('resource leaks', () => {
-  let t: TestApp;
-  const viewers: WeriftViewer[] = [];
-
-  beforeEach(async () => {
-    t = await startApp();
-  });
-  afterEach(async () => {
-    for (const v of viewers.splice(0)) await v.close();
-    await t.close();
-  });
+  const fx = appPerTest<WeriftViewer>();
+  const { viewers } = fx;
 
   it(`${TOTAL} sessions opened and closed leave no UDP socket, handle, session, subscriber or listener behind`, async () => {
-    const sessions = t.app.get(SessionService);
-    const source = t.app.get(MediaSource);
+    const sessions = fx.t.app.get(SessionService);
+    const source = fx.t.app.get(MediaSource);
     const listeners = () => ['candidate', 'offer', 'state', 'message'].map((e) => sessions.events.listenerCount(e as 'state'));
     const baseline = {
       udp: udpSocketCount(),
@@ -67,7 +53,7 @@ describeLinux('resource leaks', () => {
     const ended = { closed: 0, disconnected: 0, clientOffer: 0, serverOffer: 0 };
 
     async function one(n: number): Promise<void> {
-      const socket = await t.connect();
+      const socket = await fx.t.connect();
       const v = new WeriftViewer(socket);
       viewers.push(v);
       const clientOffers = n % 2 === 0;
@@ -104,13 +90,9 @@ describeLinux('resource leaks', () => {
     // Sessions were really open at once (each holds UDP sockets on both ends).
     expect(peakUdp).toBeGreaterThan(baseline.udp + BATCH);
 
-    await waitUntil(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
+    await until(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
     // werift closes its sockets asynchronously: poll with a deadline.
-    await waitUntil(
-      () => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`,
-      () => udpSocketCount() <= baseline.udp,
-      30_000,
-    );
+    await until(() => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`, () => udpSocketCount() <= baseline.udp, 30_000);
     expect(udpSocketCount()).toBeLessThanOrEqual(baseline.udp);
     // Handles too: UDP and TCP (socket.io) sockets and timers. Some of werift's timers
     // outlive a closed connection by about ten seconds, hence the long deadline.
@@ -121,12 +103,12 @@ describeLinux('resource leaks', () => {
         (k) => `${k} ${baseline.handles[k] ?? 0} -> ${now[k]}`,
       );
     };
-    await waitUntil(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
+    await until(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
     expect(source.viewers).toBe(baseline.viewers);
     expect(listeners()).toEqual(baseline.listeners);
     // No lean sender (its output buffers, keystream, NACK map) is still reachable.
     expect(leanSenders).toHaveLength(TOTAL);
-    await waitUntil(
+    await until(
       () => `every lean sender is collected (${leanSenders.filter((r) => r.deref()).length} still reachable)`,
       () => {
         fullGc();

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
+import { SubscribeMessage } from '@nestjs/websockets';
 import { Test, TestingModule } from '@nestjs/testing';
 import { RTCPeerConnection, RTCSessionDescription, RtpPacket, Vp8Packetizer } from 'werift';
 import { StreamingError } from '../src/common/streaming-error';
@@ -18,19 +19,13 @@ import { SessionService } from '../src/session/session.service';
 import { SignallingGateway } from '../src/signalling/signalling.gateway';
 import { LOOPBACK_ONLY, TestApp, startApp } from './helpers/app';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 /**
  * Each of the three modules (media, session, signalling) can be replaced without touching
  * the others: one test per module, on the real application where one exists.
  */
 
-async function waitUntil(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A media source that publishes synthetic VP8 frames when told to, and remembers every payload. */
 class SyntheticVp8Source extends MediaSource {
@@ -175,7 +170,7 @@ describe('replaceable modules', () => {
     other.on('session:state', (e) => leaked.push(e));
     const ev: SessionStateEvent = { sessionId: CANNED.sessionId, state: 'streaming' };
     fake.events.emit('state', s.id, ev);
-    await waitUntil('the state event arrives', () => got.length === 1);
+    await until('the state event arrives', () => got.length === 1);
     expect(got).toEqual([ev]);
     // A round trip on the other socket: had the event leaked, it would be there by now.
     await request(other, 'session:nope', {});
@@ -184,7 +179,7 @@ describe('replaceable modules', () => {
     // A socket that goes away is reported to it.
     const id = s.id;
     s.disconnect();
-    await waitUntil('closeAllOf is called', () => fake.closeAllOf.mock.calls.length > 0);
+    await until('closeAllOf is called', () => fake.closeAllOf.mock.calls.length > 0);
     expect(fake.closeAllOf).toHaveBeenCalledWith(id, 'client-disconnected');
   });
 
@@ -202,6 +197,38 @@ describe('replaceable modules', () => {
     // Per client: another socket still gets one.
     await ok(await t.connect(), 'session:start', {});
     expect(t.app.get(SessionService).count).toBe(2);
+  });
+
+  it('signalling: the gateway provider can be overridden (a subclass with a handler of its own)', async () => {
+    class CustomGateway extends SignallingGateway {
+      @SubscribeMessage('sources:list')
+      override async sourcesList(): Promise<{ ok: true; sources: never[]; from: string }> {
+        return { ok: true, sources: [], from: 'custom-gateway' };
+      }
+    }
+    t = await startApp({ customize: (b) => b.overrideProvider(SignallingGateway).useClass(CustomGateway) });
+    expect(t.app.get(SignallingGateway)).toBeInstanceOf(CustomGateway);
+    const s = await t.connect();
+    expect(await request(s, 'sources:list', {})).toEqual({ ok: true, sources: [], from: 'custom-gateway' });
+    // Everything else is the inherited gateway, on the real SessionService.
+    await ok(s, 'session:start', {});
+    expect(t.app.get(SessionService).count).toBe(1);
+  });
+
+  it('every provider is declared in exactly one module of the graph', async () => {
+    t = await startApp();
+    const container = (t.app as unknown as { container: { getModules(): Map<string, { name: string; providers: Map<unknown, unknown> }> } }).container;
+    const owners = new Map<unknown, string[]>();
+    for (const m of container.getModules().values()) {
+      for (const token of m.providers.keys()) {
+        if (typeof token === 'function' && /^(ModuleRef|ApplicationConfig|Reflector|HttpAdapterHost|LazyModuleLoader|ExternalContextCreator|ModulesContainer|SerializedGraph|InquirerClass|Inquirer|REQUEST)$/.test(token.name)) continue;
+        if (token === m.name || (typeof token === 'function' && token.name === m.name)) continue; // the module class itself
+        owners.set(token, [...(owners.get(token) ?? []), m.name]);
+      }
+    }
+    for (const token of [MediaSource, SessionService, SessionOptions, SignallingGateway]) expect(owners.get(token)).toHaveLength(1);
+    const twice = [...owners].filter(([, mods]) => mods.length > 1).map(([tok, mods]) => `${String((tok as { name?: string }).name ?? tok)}: ${mods.join(', ')}`);
+    expect(twice).toEqual([]);
   });
 
   /*
@@ -263,11 +290,11 @@ describe('replaceable modules', () => {
     remoteSet = true;
     for (const c of fromServer.splice(0)) await addRemote(c);
 
-    await waitUntil('streaming', () => states.some((s) => s.sessionId === sessionId && s.state === 'streaming'));
-    await waitUntil(`30 RTP packets (have ${packets})`, () => packets >= 30);
-    await waitUntil('the data channel opens', () => channel.readyState === 'open');
+    await until('streaming', () => states.some((s) => s.sessionId === sessionId && s.state === 'streaming'));
+    await until(`30 RTP packets (have ${packets})`, () => packets >= 30);
+    await until('the data channel opens', () => channel.readyState === 'open');
     channel.send('ping');
-    await waitUntil('pong', () => replies.includes('pong'));
+    await until('pong', () => replies.includes('pong'));
 
     service.close(OWNER, sessionId);
     expect(service.count).toBe(0);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaSourceRegistry } from '../src/media/source-registry';
-import { childPids, ffmpeg, sleep, waitFor } from '../src/media/sources/testing/helpers';
+import { childPids, ffmpeg, sleep, until } from '../src/media/sources/testing/helpers';
 import { RtspTestServer } from '../src/media/sources/testing/rtsp-test-server';
 import { TestApp, startApp } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
@@ -79,7 +79,7 @@ describe('an on-demand RTSP source', () => {
     // The first viewer starts it, and its first frame (a keyframe) arrives.
     const first = await watch();
     await first.waitForState('streaming');
-    await waitFor(() => first.keyframes > 0, 'the first viewer\'s first keyframe', 15_000);
+    await until('the first viewer\'s first keyframe', () => first.keyframes > 0, 15_000);
     expect(childPids('ffmpeg')).toHaveLength(1);
     expect(server.plays).toBe(1);
     expect(cam.currentState).toBe('live');
@@ -89,25 +89,26 @@ describe('an on-demand RTSP source', () => {
     const second = await watch();
     await second.waitForState('streaming');
     const joinedAt = Date.now();
-    await waitFor(() => second.keyframes > 0, 'the second viewer\'s keyframe', 3000);
+    await until('the second viewer\'s keyframe', () => second.keyframes > 0, 3000);
     expect(Date.now() - joinedAt).toBeLessThan(1500);
     expect(server.plays).toBe(1); // the same pull, not a second RTSP client
 
     // Both leave: ffmpeg lingers, then stops.
     for (const v of viewers.splice(0)) await leave(v);
-    await waitFor(() => cam.viewers === 0, 'no viewers', 2000);
+    await until('no viewers', () => cam.viewers === 0, 2000);
     const leftAt = Date.now();
     await sleep(LINGER_MS / 3);
     expect(childPids('ffmpeg')).toHaveLength(1);
-    await waitFor(() => childPids('ffmpeg').length === 0, 'ffmpeg stopped after the linger time', LINGER_MS + 5000);
+    await until('ffmpeg stopped after the linger time', () => childPids('ffmpeg').length === 0, LINGER_MS + 5000);
     expect(Date.now() - leftAt).toBeGreaterThanOrEqual(LINGER_MS - 50);
-    expect(cam.currentState).toBe('idle');
+    // The state follows the child's exit (an event away), not before it.
+    await until('the source idle', () => cam.currentState === 'idle', 2000);
     await sleep(500);
     expect(childPids('ffmpeg')).toEqual([]);
 
     // A new viewer pulls the camera again, and waits for a fresh keyframe (not the old cache).
     const third = await watch();
-    await waitFor(() => third.keyframes > 0, 'the third viewer\'s keyframe', 15_000);
+    await until('the third viewer\'s keyframe', () => third.keyframes > 0, 15_000);
     expect(server.plays).toBe(2);
     expect(childPids('ffmpeg')).toHaveLength(1);
   });
@@ -120,10 +121,10 @@ describe('an on-demand RTSP source', () => {
     const w = await whepPost(`${t.url}/whep/cam`);
     try {
       expect(w.status).toBe(201);
-      await waitFor(() => w.packets() > 20, 'WHEP video packets', 15_000);
+      await until('WHEP video packets', () => w.packets() > 20, 15_000);
       expect(childPids('ffmpeg')).toHaveLength(1);
       expect((await fetch(w.resource!, { method: 'DELETE' })).status).toBe(200);
-      await waitFor(() => childPids('ffmpeg').length === 0, 'ffmpeg stopped after the WHEP viewer left', 5000);
+      await until('ffmpeg stopped after the WHEP viewer left', () => childPids('ffmpeg').length === 0, 5000);
     } finally {
       await w.close();
     }
@@ -134,13 +135,13 @@ describe('an on-demand RTSP source', () => {
       streaming: { sources: [{ id: 'cam', kind: 'rtsp', url: server.url(), codec: 'VP8', onDemand: true, lingerMs: 3000 }] },
     });
     const first = await watch();
-    await waitFor(() => first.keyframes > 0, 'first keyframe', 15_000);
+    await until('first keyframe', () => first.keyframes > 0, 15_000);
     const pid = childPids('ffmpeg');
     await leave(first);
     viewers.splice(0);
     await sleep(500);
     const again = await watch();
-    await waitFor(() => again.keyframes > 0, 'keyframe from the cache', 3000);
+    await until('keyframe from the cache', () => again.keyframes > 0, 3000);
     expect(childPids('ffmpeg')).toEqual(pid);
     expect(server.plays).toBe(1);
   });

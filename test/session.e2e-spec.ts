@@ -1,21 +1,14 @@
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { appPerTest } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 describe('a werift viewer watching the default source', () => {
-  let t: TestApp;
-  const viewers: WeriftViewer[] = [];
-
-  beforeEach(async () => {
-    t = await startApp();
-  });
-  afterEach(async () => {
-    for (const v of viewers.splice(0)) await v.close();
-    await t.close();
-  });
+  const fx = appPerTest<WeriftViewer>();
+  const { viewers } = fx;
 
   async function viewer(): Promise<WeriftViewer> {
-    const v = new WeriftViewer(await t.connect());
+    const v = new WeriftViewer(await fx.t.connect());
     viewers.push(v);
     return v;
   }
@@ -61,7 +54,7 @@ describe('a werift viewer watching the default source', () => {
     const v = await viewer();
     await v.startWithOffer();
     await v.waitForState('streaming');
-    const sessions = t.app.get(SessionService);
+    const sessions = fx.t.app.get(SessionService);
     expect(sessions.count).toBe(1);
     await ok(v.socket, 'session:close', { sessionId: v.sessionId });
     const closed = await v.waitForState('closed');
@@ -73,23 +66,16 @@ describe('a werift viewer watching the default source', () => {
     const v = await viewer();
     await v.startWithServerOffer();
     await v.waitForState('streaming');
-    const sessions = t.app.get(SessionService);
+    const sessions = fx.t.app.get(SessionService);
     v.socket.disconnect();
-    await waitUntil(() => sessions.count === 0);
+    await until('condition', () => sessions.count === 0);
   });
 
   it('fans one encoding out to several viewers at once', async () => {
     const vs = await Promise.all([viewer(), viewer(), viewer()]);
     await Promise.all(vs.map((v, i) => (i % 2 ? v.startWithOffer() : v.startWithServerOffer())));
     await Promise.all(vs.map((v) => v.waitForPackets(30)));
-    expect(t.app.get(SessionService).count).toBe(3);
+    expect(fx.t.app.get(SessionService).count).toBe(3);
   });
 });
 
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

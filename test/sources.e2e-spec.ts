@@ -14,17 +14,11 @@ import type { SourcesListResult } from '../src/protocol';
 import { SessionService } from '../src/session/session.service';
 import { TestApp, startApp } from './helpers/app';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
+import { until } from './helpers/wait';
 
 jest.setTimeout(60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Sequence numbers of the video RTP a viewer receives. */
 function recordSeqs(v: WeriftViewer): number[] {
@@ -100,7 +94,7 @@ describe('named media sources (werift viewers)', () => {
 
   it('relays RTP VP8 from ffmpeg; tells viewers when it goes offline and back, and their sequence numbers run on', async () => {
     sendTo('enc', 'VP8');
-    await until(() => source('enc').currentState === 'live', 'the rtp source live');
+    await until('the rtp source live', () => source('enc').currentState === 'live');
     const v = await viewer();
     const seqs = recordSeqs(v);
     await v.startDataFirst('enc');
@@ -111,14 +105,14 @@ describe('named media sources (werift viewers)', () => {
     // The encoder dies: viewers are told, the session stays streaming.
     await killChild(sender, 'SIGKILL');
     await v.waitForState('streaming');
-    await until(() => v.states.some((s) => s.reason === 'source-offline'), 'source-offline', 5_000);
+    await until('source-offline', () => v.states.some((s) => s.reason === 'source-offline'), 5_000);
     expect(v.state).toBe('streaming');
     const before = v.packets;
     const lastSeq = seqs[seqs.length - 1];
 
     // A new encoder (new SSRC, new random numbers): back online, media on the same track.
     sendTo('enc', 'VP8');
-    await until(() => v.states.some((s) => s.reason === 'source-online'), 'source-online', 10_000);
+    await until('source-online', () => v.states.some((s) => s.reason === 'source-online'), 10_000);
     await v.waitForPackets(before + 30);
     expect(v.tracks).toBe(1);
     // Continuity at the viewer: the first packet after the restart follows the last one.
@@ -137,8 +131,12 @@ describe('named media sources (werift viewers)', () => {
     const ended = await v.waitForState('data-only', 10_000);
     expect(ended.reason).toBe('source-ended');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
-    const res = await request(await t.connect(), 'session:start', { source: 'vod' });
-    expect(res.ok).toBe(true); // the session starts, data-only (its video cannot be added)
+    // A session started on the ended source: it connects data-only (no video to add).
+    const late = await viewer();
+    await late.startDataFirst('vod');
+    expect(await late.waitForState('data-only')).toMatchObject({ state: 'data-only' });
+    expect(late.states.some((e) => e.state === 'streaming')).toBe(false);
+    expect(await late.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 
   it('answers a PLI with the cached keyframe soon, and rate-limits a PLI flood', async () => {
@@ -154,7 +152,7 @@ describe('named media sources (werift viewers)', () => {
     const keyframes = v.keyframes;
     const sentAt = performance.now();
     await receiver.sendRtcpPLI(ssrc);
-    await until(() => v.keyframes > keyframes, 'a keyframe after the PLI', 2_000);
+    await until('a keyframe after the PLI', () => v.keyframes > keyframes, 2_000);
     const latencyMs = performance.now() - sentAt;
     console.log(`PLI -> keyframe at the viewer: ${latencyMs.toFixed(0)} ms`);
     expect(latencyMs).toBeLessThan(1000);

@@ -1,22 +1,14 @@
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { appPerTest } from './helpers/app';
 import { countOwnUdpSockets, waitForUdpSocketsAtMost } from './helpers/udp-sockets';
 import { WeriftViewer, ok, request } from './helpers/werift-viewer';
 
 describe('stop only the video, keep the data channel, resume (werift viewer)', () => {
-  let t: TestApp;
-  const viewers: WeriftViewer[] = [];
-
-  beforeEach(async () => {
-    t = await startApp();
-  });
-  afterEach(async () => {
-    for (const v of viewers.splice(0)) await v.close();
-    await t.close();
-  });
+  const fx = appPerTest<WeriftViewer>();
+  const { viewers } = fx;
 
   async function streaming(mode: 'client' | 'server' | 'data-first'): Promise<WeriftViewer> {
-    const v = new WeriftViewer(await t.connect());
+    const v = new WeriftViewer(await fx.t.connect());
     viewers.push(v);
     if (mode === 'client') await v.startWithOffer();
     else if (mode === 'data-first') await v.startDataFirst();
@@ -72,7 +64,7 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     await v.pc.setRemoteDescription(res.answer as never);
     await v.waitForState('data-only');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
-    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(fx.t.app.get(SessionService).list()[0].state).toBe('data-only');
     // And the server can bring it back.
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
     await v.waitForPackets(v.packets + 10);
@@ -94,7 +86,7 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     const before = v.packets;
     await new Promise((r) => setTimeout(r, 300));
     expect(v.packets - before).toBeLessThan(5);
-    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(fx.t.app.get(SessionService).list()[0].state).toBe('data-only');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
     // Only a resume request turns it back on.
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
@@ -125,7 +117,7 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
     // request fails clearly and the session stays data-only, data channel working.
     const refused = await request<{ ok: boolean; error?: { code: string } }>(v.socket, 'session:resume-video', { sessionId: v.sessionId });
     expect(refused).toMatchObject({ ok: false, error: { code: 'NEGOTIATION_FAILED' } });
-    expect(t.app.get(SessionService).list()[0].state).toBe('data-only');
+    expect(fx.t.app.get(SessionService).list()[0].state).toBe('data-only');
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
 
     // Receiving again and offering it resumes the video (its own stop, its own resume).
@@ -175,13 +167,12 @@ describe('stop only the video, keep the data channel, resume (werift viewer)', (
   });
 
   it('a renegotiation the client never answers times out, is reported, and keeps the data channel', async () => {
-    await t.close();
-    t = await startApp({ session: { negotiationTimeoutMs: 500 } });
+    await fx.restart({ session: { negotiationTimeoutMs: 500 } });
     const v = await streaming('server');
     v.autoAnswer = false;
     const res = await request(v.socket, 'session:stop-video', { sessionId: v.sessionId });
     expect(res).toMatchObject({ ok: false, error: { code: 'NEGOTIATION_FAILED' } });
-    expect(t.app.get(SessionService).list()[0].peerConnection.signalingState).toBe('stable');
+    expect(fx.t.app.get(SessionService).list()[0].peerConnection.signalingState).toBe('stable');
     expect(v.states[v.states.length - 1]).toMatchObject({ state: 'data-only', reason: 'negotiation-failed' });
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });

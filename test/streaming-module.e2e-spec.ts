@@ -6,6 +6,8 @@ import { io } from 'socket.io-client';
 import type { ClientSocket } from '../src/client/streaming-client';
 import { ErrorCode, SessionOptions, SessionService, StreamingLifecycle, StreamingModule, StreamingModuleOptions } from '../src';
 import { LOOPBACK_ONLY } from './helpers/app';
+import { countOwnUdpSockets } from './helpers/udp-sockets';
+import { until } from './helpers/wait';
 import { WeriftViewer, ok, request } from './helpers/werift-viewer';
 
 /** StreamingModule on its own, in both forms, and what its options control. */
@@ -115,7 +117,7 @@ describe('StreamingModule.forRoot', () => {
     // A closed session frees its place.
     a.disconnect();
     const sessions = t.app.get(SessionService);
-    for (let i = 0; sessions.count > 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+    await until('the closed session is gone', () => sessions.count === 1);
     await ok(c, 'session:start', {});
   });
 
@@ -151,7 +153,8 @@ describe('StreamingModule.forRoot', () => {
     expect(used.sort()).toEqual([...portRange]);
     // Closing one frees its port for the next.
     await ok(first.socket, 'session:close', { sessionId: first.sessionId });
-    await new Promise((r) => setTimeout(r, 200)); // werift releases the socket asynchronously
+    // werift releases the socket asynchronously.
+    await until('a port of the range released', () => portRange.some((p) => countOwnUdpSockets(p) === 0));
     const again = await t.viewer();
     await again.startWithOffer();
     await again.waitForState('streaming');
@@ -228,7 +231,7 @@ describe('StreamingModule.forRootAsync', () => {
     v.socket.on('session:state', (e) => order.push(`${e.state}/${e.reason ?? ''}`));
     v.socket.once('disconnect', () => order.push('disconnect'));
     await apps.pop()!.close();
-    for (let i = 0; !order.includes('disconnect') && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+    await until('the socket disconnects', () => order.includes('disconnect'));
     expect(order).toEqual(['closed/server-shutdown', 'disconnect']);
   });
 });

@@ -1,5 +1,11 @@
-import { RTCRtpCodecParameters, useH264 } from 'werift';
+import { RTCRtpCodecParameters, useH264, useVP8 } from 'werift';
 import type { VideoCodecName } from './media-source';
+
+/** The H.264 codec the server offers: packetization-mode 1 with this profile-level-id. */
+export function h264Codec(profileLevelId: string): RTCRtpCodecParameters {
+  return useH264({ parameters: `profile-level-id=${profileLevelId.toLowerCase()};packetization-mode=1;level-asymmetry-allowed=1` });
+}
+
 
 /** H.264 profiles as RFC 6184 / WebRTC name them (level ignored). */
 export type H264Profile = 'constrained-baseline' | 'baseline' | 'main' | 'constrained-high' | 'high' | 'other';
@@ -88,9 +94,37 @@ export function codecForOffer(
   for (const profile of DECODABLE_BY[h264Profile(sourcePli)]) {
     const match = candidates.find((c) => h264Profile(c.fmtp['profile-level-id']) === profile);
     if (match) {
-      const pli = match.fmtp['profile-level-id'].toLowerCase();
-      return useH264({ parameters: `profile-level-id=${pli};packetization-mode=1;level-asymmetry-allowed=1` });
+      return h264Codec(match.fmtp['profile-level-id']);
     }
   }
   return undefined;
+}
+
+/** H.264 Constrained Baseline level 3.1: what werift's `useH264()` offers. */
+export const DEFAULT_H264_PROFILE_LEVEL_ID = '42e01f';
+
+/** The werift codec for a source: VP8, or H.264 packetization-mode 1 with a profile-level-id. */
+export function codecParametersFor(codec: VideoCodecName, profileLevelId = DEFAULT_H264_PROFILE_LEVEL_ID): RTCRtpCodecParameters {
+  if (codec === 'VP8') return useVP8();
+  if (!/^[0-9a-f]{6}$/i.test(profileLevelId)) throw new Error(`invalid H.264 profile-level-id: ${profileLevelId}`);
+  return h264Codec(profileLevelId);
+}
+
+/**
+ * The profile-level-id a source offers: a fixed string, or `auto` = the one read from the
+ * stream's SPS once seen (until then the default, 42e01f).
+ */
+export type ProfileLevelIdOption = string | 'auto';
+
+/**
+ * Checks a source's profile option up front (a bad one fails at construction, not at the
+ * first viewer) and returns how to get its codec parameters: `auto` takes the
+ * profile-level-id detected in the stream when there is one.
+ */
+export function codecChoice(
+  codec: VideoCodecName,
+  option: ProfileLevelIdOption = DEFAULT_H264_PROFILE_LEVEL_ID,
+): (detected?: string) => RTCRtpCodecParameters {
+  if (option !== 'auto') codecParametersFor(codec, option);
+  return (detected) => codecParametersFor(codec, option === 'auto' ? detected : option);
 }

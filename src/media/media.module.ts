@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { ModuleAsyncOptions } from '../common/async-options';
 import { MediaSource } from './media-source';
 import { MEDIA_MODULE_OPTIONS, MediaModuleOptions, MediaSourceRegistry } from './source-registry';
 import { TestPatternSource } from './test-pattern.source';
@@ -8,12 +9,19 @@ import { TestPatternSource } from './test-pattern.source';
 export class MediaOptionsModule {}
 
 /**
- * Provides the `MediaSource` token (the default source; the built-in looping test pattern,
- * id `test`; override the provider to stream something else) and the `MediaSourceRegistry`
- * (every source by id). Named sources come from `MediaModule.forRoot({ sources })`.
+ * Provides the `MediaSource` token (the default source: `options.source`, else the built-in
+ * looping test pattern, id `test`; override the provider to stream something else) and the
+ * `MediaSourceRegistry` (every source by id). Named sources come from the options.
  */
 @Module({
-  providers: [{ provide: MediaSource, useFactory: () => new TestPatternSource() }, MediaSourceRegistry],
+  providers: [
+    {
+      provide: MediaSource,
+      useFactory: (o?: MediaModuleOptions) => o?.source ?? new TestPatternSource(),
+      inject: [{ token: MEDIA_MODULE_OPTIONS, optional: true }],
+    },
+    MediaSourceRegistry,
+  ],
   exports: [MediaSource, MediaSourceRegistry],
 })
 export class MediaModule {
@@ -32,17 +40,25 @@ export class MediaModule {
   }
 
   /** As `forRoot`, with options computed by a factory (e.g. from another module's options). */
-  static forRootAsync(options: {
-    imports?: DynamicModule['imports'];
-    inject?: any[];
-    useFactory: (...args: any[]) => MediaModuleOptions | Promise<MediaModuleOptions>;
-  }): DynamicModule {
+  static forRootAsync(options: ModuleAsyncOptions<MediaModuleOptions>): DynamicModule {
     return {
       module: MediaOptionsModule,
       global: true,
       imports: options.imports ?? [],
       providers: [{ provide: MEDIA_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }],
       exports: [MEDIA_MODULE_OPTIONS],
+    };
+  }
+
+  /**
+   * A MediaModule of its own (not global) with options from a factory: what each
+   * `StreamingModule` imports, so two of them in one application keep their own sources.
+   */
+  static register(options: ModuleAsyncOptions<MediaModuleOptions>): DynamicModule {
+    return {
+      module: MediaModule,
+      imports: options.imports ?? [],
+      providers: [{ provide: MEDIA_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }],
     };
   }
 }

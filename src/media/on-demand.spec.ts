@@ -3,7 +3,7 @@ import { RtpHeader, RtpPacket } from 'werift';
 import { createSource } from './create-source';
 import { MediaSource } from './media-source';
 import { sourceConfigProblems } from './source-config';
-import { sleep, waitFor } from './sources/testing/helpers';
+import { sleep, until } from './sources/testing/helpers';
 
 /** Counts starts and stops; its start can be made slow or failing. */
 class CountingSource extends MediaSource {
@@ -42,17 +42,17 @@ describe('on-demand sources', () => {
     await s.onModuleInit();
     expect([s.currentState, s.starts]).toEqual(['idle', 0]);
     const a = s.subscribe(() => undefined);
-    await waitFor(() => s.running, 'started');
+    await until('started', () => s.running);
     expect(s.currentState).toBe('live');
     const b = s.subscribe(() => undefined);
     a.stop();
     b.stop();
     await sleep(100);
     expect([s.running, s.stops]).toEqual([true, 0]); // lingering
-    await waitFor(() => !s.running, 'stopped after the linger time', 1000);
+    await until('stopped after the linger time', () => !s.running, 1000);
     expect(s.currentState).toBe('idle');
     s.subscribe(() => undefined);
-    await waitFor(() => s.running, 'started again');
+    await until('started again', () => s.running);
     expect([s.starts, s.stops]).toEqual([2, 1]);
     await s.onModuleDestroy();
     expect([s.running, s.stops, s.currentState]).toEqual([false, 2, 'stopped']);
@@ -62,7 +62,7 @@ describe('on-demand sources', () => {
     const s = new CountingSource().setOnDemand({ lingerMs: 150 });
     await s.onModuleInit();
     s.subscribe(() => undefined).stop();
-    await waitFor(() => s.running, 'started');
+    await until('started', () => s.running);
     s.push(1, true);
     await sleep(50);
     const got: number[] = [];
@@ -71,7 +71,7 @@ describe('on-demand sources', () => {
     await sleep(300);
     expect([s.starts, s.stops]).toEqual([1, 0]);
     t.stop();
-    await waitFor(() => !s.running, 'stopped');
+    await until('stopped', () => !s.running);
     const after: number[] = [];
     s.subscribe((p) => after.push(p.header.sequenceNumber));
     expect(after).toEqual([]); // nothing stale: the first viewer waits for a fresh keyframe
@@ -85,14 +85,14 @@ describe('on-demand sources', () => {
     s.subscribe(() => undefined).stop(); // wanted, then unwanted at once
     await sleep(100);
     expect(s.stops).toBe(0); // the start is still running
-    await waitFor(() => s.stops === 1, 'stopped after the start finished', 2000);
+    await until('stopped after the start finished', () => s.stops === 1, 2000);
     expect(s.running).toBe(false);
     s.startDelayMs = 0;
     s.failNext = true;
     s.subscribe(() => undefined);
-    await waitFor(() => s.currentState === 'offline', 'offline after a failed start');
+    await until('offline after a failed start', () => s.currentState === 'offline');
     s.subscribe(() => undefined);
-    await waitFor(() => s.running, 'started by the next viewer');
+    await until('started by the next viewer', () => s.running);
     await s.onModuleDestroy();
     expect(s.running).toBe(false);
   });

@@ -61,8 +61,22 @@ export class RtpSourceConfig extends BaseSourceConfig {
   profileLevelId?: string;
 }
 
+/** What the sources that run ffmpeg (RTSP, file) share. */
+abstract class FfmpegSourceConfig extends BaseSourceConfig {
+  @IsOptional() @Matches(PROFILE, { message: 'profileLevelId must be 6 hex digits or "auto"' })
+  profileLevelId?: string;
+  @IsOptional() @IsString() @IsNotEmpty()
+  ffmpegPath?: string;
+  /** Run ffmpeg only while someone watches: start for the first viewer (default false). */
+  @IsOptional() @IsBoolean()
+  onDemand?: boolean;
+  /** On demand: stop this long after the last viewer left (ms, default 10000). */
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
+  lingerMs?: number;
+}
+
 /** An RTSP camera pulled by ffmpeg without transcoding. */
-export class RtspSourceConfig extends BaseSourceConfig {
+export class RtspSourceConfig extends FfmpegSourceConfig {
   declare kind: 'rtsp';
   @IsString() @MaxLength(2048) @Matches(/^rtsps?:\/\/\S+$/i, { message: 'url must be an rtsp:// URL' })
   url!: string;
@@ -74,20 +88,10 @@ export class RtspSourceConfig extends BaseSourceConfig {
   offlineAfterMs?: number;
   @IsOptional() @IsInt() @Min(1000) @Max(600_000)
   stallRestartMs?: number;
-  @IsOptional() @Matches(PROFILE, { message: 'profileLevelId must be 6 hex digits or "auto"' })
-  profileLevelId?: string;
-  @IsOptional() @IsString() @IsNotEmpty()
-  ffmpegPath?: string;
-  /** Pull the camera only while someone watches: start for the first viewer (default false). */
-  @IsOptional() @IsBoolean()
-  onDemand?: boolean;
-  /** On demand: stop this long after the last viewer left (ms, default 10000). */
-  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
-  lingerMs?: number;
 }
 
 /** A file (IVF or WebM with VP8, MP4 with H.264) played without transcoding. */
-export class FileSourceConfig extends BaseSourceConfig {
+export class FileSourceConfig extends FfmpegSourceConfig {
   declare kind: 'file';
   @IsString() @IsNotEmpty()
   path!: string;
@@ -96,16 +100,6 @@ export class FileSourceConfig extends BaseSourceConfig {
   loop?: boolean;
   @IsOptional() @IsIn(['ivf', 'webm', 'mp4'])
   container?: 'ivf' | 'webm' | 'mp4';
-  @IsOptional() @Matches(PROFILE, { message: 'profileLevelId must be 6 hex digits or "auto"' })
-  profileLevelId?: string;
-  @IsOptional() @IsString() @IsNotEmpty()
-  ffmpegPath?: string;
-  /** Play only while someone watches: start for the first viewer (default false). */
-  @IsOptional() @IsBoolean()
-  onDemand?: boolean;
-  /** On demand: stop this long after the last viewer left (ms, default 10000). */
-  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
-  lingerMs?: number;
 }
 
 /** One named source, as configured (environment `SOURCES`, a `SOURCES_FILE`, or code). */

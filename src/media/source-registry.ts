@@ -10,6 +10,8 @@ export type SourceEntry = SourceConfig | SourceConfigInit | MediaSource;
 export type SourcesOption = SourceEntry[];
 
 export interface MediaModuleOptions {
+  /** The `MediaSource` provider, the default source (default: the built-in test pattern, id `test`). */
+  source?: MediaSource;
   /** Named sources besides the default one (id `test`, the `MediaSource` provider). */
   sources?: SourcesOption;
   /** Id of the source `session:start` uses when it names none (default: the `MediaSource` provider). */
@@ -82,10 +84,6 @@ export class MediaSourceRegistry implements OnModuleInit, OnModuleDestroy {
   /** The source with this id (the default one when `id` is undefined), or undefined. */
   get(id?: string): MediaSource | undefined {
     return this.sources.get(id ?? this.defaultId);
-  }
-
-  has(id: string): boolean {
-    return this.sources.has(id);
   }
 
   ids(): string[] {

@@ -1,5 +1,5 @@
-import { Controller, Get, Module, NotFoundException, Param, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Module, NotFoundException, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,14 +22,11 @@ export class WebController {
     this.send('index.html', res);
   }
 
-  @Get('healthz')
-  health(): { status: 'ok' } {
-    return { status: 'ok' };
-  }
-
-  @Get(':file')
-  file(@Param('file') file: string, @Res() res: Response): void {
-    this.send(file, res);
+  // Each name, not `:file`: a catch-all here would shadow routes of modules registered
+  // after this one (`/metrics`, a host's own).
+  @Get(Object.keys(FILES))
+  file(@Req() req: Request, @Res() res: Response): void {
+    this.send(req.path.slice(1), res);
   }
 
   private send(name: string, res: Response): void {

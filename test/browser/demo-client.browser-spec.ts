@@ -19,7 +19,7 @@ import {
   launchBrowser,
   mediaPermissionCalls,
   newContext,
-  waitUntil,
+  until,
 } from '../helpers/browser';
 
 /** Where the screenshots of the page's states go (printed; look at them). */
@@ -82,7 +82,7 @@ describeWithBrowser('the demo page and the client SDK in headless Chromium', () 
   afterEach(async () => {
     // Closing a session in the middle of its DTLS handshake leaves werift's retransmission
     // loop running for ~30 s (keeps jest alive): let handshakes finish first.
-    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    if (sessions) await until('condition', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
     await ctx?.close();
     await t?.close();
   });

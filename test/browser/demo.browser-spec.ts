@@ -5,7 +5,7 @@
 import { SessionService } from '../../src/session/session.service';
 import type { SessionStateEvent } from '../../src/protocol';
 import { TestApp, startApp } from '../helpers/app';
-import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, mediaPermissionCalls, waitUntil } from '../helpers/browser';
+import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, mediaPermissionCalls, until } from '../helpers/browser';
 
 /** What the page exposes as `window.demo` (the parts read here). */
 interface DemoWindow {
@@ -50,7 +50,7 @@ describeEachBrowser('the demo page', (browserName) => {
   afterEach(async () => {
     // Closing a session in the middle of its DTLS handshake leaves werift's retransmission
     // loop running for ~30 s (keeps jest alive): let handshakes finish first.
-    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    if (sessions) await until('condition', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
     await ctx?.close();
     await t?.close();
   });
@@ -190,7 +190,7 @@ describeEachBrowser('the demo page', (browserName) => {
       await navigator.mediaDevices?.getUserMedia({}).catch(() => undefined);
     });
     const expected = ['permissions.query', ...(canCapture ? ['mediaDevices.getUserMedia'] : [])];
-    await waitUntil(() => ctx.permissionCalls.length >= expected.length, 5_000, 'probe calls');
+    await until('probe calls', () => ctx.permissionCalls.length >= expected.length, 5_000);
     expect(mediaPermissionCalls(ctx.permissionCalls).map((c) => c.api)).toEqual(expected);
   });
 
@@ -217,7 +217,7 @@ describeEachBrowser('the demo page', (browserName) => {
     await waitForStreaming(page);
     expect(sessions.count).toBe(1);
     await page.click('#hangup');
-    await waitUntil(() => sessions.count === 0, 5_000, 'session closed on the server');
+    await until('session closed on the server', () => sessions.count === 0, 5_000);
     await page.waitForFunction(() => document.getElementById('state')?.dataset.state === 'closed', undefined, { timeout: 5_000 });
     expect(await badge(page)).toBe('closed');
     expect(await page.textContent('#state')).toBe('Ended');
@@ -233,7 +233,7 @@ describeEachBrowser('the demo page', (browserName) => {
     await waitForStreaming(page);
     expect(sessions.count).toBe(1);
     await page.close();
-    await waitUntil(() => sessions.count === 0, 8_000, 'session closed after the tab closed');
+    await until('session closed after the tab closed', () => sessions.count === 0, 8_000);
     expect(serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-disconnected' });
     expectNoProblems();
   });
@@ -243,7 +243,7 @@ describeEachBrowser('the demo page', (browserName) => {
     return page.evaluate(
       (pingId) =>
         new Promise<string>((resolve, reject) => {
-          const s = (window as unknown as { demo: { session: EventTarget & { send(t: string): boolean } } }).demo.session;
+          const s = (window as unknown as { demo: { session: EventTarget & { send(t: string): void } } }).demo.session;
           const timer = setTimeout(() => reject(new Error('no pong within 5 s')), 5000);
           const onMessage = (e: Event) => {
             const data = (e as MessageEvent<string>).data;
@@ -254,7 +254,14 @@ describeEachBrowser('the demo page', (browserName) => {
             }
           };
           s.addEventListener('message', onMessage);
-          if (!s.send(JSON.stringify({ type: 'ping', id: pingId }))) reject(new Error('data channel not open'));
+          // send() returns nothing since the client SDK queues while the channel is not open
+          // (and throws once the session is closed): the pong is what proves the channel.
+          try {
+            s.send(JSON.stringify({ type: 'ping', id: pingId }));
+          } catch (err) {
+            clearTimeout(timer);
+            reject(err);
+          }
         }),
       id,
     );
@@ -339,7 +346,7 @@ describeEachBrowser('the demo page', (browserName) => {
     await expectDataOnly(page, 13);
     await page.click('#hangup');
     await waitForBadge(page, 'closed');
-    await waitUntil(() => sessions.count === 0, 5_000, 'the session to close on the server');
+    await until('the session to close on the server', () => sessions.count === 0, 5_000);
     expectNoProblems();
   });
 });

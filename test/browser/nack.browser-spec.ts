@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:dgram';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { BrowserContextHandle, CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, newContext, waitUntil } from '../helpers/browser';
+import { BrowserContextHandle, CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, newContext } from '../helpers/browser';
+import { until } from '../helpers/wait';
 
 interface Sample {
   at: number;
@@ -58,7 +59,7 @@ describeWithBrowser('NACK repair of server-side packet loss in headless Chromium
     ctx = await newContext(browser);
   });
   afterEach(async () => {
-    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    if (sessions) await until('no session still connecting', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
     await ctx?.close();
     await t?.close();
   });
@@ -153,6 +154,6 @@ describeWithBrowser('NACK repair of server-side packet loss in headless Chromium
     forged[1] = 96;
     forged.writeUInt32BE(internals.ssrc >>> 0, 8);
     for (let i = 0; i < 3; i++) pair.protocol.transport.socket.send(forged, pair.remoteAddr[1], pair.remoteAddr[0]);
-    await waitUntil(() => srtpLog.some((l) => /unprotect/i.test(l)), 5_000);
+    await until('Chromium logs the forged packet', () => srtpLog.some((l) => /unprotect/i.test(l)), 5_000);
   });
 });

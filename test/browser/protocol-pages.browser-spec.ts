@@ -8,7 +8,7 @@
 import type { SessionStateEvent } from '../../src/protocol';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, servePages, waitUntil } from '../helpers/browser';
+import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, servePages, until } from '../helpers/browser';
 
 jest.setTimeout(90_000);
 
@@ -60,7 +60,7 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
     ctx = await browser.newContext();
   });
   afterEach(async () => {
-    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    if (sessions) await until('condition', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
     await ctx?.close();
     await t?.close();
   });
@@ -188,7 +188,7 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
       await page.evaluate(() => (window as unknown as W).viewer.close());
       await waitForState(page, 'closed');
       expect(await lastState(page)).toEqual({ state: 'closed', reason: 'client-closed' });
-      await waitUntil(() => sessions.count === 0, 5_000, 'the session to close on the server');
+      await until('the session to close on the server', () => sessions.count === 0, 5_000);
       expect(await page.evaluate(() => (window as unknown as W).viewer.error)).toBeNull();
       expect(ctx.problems).toEqual([]);
     });

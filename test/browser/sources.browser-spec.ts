@@ -12,7 +12,7 @@ import { childPids, killChild } from '../../src/media/sources/testing/helpers';
 import { canReceive } from '../../src/protocol';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, waitUntil } from '../helpers/browser';
+import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, until } from '../helpers/browser';
 
 jest.setTimeout(60_000);
 
@@ -74,7 +74,7 @@ describeEachBrowser('named sources', (browserName) => {
   });
   afterEach(async () => {
     const sessions = t?.app.get(SessionService);
-    if (sessions) await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
+    if (sessions) await until('condition', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
     await killChild(ffmpeg);
     ffmpeg = undefined;
     await ctx?.close();
@@ -93,15 +93,17 @@ describeEachBrowser('named sources', (browserName) => {
   async function waitForPicture(page: TestPage, frames = 10): Promise<{ w: number; h: number; frames: number; ttffMs: number }> {
     await page.waitForFunction(
       (n) => {
-        const d = (window as unknown as DemoWindow).demo;
-        if (d?.error) return true;
+        // Undefined until the page's module script has run (it imports /client.js first).
+        const d = (window as unknown as DemoWindow).demo as DemoWindow['demo'] | undefined;
+        if (!d) return false;
+        if (d.error) return true;
         return d.frames > n && document.querySelector('video')!.videoWidth > 0;
       },
       frames,
       { timeout: 20_000, polling: 50 },
     ).catch(async (err: Error) => {
       const log = await page.evaluate(() => document.getElementById('log')?.textContent);
-      const sdp = await page.evaluate(() => (window as unknown as { demo: { session?: { pc: RTCPeerConnection } } }).demo.session?.pc.currentLocalDescription?.sdp);
+      const sdp = await page.evaluate(() => (window as unknown as { demo?: { session?: { pc: RTCPeerConnection } } }).demo?.session?.pc.currentLocalDescription?.sdp);
       throw new Error(`${err.message}\npage log: ${log}\nlocal sdp: ${sdp}`);
     });
     const seen = await page.evaluate(() => {
@@ -115,7 +117,7 @@ describeEachBrowser('named sources', (browserName) => {
 
   /** The page ends data-only with codec-not-supported, without a picture and without a feed. */
   async function expectCodecNotSupported(page: TestPage, id: string): Promise<void> {
-    await page.waitForFunction(() => (window as unknown as DemoWindow).demo.session?.state === 'data-only', undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window as unknown as Partial<DemoWindow>).demo?.session?.state === 'data-only', undefined, { timeout: 10_000 });
     const shown = await page.evaluate(() => ({
       reason: (window as unknown as DemoWindow).demo.session?.reason,
       badge: document.getElementById('reason')?.textContent,
@@ -130,7 +132,7 @@ describeEachBrowser('named sources', (browserName) => {
     ['h264', 'H264-baseline'],
   ] as const)('shows a picture from the RTP source %s (%s)', async (id, codec) => {
     ffmpeg = encoder(source(id).port, codec, 30);
-    await waitUntil(() => source(id).currentState === 'live', 10_000, `source ${id} live`);
+    await until(`source ${id} live`, () => source(id).currentState === 'live', 10_000);
     const page = await openDemo(id);
     if (id === 'h264' && browserName === 'firefox') {
       const info = t.app.get(MediaSourceRegistry).list().find((s) => s.id === id)!;
@@ -155,7 +157,7 @@ describeEachBrowser('named sources', (browserName) => {
 
   it('an H.264 High source that this browser cannot decode: a clear codec-not-supported, not a black picture', async () => {
     ffmpeg = encoder(source('high').port, 'H264-high', 30);
-    await waitUntil(() => source('high').detectedProfileLevelId !== undefined, 10_000, 'the SPS');
+    await until('the SPS', () => source('high').detectedProfileLevelId !== undefined, 10_000);
     const info = t.app.get(MediaSourceRegistry).list().find((s) => s.id === 'high')!;
     expect(info.sdpFmtpLine).toContain(`profile-level-id=${source('high').detectedProfileLevelId}`);
     const page = await openDemo('high');
@@ -176,7 +178,7 @@ describeEachBrowser('named sources', (browserName) => {
 
   it('the first frame of a 10 s GOP source comes from the cache, well before the next keyframe', async () => {
     ffmpeg = encoder(source('vp8').port, 'VP8', 300);
-    await waitUntil(() => source('vp8').stats.keyframes >= 1, 10_000, 'the first keyframe');
+    await until('the first keyframe', () => source('vp8').stats.keyframes >= 1, 10_000);
     // The next keyframe is ~10 s away: whatever is shown soon was decoded from the cache.
     await new Promise((r) => setTimeout(r, 2000));
     const keyframesBefore = source('vp8').stats.keyframes;

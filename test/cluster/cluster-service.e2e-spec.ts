@@ -133,7 +133,7 @@ describeWithTools('cluster service over Redis (two nodes in-process)', [REDIS_SE
     // New sessions still work on both nodes.
     await viewer(a);
     await viewer(nodes[1]);
-    expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${a.url}/health/live`)).status).toBe(200);
 
     await procs.startRedis(redisPort);
     await until(

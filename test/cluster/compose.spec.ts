@@ -49,7 +49,7 @@ describe('docker-compose.yml and deploy/haproxy.cfg', () => {
   });
 
   it('health-checks the replicas and keeps a socket.io connection on one replica', () => {
-    expect(haproxy).toMatch(/option httpchk GET \/healthz/);
+    expect(haproxy).toMatch(/option httpchk GET \/health\/live/);
     expect(haproxy).toMatch(/cookie SRV insert/);
     expect(haproxy).toMatch(/timeout tunnel/);
   });

@@ -69,3 +69,34 @@ export async function startApp(
     },
   };
 }
+
+/**
+ * The fixture most end-to-end files share: a fresh application for every test (`fx.t`), and
+ * the viewers pushed to `fx.viewers` closed after it. Call it at the top of a `describe`.
+ */
+export function appPerTest<V extends { close(): Promise<void> }>(
+  opts?: Parameters<typeof startApp>[0],
+): { readonly t: TestApp; readonly viewers: V[]; restart(opts: Parameters<typeof startApp>[0]): Promise<void> } {
+  let current: TestApp | undefined;
+  const viewers: V[] = [];
+  beforeEach(async () => {
+    current = await startApp(opts);
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get t() {
+      if (!current) throw new Error('no application outside a test');
+      return current;
+    },
+    viewers,
+    /** Replaces this test's application by one with other options. */
+    async restart(other) {
+      await current?.close();
+      current = await startApp(other);
+    },
+  };
+}

@@ -212,14 +212,7 @@ export function mediaPermissionCalls(calls: PermissionCall[]): PermissionCall[] 
   );
 }
 
-/** Polls a Node-side condition (for server state) until it holds. */
-export async function waitUntil(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './wait';
 
 // --- Chromium and Firefox behind one small API ----------------------------------------------
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { waitUntil } from '../helpers/browser';
+import { until } from '../helpers/browser';
 
 /**
  * A WHEP viewer that is neither a browser nor ours: Python aiortc over aiohttp, speaking
@@ -44,7 +44,7 @@ describeIf('an aiortc WHEP viewer', () => {
     expect(result).toMatchObject({ status: 201, content_type: 'application/sdp', delete_status: 200, delete_again_status: 404, connection: 'connected' });
     expect(result.frames).toBeGreaterThan(5);
     expect(result.frame_size).toEqual([640, 360]);
-    await waitUntil(() => t.app.get(SessionService).count === 0, 5000, 'session closed');
+    await until('session closed', () => t.app.get(SessionService).count === 0, 5000);
   }, 60_000);
 
   it('is refused without the token', async () => {

@@ -8,7 +8,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { BrowserContextHandle, describeWithBrowser, launchBrowser, newContext, waitUntil } from '../helpers/browser';
+import { BrowserContextHandle, describeWithBrowser, launchBrowser, newContext, until } from '../helpers/browser';
 import { servePlayerPage } from './player-page';
 
 jest.setTimeout(60_000);
@@ -77,7 +77,7 @@ describeWithBrowser('a published WHEP player (@eyevinn/webrtc-player) in headles
     expect(await page.evaluate(() => (window as any).player.peer.connectionState)).toBe('connected');
 
     await page.evaluate(() => (window as any).unload());
-    await waitUntil(() => sessions.count === 0, 5000, 'the session ended by DELETE');
+    await until('the session ended by DELETE', () => sessions.count === 0, 5000);
     expect(ctx.problems.filter((p) => p.kind !== 'console' || !/WebRTC-player/.test(p.text))).toEqual([]);
   });
 });

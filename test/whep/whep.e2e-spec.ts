@@ -6,7 +6,7 @@ import { ClusterOptions } from '../../src/cluster/cluster.options';
 import { ClusterService } from '../../src/cluster/cluster.service';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { waitUntil } from '../helpers/browser';
+import { until } from '../helpers/browser';
 import { countOwnUdpSockets } from '../helpers/udp-sockets';
 import { ok } from '../helpers/werift-viewer';
 import { WhepClient, whepPost } from './whep-client';
@@ -43,12 +43,12 @@ describe('WHEP', () => {
     const answer = c.pc.remoteDescription!.sdp;
     expect(answer).toMatch(/^a=candidate:.* 127\.0\.0\.1 /m);
     expect(answer).toMatch(/^m=audio 0 /m); // no audio here: the audio m-line is rejected
-    await waitUntil(() => c.packets() > 20, 10_000, 'video packets');
+    await until('video packets', () => c.packets() > 20, 10_000);
 
     // A session like any other: in the source's viewer count, owned by `whep:<id>`.
     const [s] = sessions().list();
     expect(s.ownerId).toMatch(/^whep:/);
-    await waitUntil(() => s.state === 'streaming', 5000, 'streaming');
+    await until('streaming', () => s.state === 'streaming', 5000);
     const socket = await t.connect();
     const listed = await ok<{ sources: { id: string; viewers: number }[] }>(socket, 'sources:list', {});
     expect(listed.sources.find((x) => x.id === 'test')?.viewers).toBe(1);
@@ -60,7 +60,7 @@ describe('WHEP', () => {
     expect(sessions().count).toBe(0);
     expect((await fetch(c.resource!, { method: 'DELETE' })).status).toBe(404);
     await c.close();
-    await waitUntil(() => countOwnUdpSockets() <= udpBefore, 10_000, 'UDP sockets released');
+    await until('UDP sockets released', () => countOwnUdpSockets() <= udpBefore, 10_000);
   });
 
   it('trickles the client candidates with PATCH (If-Match), refuses a stale ETag (412), an ICE restart (422) and a wrong type (415)', async () => {
@@ -69,7 +69,7 @@ describe('WHEP', () => {
     expect(c.status).toBe(201);
     // POST /whep (no source) is the default source; its resource names it.
     expect(c.resource).toMatch(/\/whep\/test\/[\w-]+$/);
-    await waitUntil(() => c.packets() > 10, 10_000, 'video packets after trickle');
+    await until('video packets after trickle', () => c.packets() > 10, 10_000);
     const frag = 'a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n';
     const patch = (body: string, headers: Record<string, string>) =>
       fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', ...headers }, body });
@@ -80,7 +80,7 @@ describe('WHEP', () => {
     expect((await patch('a=end-of-candidates\r\n', { 'Content-Type': 'text/plain' })).status).toBe(415);
     // The session is untouched by the refused requests.
     const n = c.packets();
-    await waitUntil(() => c.packets() > n + 10, 5000, 'still streaming');
+    await until('still streaming', () => c.packets() > n + 10, 5000);
   });
 
   it('refuses a wrong content type (415), a non-SDP body (400), an unknown source or resource (404), a huge body (413), an offer without video (422)', async () => {
@@ -168,7 +168,7 @@ describe('WHEP', () => {
     const ADMIN = 'admin-token-0123456789';
     t = await startApp({ customize: (b) => b.overrideProvider(ClusterOptions).useValue(ClusterOptions.from({ adminToken: ADMIN })) });
     const c = await post('/whep/test');
-    await waitUntil(() => c.packets() > 5, 10_000, 'video packets');
+    await until('video packets', () => c.packets() > 5, 10_000);
     const auth = { Authorization: `Bearer ${ADMIN}` };
     const listed = (await (await fetch(`${t.url}/admin/sessions`, { headers: auth })).json()) as { sessions: { id: string; transport: string }[] };
     expect(listed.sessions).toEqual([expect.objectContaining({ transport: 'whep' })]);
@@ -181,9 +181,9 @@ describe('WHEP', () => {
   it('stop-video stops sending on the same m-line without renegotiation, resume sends again; admin stop and shutdown reach it', async () => {
     t = await startApp();
     const c = await post('/whep/test');
-    await waitUntil(() => c.packets() > 10, 10_000, 'video packets');
+    await until('video packets', () => c.packets() > 10, 10_000);
     const [s] = sessions().list();
-    await waitUntil(() => s.state === 'streaming', 5000, 'streaming');
+    await until('streaming', () => s.state === 'streaming', 5000);
     const offers: unknown[] = [];
     sessions().events.on('offer', (o) => offers.push(o));
     const mids = () => c.pc.getTransceivers().map((x) => x.mid);
@@ -199,7 +199,7 @@ describe('WHEP', () => {
 
     await sessions().resumeVideo(s.ownerId, s.id);
     expect(s.state).toBe('streaming');
-    await waitUntil(() => c.packets() > atStop + 10, 5000, 'packets after resume');
+    await until('packets after resume', () => c.packets() > atStop + 10, 5000);
     expect(offers).toEqual([]); // never a server offer: WHEP cannot carry one
     expect(mids()).toEqual(midsBefore);
     expect(c.pc.connectionState).toBe('connected');

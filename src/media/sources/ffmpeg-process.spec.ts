@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { FfmpegProcess } from './ffmpeg-process';
-import { childPids, pidAlive, waitFor } from './testing/helpers';
+import { childPids, pidAlive, until } from './testing/helpers';
 
 jest.setTimeout(20_000);
 
@@ -26,7 +26,7 @@ describe('FfmpegProcess', () => {
     proc.on('restarting', (d) => delays.push(d));
     proc.on('exit', (c) => codes.push(c));
     proc.start();
-    await waitFor(() => delays.length >= 5, 'five restarts');
+    await until('five restarts', () => delays.length >= 5);
     expect(delays.slice(0, 5)).toEqual([20, 40, 80, 80, 80]);
     expect(codes.every((c) => c === 3)).toBe(true);
   });
@@ -36,7 +36,7 @@ describe('FfmpegProcess', () => {
     const delays: number[] = [];
     proc.on('restarting', (d) => delays.push(d));
     proc.start();
-    await waitFor(() => delays.length >= 3, 'three restarts');
+    await until('three restarts', () => delays.length >= 3);
     expect(delays.slice(0, 3)).toEqual([20, 20, 20]);
   });
 
@@ -45,7 +45,7 @@ describe('FfmpegProcess', () => {
     const exits: (number | null)[] = [];
     proc.on('exit', (c) => exits.push(c));
     proc.start();
-    await waitFor(() => exits.length === 1, 'the exit');
+    await until('the exit', () => exits.length === 1);
     await new Promise((r) => setTimeout(r, 200));
     expect(proc.spawns).toBe(1);
     expect(proc.pid).toBeUndefined();
@@ -58,7 +58,7 @@ describe('FfmpegProcess', () => {
     proc.start();
     const pid = proc.pid!;
     // Give node time to install its SIGTERM handler.
-    await waitFor(() => proc!.stderrTail.includes('ready'), 'the child to be ready', 5000);
+    await until('the child to be ready', () => proc!.stderrTail.includes('ready'), 5000);
     const t0 = performance.now();
     await proc.stop();
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
@@ -79,7 +79,7 @@ describe('FfmpegProcess', () => {
     const exits: (number | null)[] = [];
     proc.on('exit', (c) => exits.push(c));
     proc.start();
-    await waitFor(() => exits.length >= 2, 'two failed spawns');
+    await until('two failed spawns', () => exits.length >= 2);
     expect(exits[0]).toBeNull();
   });
 });

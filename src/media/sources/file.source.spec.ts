@@ -15,7 +15,7 @@ import {
   record,
   recordStates,
   sleep,
-  waitFor,
+  until,
 } from './testing/helpers';
 
 jest.setTimeout(60_000);
@@ -84,7 +84,7 @@ describe('FileSource', () => {
     expect(isVp8KeyframeStart(rec.packets[0].payload)).toBe(true); // the cached first keyframe
     let endedReason: string | undefined;
     rec.track.once('ended', (r) => (endedReason = r));
-    await waitFor(() => rec.track.ended, 'the end of the clip', 5000);
+    await until('the end of the clip', () => rec.track.ended, 5000);
     const took = performance.now() - t0;
     expect(took).toBeGreaterThan(900); // 30 frames at 30 fps, in real time
     expect(took).toBeLessThan(2500);
@@ -116,17 +116,17 @@ describe('FileSource', () => {
     const pid = source.ffmpegPid;
     expect(pidAlive(pid)).toBe(true);
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 0, 'packets', 10_000);
+    await until('packets', () => rec.packets.length > 0, 10_000);
     expect(isVp8KeyframeStart(rec.packets[0].payload)).toBe(true);
     const late = record(source);
     expect(isVp8KeyframeStart(late.packets[0].payload)).toBe(true);
-    await waitFor(() => rec.track.ended, 'the end of the file', 10_000);
+    await until('the end of the file', () => rec.track.ended, 10_000);
     expect(rec.track.reason).toBe('source-ended');
     expect(late.track.ended).toBe(true);
     expect(states).toEqual(['live', 'stopped']);
     expect(firstSeqGap(rec.packets)).toBe(-1);
     expect(new Set(rec.packets.map((p) => p.ts)).size).toBeGreaterThanOrEqual(29);
-    await waitFor(() => !pidAlive(pid), 'ffmpeg gone', 2000);
+    await until('ffmpeg gone', () => !pidAlive(pid), 2000);
   });
 
   it('MP4 (H.264) looped through ffmpeg: SPS/PPS in band, continuous across loops, the file profile with auto', async () => {
@@ -134,7 +134,7 @@ describe('FileSource', () => {
     await source.onModuleInit();
     expect(source.codecParameters().parameters).toMatch(/profile-level-id=42[0-9a-f]{2}0d;packetization-mode=1/);
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 0, 'packets', 10_000);
+    await until('packets', () => rec.packets.length > 0, 10_000);
     await sleep(2300); // past two loops of the 1 s clip
     expect(rec.track.ended).toBe(false);
     expect(source.info().state).toBe('live');
@@ -160,7 +160,7 @@ describe('FileSource', () => {
     source = new FileSource({ id: 'f', path: fx.webm });
     await source.onModuleInit();
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 0, 'packets', 10_000);
+    await until('packets', () => rec.packets.length > 0, 10_000);
     await sleep(1600);
     expect(rec.track.ended).toBe(false);
     expect(firstSeqGap(rec.packets)).toBe(-1);
@@ -176,10 +176,10 @@ describe('FileSource', () => {
     const tempDir = (source as unknown as { tempDir?: string }).tempDir;
     expect(tempDir && existsSync(tempDir)).toBe(true);
     const rec = record(source);
-    await waitFor(() => rec.track.ended, 'the end of the file', 10_000);
+    await until('the end of the file', () => rec.track.ended, 10_000);
     expect(rec.track.reason).toBe('source-ended');
     expect(new Set(rec.packets.map((p) => p.ts)).size).toBeGreaterThanOrEqual(29);
     expect(rec.packets.some((p) => isH264KeyframeStart(p.payload))).toBe(true);
-    await waitFor(() => !existsSync(tempDir!), 'temp dir removed', 2000);
+    await until('temp dir removed', () => !existsSync(tempDir!), 2000);
   });
 });

@@ -7,7 +7,7 @@ import { MediaSource, VideoCodecName } from '../media-source';
 import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { IvfPlayer } from './ivf-player';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { ProfileLevelIdOption, codecChoice } from './rtp.source';
+import { ProfileLevelIdOption, codecChoice } from '../codecs';
 
 export type FileContainer = 'ivf' | 'webm' | 'mp4';
 
@@ -130,9 +130,7 @@ export class FileSource extends MediaSource {
       logger: this.logger,
     });
     this.receiver = receiver;
-    receiver.on('packet', (packet, key) => this.publish(packet, key));
-    receiver.on('live', () => this.setState('live'));
-    receiver.on('offline', () => this.setState('offline'));
+    receiver.feed((packet, key) => this.publish(packet, key), (state) => this.setState(state));
     await receiver.start();
     this.lastRtpPort = receiver.port;
     this.ffmpeg = new FfmpegProcess({

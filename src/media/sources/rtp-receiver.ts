@@ -106,8 +106,15 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     return this.boundPort;
   }
 
-  get live(): boolean {
-    return this._live;
+  /**
+   * Feeds a source: every packet to `publish`, `live`/`offline` to `setState` (what each
+   * RTP-fed source does with its receiver).
+   */
+  feed(publish: (packet: RtpPacket, keyframeStart: boolean) => void, setState: (state: 'live' | 'offline') => void): this {
+    this.on('packet', publish);
+    this.on('live', () => setState('live'));
+    this.on('offline', () => setState('offline'));
+    return this;
   }
 
   /** The profile-level-id (6 hex digits) of the last H.264 SPS seen, if any. */

@@ -14,7 +14,7 @@ import {
   recordStates,
   sleep,
   spawnRtpSender,
-  waitFor,
+  until,
 } from './testing/helpers';
 
 jest.setTimeout(40_000);
@@ -130,7 +130,7 @@ describe('RtpSource with ffmpeg senders', () => {
     const { source: s, states } = await startSource(codec, pt, { profileLevelId: 'auto' });
     const first = record(s);
     sender = spawnRtpSender({ port: s.port, codec, payloadType: pt });
-    await waitFor(() => s.stats.keyframes >= 2 && first.packets.length > 50, 'packets and two keyframes', 15_000);
+    await until('packets and two keyframes', () => s.stats.keyframes >= 2 && first.packets.length > 50, 15_000);
     expect(states).toEqual(['live']);
     expect(s.info().state).toBe('live');
     expect(firstSeqGap(first.packets)).toBe(-1);
@@ -148,8 +148,7 @@ describe('RtpSource with ffmpeg senders', () => {
       expect(s.codecParameters().parameters).toContain(`profile-level-id=${s.detectedProfileLevelId}`);
     }
     const n = late.packets.length;
-    await sleep(200);
-    expect(late.packets.length).toBeGreaterThan(n); // live packets follow the cache
+    await until('live packets after the cache', () => late.packets.length > n, 5000);
     late.track.stop();
     expect(s.viewers).toBe(1);
   });
@@ -158,13 +157,13 @@ describe('RtpSource with ffmpeg senders', () => {
     const { source: s, states } = await startSource('VP8', 96, { offlineAfterMs: 500 });
     const rec = record(s);
     sender = spawnRtpSender({ port: s.port, codec: 'VP8', payloadType: 96 });
-    await waitFor(() => rec.packets.length > 30, 'packets from the first sender');
+    await until('packets from the first sender', () => rec.packets.length > 30);
     await killChild(sender, 'SIGKILL');
     const before = rec.packets.length;
-    await waitFor(() => s.info().state === 'offline', 'offline', 3000);
+    await until('offline', () => s.info().state === 'offline', 3000);
     expect(rec.packets.length).toBe(before);
     sender = spawnRtpSender({ port: s.port, codec: 'VP8', payloadType: 96 });
-    await waitFor(() => s.info().state === 'live' && rec.packets.length > before + 30, 'packets from the second sender');
+    await until('packets from the second sender', () => s.info().state === 'live' && rec.packets.length > before + 30);
     expect(states).toEqual(['live', 'offline', 'live']);
     expect(firstSeqGap(rec.packets)).toBe(-1);
     expect(new Set(rec.packets.map((p) => p.ssrc)).size).toBe(1);
@@ -177,7 +176,7 @@ describe('RtpSource with ffmpeg senders', () => {
 
   it('goes offline when nothing arrives at all after start', async () => {
     const { source: s, states } = await startSource('H264', 96, { offlineAfterMs: 200 });
-    await waitFor(() => states.length > 0, 'a state change', 2000);
+    await until('a state change', () => states.length > 0, 2000);
     expect(states).toEqual(['offline']);
     expect(s.info().state).toBe('offline');
   });
@@ -186,7 +185,7 @@ describe('RtpSource with ffmpeg senders', () => {
     const { source: s } = await startSource('H264', 96);
     const rec = record(s);
     sender = spawnRtpSender({ port: s.port, codec: 'H264', payloadType: 102 });
-    await waitFor(() => s.stats.wrongPayloadType > 20 && s.stats.rtcp > 0, 'RTP and RTCP packets');
+    await until('RTP and RTCP packets', () => s.stats.wrongPayloadType > 20 && s.stats.rtcp > 0);
     expect(rec.packets).toHaveLength(0);
     expect(s.info().state).toBe('starting');
   });
@@ -194,7 +193,7 @@ describe('RtpSource with ffmpeg senders', () => {
   it('counts oversize packets from an encoder with a large packet size', async () => {
     const { source: s } = await startSource('VP8', 96);
     sender = spawnRtpSender({ port: s.port, codec: 'VP8', payloadType: 96, pktSize: 1400 });
-    await waitFor(() => s.stats.oversize > 0, 'an oversize packet');
+    await until('an oversize packet', () => s.stats.oversize > 0);
   });
 
   it('refuses a port in use, and releases its socket on stop', async () => {

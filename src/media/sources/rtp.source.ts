@@ -1,37 +1,11 @@
-import { RTCRtpCodecParameters, useH264, useVP8 } from 'werift';
+import type { RTCRtpCodecParameters } from 'werift';
+import { ProfileLevelIdOption, codecChoice } from '../codecs';
 import { MediaSource, VideoCodecName } from '../media-source';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
 
-/** H.264 Constrained Baseline level 3.1: what werift's `useH264()` offers. */
-export const DEFAULT_H264_PROFILE_LEVEL_ID = '42e01f';
-
-/** The werift codec for a source: VP8, or H.264 packetization-mode 1 with a profile-level-id. */
-export function codecParametersFor(codec: VideoCodecName, profileLevelId = DEFAULT_H264_PROFILE_LEVEL_ID): RTCRtpCodecParameters {
-  if (codec === 'VP8') return useVP8();
-  if (!/^[0-9a-f]{6}$/i.test(profileLevelId)) throw new Error(`invalid H.264 profile-level-id: ${profileLevelId}`);
-  return useH264({
-    parameters: `profile-level-id=${profileLevelId.toLowerCase()};packetization-mode=1;level-asymmetry-allowed=1`,
-  });
-}
-
-/**
- * The profile-level-id a source offers: a fixed string, or `auto` = the one read from the
- * stream's SPS once seen (until then the default, 42e01f).
- */
-export type ProfileLevelIdOption = string | 'auto';
-
-/**
- * Checks a source's profile option up front (a bad one fails at construction, not at the
- * first viewer) and returns how to get its codec parameters: `auto` takes the
- * profile-level-id detected in the stream when there is one.
- */
-export function codecChoice(
-  codec: VideoCodecName,
-  option: ProfileLevelIdOption = DEFAULT_H264_PROFILE_LEVEL_ID,
-): (detected?: string) => RTCRtpCodecParameters {
-  if (option !== 'auto') codecParametersFor(codec, option);
-  return (detected) => codecParametersFor(codec, option === 'auto' ? detected : option);
-}
+// Their home is codecs.ts; still exported from here for code that imported them here.
+export { DEFAULT_H264_PROFILE_LEVEL_ID, codecParametersFor } from '../codecs';
+export type { ProfileLevelIdOption } from '../codecs';
 
 export interface RtpSourceOptions {
   id: string;
@@ -87,9 +61,7 @@ export class RtpSource extends MediaSource {
       offlineAfterMs: options.offlineAfterMs,
       logger: this.logger,
     });
-    this.receiver.on('packet', (packet, key) => this.publish(packet, key));
-    this.receiver.on('live', () => this.setState('live'));
-    this.receiver.on('offline', () => this.setState('offline'));
+    this.receiver.feed((packet, key) => this.publish(packet, key), (state) => this.setState(state));
     this.receiver.on('profile', (id) => this.logger.log(`H.264 stream profile-level-id ${id}`));
   }
 

@@ -12,7 +12,7 @@ import {
   record,
   recordStates,
   sleep,
-  waitFor,
+  until,
 } from './testing/helpers';
 import { RtspTestServer } from './testing/rtsp-test-server';
 
@@ -71,7 +71,7 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     await source.onModuleInit();
     expect(ownUdpSocketsOnPort(source.rtpPort)).toBe(1);
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 30 && source!.stats.keyframes > 0, 'RTP from the RTSP stream', 20_000);
+    await until('RTP from the RTSP stream', () => rec.packets.length > 30 && source!.stats.keyframes > 0, 20_000);
     expect(source.info().state).toBe('live');
     expect(isVp8KeyframeStart(rec.packets[0].payload)).toBe(true); // first packets: the clip's first keyframe
     expect(source.stats.oversize).toBe(0);
@@ -85,11 +85,11 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     const pid1 = source.ffmpegPid!;
     expect(pidAlive(pid1)).toBe(true);
     process.kill(pid1, 'SIGKILL');
-    await waitFor(() => source!.info().state === 'offline', 'offline after the kill', 5000);
+    await until('offline after the kill', () => source!.info().state === 'offline', 5000);
     const before = rec.packets.length;
-    await waitFor(() => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 'a new ffmpeg', 5000);
+    await until('a new ffmpeg', () => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 5000);
     expect(pidAlive(pid1)).toBe(false);
-    await waitFor(() => rec.packets.length > before + 30, 'RTP after the restart', 20_000);
+    await until('RTP after the restart', () => rec.packets.length > before + 30, 20_000);
     expect(source.info().state).toBe('live');
     // (`offline` may come first too, if ffmpeg took longer than 500 ms to start.)
     expect(states.slice(states.indexOf('live'))).toEqual(['live', 'offline', 'live']);
@@ -119,7 +119,7 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     const states = recordStates(source);
     await source.onModuleInit();
     // ffmpeg fails at once (connection refused): restarts at 100, 200, 400, 400... ms.
-    await waitFor(() => source!.ffmpeg.spawns >= 4, 'several restarts', 10_000);
+    await until('several restarts', () => source!.ffmpeg.spawns >= 4, 10_000);
     expect(source.ffmpeg.nextDelayMs).toBe(400);
     expect(states).toContain('offline');
     expect(source.info().state).toBe('offline');
@@ -127,7 +127,7 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     server = new RtspTestServer(readFileSync(fx.ivf));
     await server.listen(port);
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 10, 'RTP once the server is back', 20_000);
+    await until('RTP once the server is back', () => rec.packets.length > 10, 20_000);
     expect(source.info().state).toBe('live');
   });
 
@@ -142,13 +142,13 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     });
     await source.onModuleInit();
     const rec = record(source);
-    await waitFor(() => rec.packets.length > 10, 'RTP', 20_000);
+    await until('RTP', () => rec.packets.length > 10, 20_000);
     const pid1 = source.ffmpegPid;
     // Freeze the stream without closing the connection.
     server!.freeze();
-    await waitFor(() => source!.info().state === 'offline', 'offline', 3000);
-    await waitFor(() => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 'ffmpeg restarted by the watchdog', 5000);
-    await waitFor(() => source!.info().state === 'live', 'live again', 20_000);
+    await until('offline', () => source!.info().state === 'offline', 3000);
+    await until('ffmpeg restarted by the watchdog', () => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 5000);
+    await until('live again', () => source!.info().state === 'live', 20_000);
     await sleep(100);
     expect(firstSeqGap(rec.packets)).toBe(-1);
   });

@@ -2,7 +2,7 @@ import { RTCRtpCodecParameters } from 'werift';
 import { MediaSource, VideoCodecName } from '../media-source';
 import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { ProfileLevelIdOption, codecChoice } from './rtp.source';
+import { ProfileLevelIdOption, codecChoice } from '../codecs';
 
 export interface RtspSourceOptions {
   id: string;
@@ -63,12 +63,13 @@ export class RtspSource extends MediaSource {
       offlineAfterMs: options.offlineAfterMs,
       logger: this.logger,
     });
-    this.receiver.on('packet', (packet, key) => {
-      this.lastPacketAt = performance.now();
-      this.publish(packet, key);
-    });
-    this.receiver.on('live', () => this.setState('live'));
-    this.receiver.on('offline', () => this.setState('offline'));
+    this.receiver.feed(
+      (packet, key) => {
+        this.lastPacketAt = performance.now();
+        this.publish(packet, key);
+      },
+      (state) => this.setState(state),
+    );
     this.ffmpeg = new FfmpegProcess({
       ffmpegPath: options.ffmpegPath,
       args: () => this.ffmpegArgs(),

@@ -120,16 +120,9 @@ export function ownUdpSocketsOnPort(port: number): number {
   return countOwnUdpSockets(port);
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `cond` every 20 ms until true; throws `what` after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+// One polling helper for the whole suite.
+export { sleep, until } from '../../../../test/helpers/wait';
 
 /** A subscriber that records what it gets (copies of the header fields only). */
 export interface Received {

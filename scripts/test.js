@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite in three lanes that run at the same time, each a jest run of
+// its own (jest has one worker count per run, not per project; see "jest.projects" in
+// package.json):
+//   fast    type-check once (tsc), then the unit and end-to-end tests, two workers;
+//   browser the Chromium and Firefox tests, one at a time (each drives a real browser);
+//   heavy   the cluster (Redis, haproxy, two service processes) and package tests (npm pack,
+//           fresh Nest apps compiled with tsc), one at a time.
+// Each lane's output is printed whole when it ends; the exit code is non-zero when any
+// lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`).
+'use strict';
+const { spawn } = require('node:child_process');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const extra = process.argv.slice(2);
+
+const lanes = [
+  { name: 'fast', steps: [[tsc, '-p', 'tsconfig.check.json'], [jest, '--selectProjects', 'unit', 'e2e', '--maxWorkers=2', ...extra]] },
+  { name: 'browser', steps: [[jest, '--selectProjects', 'browser', '--runInBand', ...extra]] },
+  { name: 'heavy', steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
+];
+
+function run(args) {
+  return new Promise((resolve) => {
+    const out = [];
+    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => out.push(d));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output: Buffer.concat(out).toString() }));
+  });
+}
+
+async function lane({ name, steps }) {
+  const started = Date.now();
+  let output = '';
+  let code = 0;
+  for (const step of steps) {
+    const r = await run(step);
+    output += r.output;
+    code = r.code;
+    if (code !== 0) break;
+  }
+  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  process.stdout.write(`\n===== ${name}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${secs} s =====\n${output}`);
+  return { name, code, secs };
+}
+
+(async () => {
+  const started = Date.now();
+  const results = await Promise.all(lanes.map(lane));
+  const failed = results.filter((r) => r.code !== 0);
+  const summary = results.map((r) => `${r.name} ${r.code === 0 ? 'ok' : 'FAILED'} ${r.secs} s`).join(', ');
+  process.stdout.write(`\n===== ${failed.length ? 'FAILED' : 'passed'}: ${summary}; ${((Date.now() - started) / 1000).toFixed(0)} s in all =====\n`);
+  process.exit(failed.length ? 1 : 0);
+})();
