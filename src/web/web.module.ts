@@ -24,7 +24,7 @@ export class WebController {
 
   // Each name, not `:file`: a catch-all here would shadow routes of modules registered
   // after this one (`/metrics`, a host's own).
-  @Get(Object.keys(FILES))
+  @Get([...FILES.keys()])
   file(@Req() req: Request, @Res() res: Response): void {
     this.send(req.path.slice(1), res);
   }

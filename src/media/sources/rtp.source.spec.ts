@@ -164,7 +164,9 @@ describe('RtpSource with ffmpeg senders', () => {
     expect(rec.packets.length).toBe(before);
     sender = spawnRtpSender({ port: s.port, codec: 'VP8', payloadType: 96 });
     await until('packets from the second sender', () => s.info().state === 'live' && rec.packets.length > before + 30);
-    expect(states).toEqual(['live', 'offline', 'live']);
+    // From the first packet on (a loaded machine may start ffmpeg later than offlineAfterMs,
+    // and the source is rightly `offline` until then).
+    expect(states.slice(states.indexOf('live'))).toEqual(['live', 'offline', 'live']);
     expect(firstSeqGap(rec.packets)).toBe(-1);
     expect(new Set(rec.packets.map((p) => p.ssrc)).size).toBe(1);
     // Across the gap the timestamp moved on by about the silence (at least 500 ms at 90 kHz).
