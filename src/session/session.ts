@@ -26,6 +26,7 @@ import {
 } from '../protocol';
 import { createFeedSink, FeedSink } from '../media/fanout/feed-sink';
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
+import { endedBySource, FeedEndCause, safeCallbacks, SessionCloseReason, StateNotice, VideoOffReason } from './end-causes';
 import { watchPeerSilence } from './peer-silence';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
@@ -34,11 +35,11 @@ export interface SessionCallbacks {
   candidate(candidate: IceCandidateInit | null): void;
   /** A renegotiation the server starts: the client must reply with an answer. */
   offer(offer: SessionDescriptionOffer): void;
-  state(state: SessionState, reason?: string): void;
+  state(state: SessionState, reason?: SessionCloseReason | VideoOffReason | StateNotice): void;
   message(data: string): void;
   /** A binary data-channel message (optional: a caller without it ignores binary). */
   binary?(data: Buffer): void;
-  closed(reason: string): void;
+  closed(reason: SessionCloseReason): void;
 }
 
 type Disposer = () => void;
@@ -50,6 +51,7 @@ type Disposer = () => void;
  */
 export class Session {
   private readonly log: Logger;
+  private readonly callbacks: SessionCallbacks;
   private readonly disposers: Disposer[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   /** The viewer's feed from the source while video is on. */
@@ -60,7 +62,7 @@ export class Session {
   /** Whether the session means to send video (false once stopped, until resumed). */
   private videoWanted = true;
   /** Why the video is off (reported with `data-only`). */
-  private videoOffReason = 'video-stopped';
+  private videoOffReason: VideoOffReason = 'video-stopped';
   /**
    * A video m-line is on its way (added in a negotiation of its own, at the start or on a
    * resume): the session is not data-only yet, and RTP written now would be dropped.
@@ -96,9 +98,11 @@ export class Session {
     readonly source: MediaSource,
     private readonly pc: RTCPeerConnection,
     private readonly options: SessionOptions,
-    private readonly callbacks: SessionCallbacks,
+    callbacks: SessionCallbacks,
   ) {
     this.log = new Logger(`Session ${id.slice(0, 8)}`);
+    // A listener that throws is logged; it never stops a negotiation or a teardown.
+    this.callbacks = safeCallbacks(callbacks, this.log);
   }
 
   get state(): SessionState {
@@ -236,7 +240,7 @@ export class Session {
    * `inactive` instead ("parked"), and a resume turns it back on. Used for
    * `session:stop-video`, and when the source ends. Idempotent.
    */
-  stopVideo(reason = 'video-stopped'): Promise<void> {
+  stopVideo(reason: VideoOffReason = 'video-stopped'): Promise<void> {
     return this.serial(async () => {
       if (!this.videoWanted && !this.videoOn()) return;
       this.videoWanted = false;
@@ -278,7 +282,7 @@ export class Session {
     });
   }
 
-  private async addVideo(reason: string | undefined): Promise<void> {
+  private async addVideo(reason: 'video-resumed' | undefined): Promise<void> {
     if (!this.renegotiation && this.transceiverLive()) return this.resumeInPlace(reason);
     if (this.videoOn()) {
       this.videoPending = false;
@@ -342,7 +346,7 @@ export class Session {
   }
 
   /** Resume without renegotiation: a new track on the same sender (see `renegotiation`). */
-  private async resumeInPlace(reason: string | undefined): Promise<void> {
+  private async resumeInPlace(reason: 'video-resumed' | undefined): Promise<void> {
     if (this.videoWanted) return;
     if (this.source.ended) throw new StreamingError(ErrorCode.INVALID_STATE, 'the source has ended');
     const track = this.newTrack();
@@ -401,16 +405,22 @@ export class Session {
   }
 
   /** Ends the session and releases everything it holds. Safe to call any number of times. */
-  close(reason: string): void {
+  close(reason: SessionCloseReason): void {
     if (this._closed) return;
     this._closed = true;
-    this.feed?.stop('session-closed');
+    this.feed?.stop('session-closed' satisfies FeedEndCause);
     this.feed = undefined;
     this.awaitingAnswer?.reject(new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'the session closed'));
     this.awaitingAnswer = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const dispose of this.disposers.splice(0)) dispose();
+    for (const dispose of this.disposers.splice(0)) {
+      try {
+        dispose();
+      } catch (err) {
+        this.log.warn(`release: ${(err as Error).message}`);
+      }
+    }
     this.readyWait?.dispose();
     this.track?.stop();
     // werift's close() is async; the session is already unreachable, so only log failures.
@@ -596,7 +606,7 @@ export class Session {
 
   /** Ends the feed and the werift track; the transceiver is the caller's business. */
   private detachVideo(): void {
-    this.feed?.stop('video-stopped');
+    this.feed?.stop('video-stopped' satisfies FeedEndCause);
     this.feed = undefined;
     this.track?.stop();
     this.track = undefined;
@@ -606,7 +616,7 @@ export class Session {
    * Feeds the transceiver from the source once DTLS is up (werift drops RTP before that,
    * and the cached keyframe must not be lost), and reports streaming or data-only.
    */
-  private refreshState(reason?: string): void {
+  private refreshState(reason?: VideoOffReason | StateNotice): void {
     if (this._closed || this.pc.connectionState !== 'connected') return;
     if (this.videoWanted && !this.videoPending && this.transceiverLive() && this.track && !this.feed) {
       // pc.connectionState can read `connected` before this sender's DTLS transport and
@@ -629,7 +639,7 @@ export class Session {
         out.close();
         pli.unSubscribe();
         // The source ending (a file played once, a shutdown) stops only the video.
-        if (why !== 'video-stopped' && why !== 'session-closed') {
+        if (endedBySource(why)) {
           this.feed = undefined;
           void this.stopVideo(why).catch((err: Error) => this.log.warn(`stop after source end: ${err.message}`));
         }
@@ -656,7 +666,7 @@ export class Session {
   /** Waits for the sender to become able to send (werift's onReady; see src/werift/fixes/sender-ready-event.ts). */
   private readyWait?: { transceiver: RTCRtpTransceiver; dispose: () => void };
 
-  private retryWhenSenderReady(reason: string | undefined): void {
+  private retryWhenSenderReady(reason: VideoOffReason | StateNotice | undefined): void {
     const transceiver = this.transceiver;
     if (!transceiver || this.readyWait?.transceiver === transceiver) return;
     this.readyWait?.dispose();
@@ -744,11 +754,11 @@ export class Session {
   }
 
   /** Re-sends the current state (after a failed renegotiation left it unchanged). */
-  private reportState(reason: string): void {
+  private reportState(reason: StateNotice): void {
     if (!this._closed) this.callbacks.state(this._state, reason);
   }
 
-  private setState(state: SessionState, reason?: string): void {
+  private setState(state: SessionState, reason?: SessionCloseReason | VideoOffReason | StateNotice): void {
     if (this._state === state) return;
     if (this._state === 'closed') return;
     this._state = state;
