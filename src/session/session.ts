@@ -27,6 +27,7 @@ import {
 import { createFeedSink, FeedSink } from '../media/fanout/feed-sink';
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import { endedBySource, FeedEndCause, safeCallbacks, SessionCloseReason, StateNotice, VideoOffReason } from './end-causes';
+import * as sdp from '../sdp/sdp';
 import { watchPeerSilence } from './peer-silence';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
@@ -186,7 +187,7 @@ export class Session {
       video.sender.setStreams([new MediaStream([this.track])]);
       video.setDirection('sendonly');
       this.transceiver = video;
-    } else if (/^m=application /m.test(offer.sdp)) {
+    } else if (sdp.hasDataChannel(offer.sdp)) {
       this.scheduleVideo();
     } else {
       throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has neither a video m-line nor a data channel');
@@ -531,9 +532,7 @@ export class Session {
    */
   private ownsTransport(mid: string | null | undefined): boolean {
     if (mid == null) return false;
-    return [this.pc.localDescription?.sdp, this.pc.remoteDescription?.sdp].some(
-      (sdp) => /^a=group:BUNDLE (\S+)/m.exec(sdp ?? '')?.[1] === mid,
-    );
+    return [this.pc.localDescription?.sdp, this.pc.remoteDescription?.sdp].some((d) => sdp.bundleTag(d) === mid);
   }
 
   /**
@@ -582,26 +581,12 @@ export class Session {
 
   /** Whether the remote description rejects (port 0) the m-line with this mid. */
   private rejectedByRemote(mid: string | null | undefined): boolean {
-    const section = this.remoteSection(mid);
-    return section !== undefined && /^m=\w+ 0 /.test(section);
+    return sdp.rejects(this.pc.remoteDescription?.sdp, mid);
   }
 
   /** Whether the remote description's m-line with this mid receives (recvonly or sendrecv, not rejected). */
   private remoteReceives(mid: string | null | undefined): boolean {
-    const section = this.remoteSection(mid);
-    if (section === undefined || /^m=\w+ 0 /.test(section)) return false;
-    const direction = /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(section)?.[1] ?? 'sendrecv';
-    return direction === 'recvonly' || direction === 'sendrecv';
-  }
-
-  /** The remote description's media section with this mid. */
-  private remoteSection(mid: string | null | undefined): string | undefined {
-    if (mid == null) return undefined;
-    const sdp = this.pc.remoteDescription?.sdp ?? '';
-    return sdp
-      .split(/\r?\n(?=m=)/)
-      .slice(1)
-      .find((section) => new RegExp(`^a=mid:${mid.replace(/[^\w-]/g, '')}\r?$`, 'm').test(section));
+    return sdp.receives(this.pc.remoteDescription?.sdp, mid);
   }
 
   /** Ends the feed and the werift track; the transceiver is the caller's business. */
@@ -790,13 +775,9 @@ function senderReady(t: RTCRtpTransceiver): boolean {
   return typeof sender.canSendRtp === 'function' ? sender.canSendRtp() : true;
 }
 
-function mediaCount(sdp: string): number {
-  return (sdp.match(/^m=/gm) ?? []).length;
-}
-
 /** werift accepts an answer with fewer m-lines than the offer, then fails ICE: refuse it. */
 function assertSameMediaCount(offerSdp: string | undefined, answerSdp: string): void {
-  if (offerSdp !== undefined && mediaCount(offerSdp) !== mediaCount(answerSdp)) {
+  if (offerSdp !== undefined && sdp.mediaCount(offerSdp) !== sdp.mediaCount(answerSdp)) {
     throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the answer does not match the offer (m-line count)');
   }
 }

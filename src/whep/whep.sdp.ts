@@ -58,11 +58,7 @@ export function parseSdpFragment(body: string): SdpFragment {
 }
 
 /** The remote description's ICE username fragment (session level or first m-line). */
-export function iceUfragOf(sdp: string | undefined): string | undefined {
-  if (!sdp) return undefined;
-  const { session, media } = sections(sdp);
-  return attr(session, 'ice-ufrag') ?? media.map((m) => attr(m, 'ice-ufrag')).find(Boolean);
-}
+export { iceUfragOf } from '../sdp/sdp';
 
 /**
  * An answer with the server's candidates: a WHEP client cannot be sent candidates later,
