@@ -30,6 +30,9 @@ describe('sdp', () => {
     expect(sdp.hasLiveVideo(offer)).toBe(true);
     expect(sdp.hasDataChannel('v=0\r\nm=video 9 X 96\r\n')).toBe(false);
     expect(sdp.hasLiveVideo('v=0\r\nm=video 0 X 96\r\nm=application 9 X y\r\n')).toBe(false);
+    expect(sdp.isDescriptionWithMedia(offer)).toBe(true);
+    expect(sdp.isDescriptionWithMedia('v=0\r\ns=-\r\n')).toBe(false);
+    expect(sdp.isDescriptionWithMedia('m=video 9 X 96\r\n')).toBe(false);
   });
 
   it('reads an m-line by mid (mids compared as strings), its rejection and direction', () => {

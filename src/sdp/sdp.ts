@@ -25,6 +25,11 @@ export function parseSdp(sdp: string): SessionDescription {
   return last.parsed;
 }
 
+/** Whether a text is an SDP description (starts with `v=0`) with at least one m-line. */
+export function isDescriptionWithMedia(text: string): boolean {
+  return /^v=0\r?\n/.test(text) && mediaCount(text) > 0;
+}
+
 /** The number of m-lines. */
 export function mediaCount(sdp: string): number {
   return parseSdp(sdp).media.length;
