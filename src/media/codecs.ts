@@ -1,4 +1,6 @@
+import { parseProfileLevelId, Profile } from 'h264-profile-level-id';
 import { RTCRtpCodecParameters, useH264, useVP8 } from 'werift';
+import { fmtpParams, videoCodecsOf } from '../sdp/sdp';
 import type { VideoCodecName } from './media-source';
 
 /** The H.264 codec the server offers: packetization-mode 1 with this profile-level-id. */
@@ -10,18 +12,31 @@ export function h264Codec(profileLevelId: string): RTCRtpCodecParameters {
 /** H.264 profiles as RFC 6184 / WebRTC name them (level ignored). */
 export type H264Profile = 'constrained-baseline' | 'baseline' | 'main' | 'constrained-high' | 'high' | 'other';
 
-/** The profile of a profile-level-id (6 hex digits: profile_idc, constraint flags, level_idc). */
+/**
+ * The profile of a profile-level-id (6 hex digits: profile_idc, constraint flags, level_idc),
+ * read by libwebrtc's own rules (`h264-profile-level-id`, a port of its h264_profile_level_id.cc):
+ * the browser classifies an offer the same way. An id it does not recognise (reserved bits set,
+ * unknown level) is `other`.
+ */
 export function h264Profile(profileLevelId: string): H264Profile {
-  const idc = parseInt(profileLevelId.slice(0, 2), 16);
-  const iop = parseInt(profileLevelId.slice(2, 4), 16);
-  if (idc === 0x42) return iop & 0x40 ? 'constrained-baseline' : 'baseline';
-  if (idc === 0x4d) return iop & 0x80 ? 'constrained-baseline' : 'main';
-  if (idc === 0x58 && (iop & 0xc0) === 0xc0) return 'constrained-baseline';
-  if (idc === 0x64) return (iop & 0x0c) === 0x0c ? 'constrained-high' : 'high';
-  return 'other';
+  const parsed = parseProfileLevelId(profileLevelId.toLowerCase());
+  return parsed ? PROFILE_NAMES[parsed.profile] ?? 'other' : 'other';
 }
 
-/** Profiles whose decoders also decode a stream of the given profile, best match first. */
+const PROFILE_NAMES: Partial<Record<Profile, H264Profile>> = {
+  [Profile.ConstrainedBaseline]: 'constrained-baseline',
+  [Profile.Baseline]: 'baseline',
+  [Profile.Main]: 'main',
+  [Profile.ConstrainedHigh]: 'constrained-high',
+  [Profile.High]: 'high',
+};
+
+/**
+ * Profiles whose decoders also decode a stream of the given profile, best match first. Our
+ * own table, not the package's `isSameProfile` (libwebrtc's codec matching): that accepts
+ * only the same profile, and would refuse a constrained-baseline source to a browser that
+ * offers only main or high, whose decoders play it.
+ */
 const DECODABLE_BY: Record<H264Profile, H264Profile[]> = {
   'constrained-baseline': ['constrained-baseline', 'baseline', 'main', 'constrained-high', 'high'],
   baseline: ['baseline'],
@@ -31,36 +46,8 @@ const DECODABLE_BY: Record<H264Profile, H264Profile[]> = {
   other: [],
 };
 
-/** One codec of an SDP media section. */
-export interface SdpCodec {
-  payloadType: number;
-  name: string;
-  clockRate: number;
-  fmtp: Record<string, string>;
-}
-
-/** The codecs of the first video m-line of an SDP (empty when there is none, or it is rejected). */
-export function videoCodecsOf(sdp: string): SdpCodec[] {
-  const section = sdp.split(/\r?\n(?=m=)/).find((s) => s.startsWith('m=video '));
-  if (!section || /^m=video 0 /.test(section)) return [];
-  const codecs = new Map<number, SdpCodec>();
-  for (const line of section.split(/\r?\n/)) {
-    const rtpmap = /^a=rtpmap:(\d+) ([\w-]+)\/(\d+)/.exec(line);
-    if (rtpmap) {
-      codecs.set(Number(rtpmap[1]), { payloadType: Number(rtpmap[1]), name: rtpmap[2], clockRate: Number(rtpmap[3]), fmtp: {} });
-      continue;
-    }
-    const fmtp = /^a=fmtp:(\d+) (.*)$/.exec(line);
-    const codec = fmtp && codecs.get(Number(fmtp[1]));
-    if (codec && fmtp) {
-      for (const kv of fmtp[2].split(';')) {
-        const [k, v] = kv.trim().split('=');
-        if (k) codec.fmtp[k.toLowerCase()] = (v ?? '').trim();
-      }
-    }
-  }
-  return [...codecs.values()];
-}
+export type { SdpCodec } from '../sdp/sdp';
+export { videoCodecsOf };
 
 /** A viewer-facing description of a source's codec (to check against `RTCRtpReceiver.getCapabilities`). */
 export function codecDescription(params: RTCRtpCodecParameters): { mimeType: string; sdpFmtpLine?: string } {
@@ -82,7 +69,8 @@ export function codecForOffer(
 ): RTCRtpCodecParameters | undefined {
   const offered = videoCodecsOf(offerSdp);
   if (codec === 'VP8') return offered.some((c) => c.name.toUpperCase() === 'VP8') ? sourceParams : undefined;
-  const sourcePli = /profile-level-id=([0-9a-f]{6})/i.exec(sourceParams.parameters ?? '')?.[1] ?? '42e01f';
+  const ownPli = fmtpParams(sourceParams.parameters ?? '')['profile-level-id'];
+  const sourcePli = ownPli && /^[0-9a-f]{6}$/i.test(ownPli) ? ownPli : '42e01f';
   const candidates = offered.filter(
     (c) =>
       c.name.toUpperCase() === 'H264' &&

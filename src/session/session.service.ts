@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { StreamingError } from '../common/streaming-error';
 import { codecForOffer } from '../media/codecs';
+import { hasLiveVideo } from '../sdp/sdp';
 import { MediaSource, SourceInfo } from '../media/media-source';
 import { MediaSourceRegistry } from '../media/source-registry';
 import {
@@ -282,7 +283,7 @@ export class SessionService implements OnApplicationShutdown {
    */
   private codecFor(source: MediaSource, offerSdp: string | undefined) {
     const own = source.codecParameters();
-    if (!offerSdp || !/^m=video [1-9]/m.test(offerSdp)) return own;
+    if (!offerSdp || !hasLiveVideo(offerSdp)) return own;
     const codec = codecForOffer(source.codec, own, offerSdp);
     if (!codec) {
       throw new StreamingError(

@@ -5,6 +5,7 @@ import { ErrorCode, IceCandidateInit, SessionCandidateEvent, SessionStateEvent }
 import { SessionService } from '../session/session.service';
 import { SignallingOptions, StreamingHandshake } from '../signalling/signalling.options';
 import { WhepOptions } from './whep.options';
+import { isDescriptionWithMedia } from '../sdp/sdp';
 import { iceUfragOf, parseSdpFragment, withCandidates } from './whep.sdp';
 
 /** One WHEP session resource (`/whep/<source>/<id>`). */
@@ -108,7 +109,7 @@ export class WhepService implements OnModuleDestroy {
    * Resolves once the server's candidates are gathered, with the answer that carries them.
    */
   async offer(source: string | undefined, sdp: string): Promise<{ resource: WhepResource; answer: string }> {
-    if (!/^v=0\r?\n/.test(sdp) || !/^m=/m.test(sdp)) {
+    if (!isDescriptionWithMedia(sdp)) {
       throw new WhepError(400, ErrorCode.VALIDATION_FAILED, 'the body is not an SDP offer');
     }
     const ownerId = `${OWNER_PREFIX}${randomUUID()}`;
