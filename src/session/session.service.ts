@@ -19,6 +19,7 @@ import {
 import { getHostAddresses } from 'werift';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
+import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, summaryOf } from './session-view';
 import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
@@ -33,6 +34,8 @@ export interface SessionEvents {
   started: [ownerId: string, event: { sessionId: string; source: string; requestedAt: number }];
   /** For metrics: a `start` was refused or failed with this code. */
   'start-failed': [ownerId: string, event: { code: ErrorCode }];
+  /** A session left the service (after its last `state` event): await this instead of polling `count`. */
+  closed: [event: { sessionId: string; ownerId: string; reason: string; source: string }];
 }
 
 /**
@@ -69,10 +72,10 @@ export class SessionService implements OnApplicationShutdown {
     try {
       const result = await this.open(ownerId, req);
       const source = this.sessions.get(result.sessionId)?.source.id ?? req.source ?? '';
-      this.events.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
+      this.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
       return result;
     } catch (err) {
-      this.events.emit('start-failed', ownerId, { code: err instanceof StreamingError ? err.code : ErrorCode.INTERNAL });
+      this.emit('start-failed', ownerId, { code: err instanceof StreamingError ? err.code : ErrorCode.INTERNAL });
       throw err;
     }
   }
@@ -83,7 +86,7 @@ export class SessionService implements OnApplicationShutdown {
     if (this.sessions.size >= this.options.maxSessions) {
       throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'this server is at its session limit');
     }
-    const owned = this.ownedBy(ownerId).length;
+    const owned = this.sessionsOf(ownerId).length;
     if (owned >= this.options.maxSessionsPerClient) {
       throw new StreamingError(
         ErrorCode.CAPACITY_EXCEEDED,
@@ -104,16 +107,16 @@ export class SessionService implements OnApplicationShutdown {
       callbacks: {
         candidate: (candidate) => {
           gathered(candidate !== null);
-          this.events.emit('candidate', ownerId, { sessionId: id, candidate });
+          this.emit('candidate', ownerId, { sessionId: id, candidate });
         },
-        offer: (offer) => this.events.emit('offer', ownerId, { sessionId: id, offer }),
-        state: (state, reason) =>
-          this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
-        message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
-        binary: (data) => this.events.emit('binary', ownerId, { sessionId: id, data }),
-        closed: () => {
+        offer: (offer) => this.emit('offer', ownerId, { sessionId: id, offer }),
+        state: (state, reason) => this.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
+        message: (data) => this.emit('message', ownerId, { sessionId: id, data }),
+        binary: (data) => this.emit('binary', ownerId, { sessionId: id, data }),
+        closed: (reason) => {
           this.sessions.delete(id);
           this.transports.sweep(session);
+          this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
         },
       },
     });
@@ -211,7 +214,7 @@ export class SessionService implements OnApplicationShutdown {
 
   /** Closes every session of a client (its socket went away). */
   closeAllOf(ownerId: string, reason: string): number {
-    const owned = this.ownedBy(ownerId);
+    const owned = this.sessionsOf(ownerId);
     for (const s of owned) s.close(reason);
     return owned.length;
   }
@@ -253,8 +256,59 @@ export class SessionService implements OnApplicationShutdown {
     return this.registry ? this.registry.list() : [this.source.info()];
   }
 
+  /** The sessions themselves, for tests and diagnostics; code outside src/session uses `summaries()`. */
   list(): readonly Session[] {
     return [...this.sessions.values()];
+  }
+
+  /**
+   * What one client (owner) may do to its own sessions. A session of another owner, a closed
+   * one and one that never existed all answer SESSION_NOT_FOUND. The signalling gateway
+   * and WHEP act through this.
+   */
+  ownedBy(ownerId: string): OwnedSessions {
+    return {
+      ids: () => this.sessionsOf(ownerId).map((s) => s.id),
+      answer: (id, answer) => this.answer(ownerId, id, answer),
+      renegotiate: (id, offer) => this.renegotiate(ownerId, id, offer),
+      candidate: (id, candidate) => this.candidate(ownerId, id, candidate),
+      stopVideo: (id, reason) => this.stopVideo(ownerId, id, reason),
+      resumeVideo: (id) => this.resumeVideo(ownerId, id),
+      close: (id, reason) => this.close(ownerId, id, reason),
+      closeAll: (reason) => this.closeAllOf(ownerId, reason),
+    };
+  }
+
+  /** Every open session as plain values (cluster, admin, metrics): no owner needed, nothing to mutate. */
+  summaries(): SessionSummary[] {
+    return [...this.sessions.values()].filter((s) => !s.closed).map(summaryOf);
+  }
+
+  /** One open session's summary, whoever owns it. */
+  summary(sessionId: string): SessionSummary | undefined {
+    const s = this.sessions.get(sessionId);
+    return s && !s.closed ? summaryOf(s) : undefined;
+  }
+
+  /** The SDP each side of an open session last applied. */
+  descriptions(sessionId: string): SessionDescriptions | undefined {
+    const s = this.sessions.get(sessionId);
+    return s && !s.closed ? descriptionsOf(s) : undefined;
+  }
+
+  /** Ends a session whoever owns it (an operator's request); false when no such open session. */
+  closeById(sessionId: string, reason: string): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.closed) return false;
+    s.close(reason);
+    return true;
+  }
+
+  /** Stops a session's video whoever owns it (an operator's request). */
+  async stopVideoById(sessionId: string, reason: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.closed) throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
+    await this.stopVideo(s.ownerId, sessionId, reason);
   }
 
   onApplicationShutdown(): void {
@@ -293,7 +347,7 @@ export class SessionService implements OnApplicationShutdown {
     return codec;
   }
 
-  private ownedBy(ownerId: string): Session[] {
+  private sessionsOf(ownerId: string): Session[] {
     return [...this.sessions.values()].filter((s) => s.ownerId === ownerId);
   }
 
@@ -304,6 +358,22 @@ export class SessionService implements OnApplicationShutdown {
       throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
     }
     return s;
+  }
+
+  /**
+   * Emits without letting a listener's throw reach the caller (as mediasoup's safeEmit): a
+   * session's callbacks run inside its close(), and an app's throwing `state` handler
+   * must not stop the session from leaving the map.
+   */
+  private emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): void {
+    // Each listener on its own: one that throws neither skips the others (the gateway's relay) nor the caller.
+    for (const listener of this.events.rawListeners(event) as ((...a: SessionEvents[K]) => void)[]) {
+      try {
+        listener(...args);
+      } catch (err) {
+        this.log.error(`a '${String(event)}' listener threw: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    }
   }
 
   private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
