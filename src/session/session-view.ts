@@ -3,6 +3,8 @@ import type {
   IceCandidateInit,
   SessionDescriptionAnswer,
   SessionDescriptionOffer,
+  SessionStartRequest,
+  SessionStartResult,
   SessionState,
 } from '../protocol';
 import type { Session } from './session';
@@ -43,6 +45,7 @@ export interface SessionDescriptions {
 export interface OwnedSessions {
   /** The client's open session ids. */
   ids(): string[];
+  start(req: SessionStartRequest): Promise<SessionStartResult>;
   answer(sessionId: string, answer: SessionDescriptionAnswer): Promise<void>;
   renegotiate(sessionId: string, offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer>;
   candidate(sessionId: string, candidate: IceCandidateInit | null): Promise<void>;

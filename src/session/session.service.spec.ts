@@ -192,7 +192,10 @@ describe('SessionService', () => {
     expect(summaries[0].senders).toEqual([]);
     expect(summaries[0].pictureLoss).toEqual({ source: 0, replay: 0, limited: 0, ended: 0 });
     expect(service.descriptions(a.sessionId)?.local).toMatch(/^v=0/);
+    let last: string | undefined;
+    service.events.on('state', (_, e) => (last = service.summary(e.sessionId)?.state));
     alice.close(a.sessionId);
+    expect(last).toBe('closed');
     expect(service.summary(a.sessionId)).toBeUndefined();
     expect(alice.ids()).toEqual([]);
     expect(service.summaries().map((s) => s.id)).toEqual([b.sessionId]);

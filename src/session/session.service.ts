@@ -67,10 +67,11 @@ export class SessionService implements OnApplicationShutdown {
     }
   }
 
-  async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+  /** `renegotiation: false` for a peer that cannot renegotiate (WHEP): stop and resume then keep the m-line. */
+  async start(ownerId: string, req: SessionStartRequest, opts: { renegotiation?: boolean } = {}): Promise<SessionStartResult> {
     const requestedAt = performance.now();
     try {
-      const result = await this.open(ownerId, req);
+      const result = await this.open(ownerId, req, opts.renegotiation ?? true);
       const source = this.sessions.get(result.sessionId)?.source.id ?? req.source ?? '';
       this.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
       return result;
@@ -80,7 +81,7 @@ export class SessionService implements OnApplicationShutdown {
     }
   }
 
-  private async open(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+  private async open(ownerId: string, req: SessionStartRequest, renegotiation: boolean): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
     const source = this.resolveSource(req.source);
     if (this.sessions.size >= this.options.maxSessions) {
@@ -120,6 +121,7 @@ export class SessionService implements OnApplicationShutdown {
         },
       },
     });
+    session.renegotiation = renegotiation;
     this.sessions.set(id, session);
     let result: SessionStartResult;
     try {
@@ -269,6 +271,7 @@ export class SessionService implements OnApplicationShutdown {
   ownedBy(ownerId: string): OwnedSessions {
     return {
       ids: () => this.sessionsOf(ownerId).map((s) => s.id),
+      start: (req) => this.start(ownerId, req),
       answer: (id, answer) => this.answer(ownerId, id, answer),
       renegotiate: (id, offer) => this.renegotiate(ownerId, id, offer),
       candidate: (id, candidate) => this.candidate(ownerId, id, candidate),
@@ -284,10 +287,10 @@ export class SessionService implements OnApplicationShutdown {
     return [...this.sessions.values()].filter((s) => !s.closed).map(summaryOf);
   }
 
-  /** One open session's summary, whoever owns it. */
+  /** One session's summary, whoever owns it, until it has left (its last `state` listeners still read it). */
   summary(sessionId: string): SessionSummary | undefined {
     const s = this.sessions.get(sessionId);
-    return s && !s.closed ? summaryOf(s) : undefined;
+    return s ? summaryOf(s) : undefined;
   }
 
   /** The SDP each side of an open session last applied. */
