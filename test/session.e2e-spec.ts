@@ -1,5 +1,5 @@
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { TestApp, sessionClosed, startApp } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 
 describe('a werift viewer watching the default source', () => {
@@ -74,8 +74,10 @@ describe('a werift viewer watching the default source', () => {
     await v.startWithServerOffer();
     await v.waitForState('streaming');
     const sessions = t.app.get(SessionService);
+    const closed = sessionClosed(sessions, v.sessionId);
     v.socket.disconnect();
-    await waitUntil(() => sessions.count === 0);
+    expect(await closed).toMatchObject({ reason: 'client-disconnected', ownerId: expect.any(String) });
+    expect(sessions.count).toBe(0);
   });
 
   it('fans one encoding out to several viewers at once', async () => {
@@ -85,11 +87,3 @@ describe('a werift viewer watching the default source', () => {
     expect(t.app.get(SessionService).count).toBe(3);
   });
 });
-
-async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
