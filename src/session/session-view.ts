@@ -1,3 +1,5 @@
+import type { Logger } from '@nestjs/common';
+import type { EventEmitter } from 'node:events';
 import type { RTCRtpSender } from 'werift';
 import type {
   IceCandidateInit,
@@ -8,6 +10,7 @@ import type {
   SessionState,
 } from '../protocol';
 import type { Session } from './session';
+import type { SessionService } from './session.service';
 
 /** werift's own sender counters (read, never hooked: the send path stays untouched). */
 export interface SenderCounters {
@@ -94,5 +97,36 @@ function remoteOf(session: Session): { remote?: string } {
     return c ? { remote: `${c.host}:${c.port}` } : {};
   } catch {
     return {};
+  }
+}
+
+/** `SessionService.ownedBy`: the service's owner-taking calls, bound to one owner. */
+export function ownedView(service: SessionService, ownerId: string): OwnedSessions {
+  return {
+    ids: () => service.list().filter((s) => s.ownerId === ownerId && !s.closed).map((s) => s.id),
+    start: (req) => service.start(ownerId, req),
+    answer: (id, answer) => service.answer(ownerId, id, answer),
+    renegotiate: (id, offer) => service.renegotiate(ownerId, id, offer),
+    candidate: (id, candidate) => service.candidate(ownerId, id, candidate),
+    stopVideo: (id, reason) => service.stopVideo(ownerId, id, reason),
+    resumeVideo: (id) => service.resumeVideo(ownerId, id),
+    close: (id, reason) => service.close(ownerId, id, reason),
+    closeAll: (reason) => service.closeAllOf(ownerId, reason),
+  };
+}
+
+/**
+ * Emits without letting a listener's throw reach the caller (as mediasoup's safeEmit): a
+ * session's callbacks run inside its close(), and an app's throwing `state` handler must
+ * not stop the session from leaving the map. Each listener on its own, so one that throws
+ * does not skip the others (the gateway's relay); rawListeners keeps `once` working.
+ */
+export function safeEmit(events: EventEmitter, log: Logger, event: string, args: readonly unknown[]): void {
+  for (const listener of events.rawListeners(event) as ((...a: unknown[]) => void)[]) {
+    try {
+      listener(...args);
+    } catch (err) {
+      log.error(`a '${event}' listener threw: ${(err as Error)?.stack ?? String(err)}`);
+    }
   }
 }

@@ -16,10 +16,10 @@ import {
   SessionStartResult,
   SessionStateEvent,
 } from '../protocol';
-import { getHostAddresses } from 'werift';
+import { hasLocalCandidate, hostAddressesOf, noCandidateError } from './gathering';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
-import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, summaryOf } from './session-view';
+import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
@@ -134,44 +134,12 @@ export class SessionService implements OnApplicationShutdown {
       throw err;
     }
     this.transports.track(session);
-    if (!(await this.hasLocalCandidate(firstCandidate))) {
-      const error = this.noCandidateError();
+    if (!(await hasLocalCandidate(firstCandidate, this.options.candidateCheckMs))) {
+      const error = noCandidateError(this.options);
       session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
       throw error;
     }
     return result;
-  }
-
-  /**
-   * Why a session gathered no candidate. With a port range, the range is full (or taken by
-   * other programs); without one, werift had no address to gather on at all: no usable
-   * interface (it skips loopback, link-local, veth, tun...) and no announced address. That
-   * is the server's configuration, not a matter of capacity, and it says so.
-   */
-  private noCandidateError(): StreamingError {
-    if (hostAddressesOf(this.options).length === 0) {
-      return new StreamingError(
-        ErrorCode.NO_ICE_CANDIDATE,
-        'the server gathered no ICE candidate: it has no usable network interface and no announced address',
-      );
-    }
-    if (this.options.portRange) return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
-    return new StreamingError(ErrorCode.NO_ICE_CANDIDATE, 'the server gathered no ICE candidate: no UDP socket could be bound');
-  }
-
-  /**
-   * Whether gathering produced a candidate. werift raises no error when no UDP port is free:
-   * gathering ends with none. A slow gatherer (no candidate, no end, within the check time)
-   * is given the benefit of the doubt.
-   */
-  private async hasLocalCandidate(first: Promise<boolean>): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.candidateCheckMs)));
-    try {
-      return await Promise.race([first, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async answer(ownerId: string, sessionId: string, answer: SessionDescriptionAnswer): Promise<void> {
@@ -269,17 +237,7 @@ export class SessionService implements OnApplicationShutdown {
    * and WHEP act through this.
    */
   ownedBy(ownerId: string): OwnedSessions {
-    return {
-      ids: () => this.sessionsOf(ownerId).map((s) => s.id),
-      start: (req) => this.start(ownerId, req),
-      answer: (id, answer) => this.answer(ownerId, id, answer),
-      renegotiate: (id, offer) => this.renegotiate(ownerId, id, offer),
-      candidate: (id, candidate) => this.candidate(ownerId, id, candidate),
-      stopVideo: (id, reason) => this.stopVideo(ownerId, id, reason),
-      resumeVideo: (id) => this.resumeVideo(ownerId, id),
-      close: (id, reason) => this.close(ownerId, id, reason),
-      closeAll: (reason) => this.closeAllOf(ownerId, reason),
-    };
+    return ownedView(this, ownerId);
   }
 
   /** Every open session as plain values (cluster, admin, metrics): no owner needed, nothing to mutate. */
@@ -369,14 +327,7 @@ export class SessionService implements OnApplicationShutdown {
    * must not stop the session from leaving the map.
    */
   private emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): void {
-    // Each listener on its own: one that throws neither skips the others (the gateway's relay) nor the caller.
-    for (const listener of this.events.rawListeners(event) as ((...a: SessionEvents[K]) => void)[]) {
-      try {
-        listener(...args);
-      } catch (err) {
-        this.log.error(`a '${String(event)}' listener threw: ${(err as Error)?.stack ?? String(err)}`);
-      }
-    }
+    safeEmit(this.events as EventEmitter, this.log, event, args);
   }
 
   private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -392,10 +343,4 @@ export class SessionService implements OnApplicationShutdown {
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');
     }
   }
-}
-
-/** The host addresses werift will gather on with these options (what weriftIceConfig asks for). */
-function hostAddressesOf(o: SessionOptions): string[] {
-  if (o.announcedAddresses?.length) return o.announcedAddresses;
-  return getHostAddresses(true, true);
 }
