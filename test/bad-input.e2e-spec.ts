@@ -10,7 +10,7 @@ import {
   ServerToClientEvents,
 } from '../src/protocol';
 import { SessionService } from '../src/session/session.service';
-import { TestApp, startApp } from './helpers/app';
+import { TestApp, sessionClosed, startApp } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, loopbackPeer, ok, request } from './helpers/werift-viewer';
 import { until } from './helpers/wait';
@@ -208,12 +208,14 @@ describe('bad input, while another viewer streams', () => {
     await v.waitForState('streaming');
     expect(sessions.count).toBe(2);
     const dropped = new Promise<string>((resolve) => v.socket.once('disconnect', (reason) => resolve(reason)));
+    const closed = sessionClosed(sessions, v.sessionId);
     const huge = 'v=0\r\n' + 'a'.repeat(MAX_MESSAGE_BYTES + 1024);
     v.socket.emit('session:start', { offer: { type: 'offer', sdp: huge } }, () => {
       throw new Error('the oversized request must not be answered');
     });
     expect(await dropped).toBe('transport close');
-    await until('the dropped socket’s session is closed', () => sessions.count === 1);
+    expect((await closed).reason).toBe('client-disconnected');
+    expect(sessions.count).toBe(1);
   });
 
   describe('unknown events', () => {
@@ -438,8 +440,10 @@ describe('bad input, while another viewer streams', () => {
       const { sessionId } = await ok<{ sessionId: string; offer: { sdp: string } }>(s, 'session:start', {});
       expect(sessions.count).toBe(2);
       expect(sessions.list().map((x) => x.id)).toContain(sessionId);
+      const closed = sessionClosed(sessions, sessionId);
       s.disconnect();
-      await until('its session is closed', () => sessions.count === 1);
+      expect((await closed).reason).toBe('client-disconnected');
+      expect(sessions.count).toBe(1);
       await until(`UDP sockets back to ${udpBefore} (now ${udpSocketCount()})`, () => udpSocketCount() <= udpBefore);
     });
 

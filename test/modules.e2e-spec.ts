@@ -135,6 +135,11 @@ describe('replaceable modules', () => {
       closeAllOf: jest.fn((_ownerId: string, _reason: string) => 0),
       drain: jest.fn((_reason?: string) => 0),
       count: 0,
+      // The gateway acts through the owner-scoped view.
+      ownedBy: (ownerId: string) => ({
+        start: (req: SessionStartRequest) => fake.start(ownerId, req),
+        closeAll: (reason: string) => fake.closeAllOf(ownerId, reason),
+      }),
     };
     t = await startApp({ customize: (b) => b.overrideProvider(SessionService).useValue(fake) });
     const s = await t.connect();

@@ -1,5 +1,5 @@
 import { SessionService } from '../src/session/session.service';
-import { appPerTest } from './helpers/app';
+import { appPerTest, sessionClosed } from './helpers/app';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 import { until } from './helpers/wait';
 
@@ -67,8 +67,10 @@ describe('a werift viewer watching the default source', () => {
     await v.startWithServerOffer();
     await v.waitForState('streaming');
     const sessions = fx.t.app.get(SessionService);
+    const closed = sessionClosed(sessions, v.sessionId);
     v.socket.disconnect();
-    await until('condition', () => sessions.count === 0);
+    expect(await closed).toMatchObject({ reason: 'client-disconnected', ownerId: expect.any(String) });
+    expect(sessions.count).toBe(0);
   });
 
   it('fans one encoding out to several viewers at once', async () => {

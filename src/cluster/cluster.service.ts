@@ -88,10 +88,7 @@ export class ClusterService implements BeforeApplicationShutdown {
   /** This node's open sessions per source. */
   localViewerCounts(): NodeViewerCounts {
     const sources: Record<string, number> = {};
-    for (const s of this.sessions.list()) {
-      if (s.closed) continue;
-      sources[s.source.id] = (sources[s.source.id] ?? 0) + 1;
-    }
+    for (const s of this.sessions.summaries()) sources[s.source] = (sources[s.source] ?? 0) + 1;
     return { node: this.nodeId, sources };
   }
 
@@ -136,18 +133,13 @@ export class ClusterService implements BeforeApplicationShutdown {
   // --- internals ---------------------------------------------------------------------
 
   private async stopLocal(source: string): Promise<number> {
-    const targets = this.sessions.list().filter((s) => !s.closed && s.source.id === source);
-    const results = await Promise.allSettled(
-      targets.map((s) => this.sessions.stopVideo(s.ownerId, s.id, 'stopped-by-operator')),
-    );
+    const targets = this.sessions.summaries().filter((s) => s.source === source);
+    const results = await Promise.allSettled(targets.map((s) => this.sessions.stopVideoById(s.id, 'stopped-by-operator')));
     return results.filter((r) => r.status === 'fulfilled').length;
   }
 
   private endLocal(sessionId: string, reason: string): boolean {
-    const s = this.sessions.list().find((x) => x.id === sessionId && !x.closed);
-    if (!s) return false;
-    this.sessions.close(s.ownerId, s.id, reason);
-    return true;
+    return this.sessions.closeById(sessionId, reason);
   }
 
   /**

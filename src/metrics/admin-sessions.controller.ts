@@ -14,7 +14,7 @@ export class AdminSessionsController {
 
   @Get('sessions')
   list(): { count: number; sessions: SessionStatsEntry[] } {
-    const open = this.sessions.list().filter((s) => !s.closed);
+    const open = this.sessions.summaries();
     return { count: open.length, sessions: open.map(sessionStats) };
   }
 }

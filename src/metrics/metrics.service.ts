@@ -1,13 +1,12 @@
 import { Injectable, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RTCRtpSender } from 'werift';
 import { MediaSource } from '../media/media-source';
 import { MediaSourceRegistry } from '../media/source-registry';
 import type { ErrorCode, SessionStateEvent } from '../protocol';
-import type { Session } from '../session/session';
 import { SessionService } from '../session/session.service';
+import type { SenderCounters, SessionSummary } from '../session/session-view';
 import { MetricsOptions } from './metrics.options';
-import { SenderCounters, senderCounters, sendersOf, transportOf } from './session-stats';
+import { transportOf } from './session-stats';
 
 const SESSION_STATES = ['connecting', 'streaming', 'data-only'] as const;
 const SOURCE_STATES = ['idle', 'starting', 'live', 'offline', 'stopped'] as const;
@@ -16,11 +15,6 @@ const BITRATE_SAMPLE_MS = 1000;
 const BITRATE_WINDOW = 5;
 /** A session whose first packet has not gone after this long is not waited for any more. */
 const FIRST_PACKET_GIVE_UP_MS = 60_000;
-
-interface Pending {
-  session: Session;
-  requestedAt: number;
-}
 
 /**
  * Prometheus metrics of the sessions and sources, in a registry of this module's own (an
@@ -32,11 +26,13 @@ interface Pending {
 @Injectable()
 export class MetricsService implements OnModuleInit, OnModuleDestroy {
   readonly registry = new Registry();
-  private readonly tracked = new Map<string, Session>();
-  /** Last counters seen per sender, to turn werift's totals into counter increments. */
-  private readonly seen = new WeakMap<RTCRtpSender, SenderCounters>();
-  private readonly seenPictureLoss = new WeakMap<Session, Session['pictureLoss']>();
-  private readonly pending = new Map<string, Pending>();
+  /** Sessions whose counters are read at scrape time, by id. */
+  private readonly tracked = new Set<string>();
+  /** Last counters seen per session and sender (transceiver order), to turn werift's totals into counter increments. */
+  private readonly seen = new Map<string, SenderCounters[]>();
+  private readonly seenPictureLoss = new Map<string, SessionSummary['pictureLoss']>();
+  /** Sessions waiting for their first packet: when they were asked for. */
+  private readonly pending = new Map<string, number>();
   private firstPacketTimer?: NodeJS.Timeout;
   private bitrateTimer?: NodeJS.Timeout;
   private readonly inputSamples = new Map<string, { t: number; bytes: number }[]>();
@@ -71,7 +67,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
       collect() {
         this.reset();
         for (const state of SESSION_STATES) for (const t of ['socket.io', 'whep']) this.set({ state, transport: t }, 0);
-        for (const s of self.sessions.list()) if (!s.closed) this.inc({ state: s.state, transport: transportOf(s.ownerId) });
+        for (const s of self.sessions.summaries()) this.inc({ state: s.state, transport: transportOf(s.ownerId) });
       },
     });
     new Gauge({
@@ -172,6 +168,8 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     this.firstPacketTimer = undefined;
     this.pending.clear();
     this.tracked.clear();
+    this.seen.clear();
+    this.seenPictureLoss.clear();
   }
 
   /** The Prometheus text exposition. */
@@ -189,10 +187,10 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   private onStarted(ownerId: string, e: { sessionId: string; source: string; requestedAt: number }): void {
     const transport = transportOf(ownerId);
     this.started.inc({ source: e.source, transport });
-    const session = this.sessions.list().find((s) => s.id === e.sessionId);
-    if (!session || session.closed) return;
-    this.tracked.set(session.id, session);
-    this.pending.set(session.id, { session, requestedAt: e.requestedAt });
+    const session = this.sessions.summary(e.sessionId);
+    if (!session || session.state === 'closed') return;
+    this.tracked.add(session.id);
+    this.pending.set(session.id, e.requestedAt);
     // One poll for every session waiting for its first packet, only while some are.
     this.firstPacketTimer ??= setInterval(() => this.checkFirstPackets(), 5).unref();
   }
@@ -205,19 +203,22 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
       return;
     }
     this.closed.inc({ reason: e.reason ?? 'unknown', transport: transportOf(ownerId) });
-    const session = this.tracked.get(e.sessionId);
+    const session = this.tracked.has(e.sessionId) ? this.sessions.summary(e.sessionId) : undefined;
     if (session) this.collectSession(session); // its last counters
     this.tracked.delete(e.sessionId);
     this.pending.delete(e.sessionId);
+    this.seen.delete(e.sessionId);
+    this.seenPictureLoss.delete(e.sessionId);
   }
 
   private checkFirstPackets(): void {
     const now = performance.now();
-    for (const [id, p] of this.pending) {
-      if (p.session.closed || now - p.requestedAt > FIRST_PACKET_GIVE_UP_MS) {
+    for (const [id, requestedAt] of this.pending) {
+      const s = this.sessions.summary(id);
+      if (!s || s.state === 'closed' || now - requestedAt > FIRST_PACKET_GIVE_UP_MS) {
         this.pending.delete(id);
-      } else if (sendersOf(p.session).some((s) => senderCounters(s).packets > 0)) {
-        this.firstPacket.observe((now - p.requestedAt) / 1000);
+      } else if (s.senders.some((c) => c.packets > 0)) {
+        this.firstPacket.observe((now - requestedAt) / 1000);
         this.pending.delete(id);
       }
     }
@@ -228,27 +229,31 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private collectRtp(): void {
-    for (const s of this.tracked.values()) this.collectSession(s);
+    for (const id of this.tracked) {
+      const s = this.sessions.summary(id);
+      if (s) this.collectSession(s);
+    }
   }
 
-  private collectSession(session: Session): void {
-    const source = { source: session.source.id };
-    for (const sender of sendersOf(session)) {
-      const now = senderCounters(sender);
-      const was = this.seen.get(sender) ?? { packets: 0, bytes: 0, nacks: 0, retransmits: 0 };
+  private collectSession(session: SessionSummary): void {
+    const source = { source: session.source };
+    const seen = this.seen.get(session.id) ?? [];
+    session.senders.forEach((now, i) => {
+      const was = seen[i] ?? { packets: 0, bytes: 0, nacks: 0, retransmits: 0 };
       if (now.packets > was.packets) this.packets.inc(source, now.packets - was.packets);
       if (now.bytes > was.bytes) this.bytes.inc(source, now.bytes - was.bytes);
       if (now.nacks > was.nacks) this.nacks.inc(source, now.nacks - was.nacks);
       if (now.retransmits > was.retransmits) this.retransmits.inc(source, now.retransmits - was.retransmits);
-      this.seen.set(sender, now);
-    }
+      seen[i] = now;
+    });
+    this.seen.set(session.id, seen);
     const pl = session.pictureLoss;
-    const was = this.seenPictureLoss.get(session) ?? { source: 0, replay: 0, limited: 0, ended: 0 };
+    const was = this.seenPictureLoss.get(session.id) ?? { source: 0, replay: 0, limited: 0, ended: 0 };
     for (const outcome of Object.keys(pl) as (keyof typeof pl)[]) {
       if (pl[outcome] > was[outcome]) this.plis.inc({ ...source, outcome }, pl[outcome] - was[outcome]);
     }
     if (pl.replay > was.replay) this.replays.inc(source, pl.replay - was.replay);
-    this.seenPictureLoss.set(session, { ...pl });
+    this.seenPictureLoss.set(session.id, { ...pl });
   }
 
   private sampleInput(): void {

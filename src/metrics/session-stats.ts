@@ -1,40 +1,11 @@
-import type { RTCRtpSender } from 'werift';
-import type { Session } from '../session/session';
+import type { SenderCounters, SessionSummary } from '../session/session-view';
 
-/** werift's own sender counters (read, never hooked: the send path stays untouched). */
-export interface SenderCounters {
-  packets: number;
-  bytes: number;
-  nacks: number;
-  retransmits: number;
-}
+export type { SenderCounters } from '../session/session-view';
 
-interface WeriftSenderCounters {
-  packetCount?: number;
-  octetCount?: number;
-  nackCount?: number;
-  retransmittedPacketsSent?: number;
-}
-
-export function senderCounters(sender: RTCRtpSender): SenderCounters {
-  const s = sender as unknown as WeriftSenderCounters;
-  return {
-    packets: s.packetCount ?? 0,
-    bytes: s.octetCount ?? 0,
-    nacks: s.nackCount ?? 0,
-    retransmits: s.retransmittedPacketsSent ?? 0,
-  };
-}
-
-/** The session's senders (every video transceiver it has had, stopped ones included). */
-export function sendersOf(session: Session): RTCRtpSender[] {
-  return session.peerConnection.getTransceivers().map((t) => t.sender);
-}
-
-export function sessionCounters(session: Session): SenderCounters {
+/** The sum of a session's sender counters. */
+export function sessionCounters(summary: SessionSummary): SenderCounters {
   const total: SenderCounters = { packets: 0, bytes: 0, nacks: 0, retransmits: 0 };
-  for (const sender of sendersOf(session)) {
-    const c = senderCounters(sender);
+  for (const c of summary.senders) {
     total.packets += c.packets;
     total.bytes += c.bytes;
     total.nacks += c.nacks;
@@ -58,30 +29,18 @@ export interface SessionStatsEntry {
   /** The peer's address and port on the selected candidate pair, once connected. */
   remote?: string;
   rtp: SenderCounters;
-  pictureLoss: Session['pictureLoss'];
+  pictureLoss: SessionSummary['pictureLoss'];
 }
 
-export function sessionStats(session: Session): SessionStatsEntry {
+export function sessionStats(s: SessionSummary): SessionStatsEntry {
   return {
-    id: session.id,
-    transport: transportOf(session.ownerId),
-    source: session.source.id,
-    state: session.state,
-    connection: session.peerConnection.connectionState,
-    ...remoteOf(session),
-    rtp: sessionCounters(session),
-    pictureLoss: { ...session.pictureLoss },
+    id: s.id,
+    transport: transportOf(s.ownerId),
+    source: s.source,
+    state: s.state,
+    connection: s.connection,
+    ...(s.remote ? { remote: s.remote } : {}),
+    rtp: sessionCounters(s),
+    pictureLoss: s.pictureLoss,
   };
-}
-
-function remoteOf(session: Session): { remote?: string } {
-  try {
-    const transport = session.peerConnection.dtlsTransports[0]?.iceTransport as unknown as {
-      connection?: { nominated?: { remoteCandidate?: { host: string; port: number } } };
-    };
-    const c = transport?.connection?.nominated?.remoteCandidate;
-    return c ? { remote: `${c.host}:${c.port}` } : {};
-  } catch {
-    return {};
-  }
 }

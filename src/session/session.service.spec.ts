@@ -152,4 +152,52 @@ describe('SessionService', () => {
       ['bob', { sessionId: b.sessionId, state: 'closed', reason: 'server-shutdown' }],
     ]);
   });
+  it("publishes closed after a session's last state, and a listener that throws leaves no session behind", async () => {
+    const ended: unknown[] = [];
+    service.events.on('closed', (e) => ended.push(e));
+    // An embedding app's handler that throws, registered before the service's other listeners.
+    service.events.prependListener('state', () => {
+      throw new Error('app handler failed');
+    });
+    const once = jest.fn();
+    service.events.once('closed', once);
+    const a = await service.start('alice', {});
+    const b = await service.start('bob', {});
+    service.close('alice', a.sessionId);
+    expect(service.count).toBe(1);
+    // The other listeners still heard it.
+    expect(closedStates()).toEqual([['alice', { sessionId: a.sessionId, state: 'closed', reason: 'client-closed' }]]);
+    expect(ended).toEqual([{ sessionId: a.sessionId, ownerId: 'alice', reason: 'client-closed', source: 'fake' }]);
+    expect(service.closeById(b.sessionId, 'ended-by-operator')).toBe(true);
+    expect(service.closeById(b.sessionId, 'ended-by-operator')).toBe(false);
+    expect(service.count).toBe(0);
+    expect(ended).toHaveLength(2);
+    expect(once).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives each owner a view of its own sessions only, and everyone plain summaries', async () => {
+    const a = await service.start('alice', {});
+    const b = await service.start('bob', {});
+    const alice = service.ownedBy('alice');
+    expect(alice.ids()).toEqual([a.sessionId]);
+    await expectCode(() => alice.close(b.sessionId), ErrorCode.SESSION_NOT_FOUND);
+    await expectCode(alice.stopVideo(b.sessionId), ErrorCode.SESSION_NOT_FOUND);
+    const summaries = service.summaries();
+    expect(summaries.map((s) => [s.id, s.ownerId, s.source, s.state]).sort()).toEqual(
+      [
+        [a.sessionId, 'alice', 'fake', 'connecting'],
+        [b.sessionId, 'bob', 'fake', 'connecting'],
+      ].sort(),
+    );
+    expect(summaries[0].senders).toEqual([]);
+    expect(summaries[0].pictureLoss).toEqual({ source: 0, replay: 0, limited: 0, ended: 0 });
+    expect(service.descriptions(a.sessionId)?.local).toMatch(/^v=0/);
+    let last: string | undefined;
+    service.events.on('state', (_, e) => (last = service.summary(e.sessionId)?.state));
+    alice.close(a.sessionId);
+    expect(last).toBe('closed');
+    expect(service.summary(a.sessionId)).toBeUndefined();
+    expect(alice.ids()).toEqual([]);
+    expect(service.summaries().map((s) => s.id)).toEqual([b.sessionId]);
+  });
 });

@@ -17,9 +17,10 @@ import {
   SessionStartResult,
   SessionStateEvent,
 } from '../protocol';
-import { getHostAddresses } from 'werift';
+import { hasLocalCandidate, hostAddressesOf, noCandidateError } from './gathering';
 import { Session } from './session';
 import { SessionOptions } from './session.options';
+import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
@@ -34,6 +35,8 @@ export interface SessionEvents {
   started: [ownerId: string, event: { sessionId: string; source: string; requestedAt: number }];
   /** For metrics: a `start` was refused or failed with this code. */
   'start-failed': [ownerId: string, event: { code: ErrorCode }];
+  /** A session left the service (after its last `state` event): await this instead of polling `count`. */
+  closed: [event: { sessionId: string; ownerId: string; reason: string; source: string }];
 }
 
 /**
@@ -65,26 +68,27 @@ export class SessionService implements OnApplicationShutdown {
     }
   }
 
-  async start(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+  /** `renegotiation: false` for a peer that cannot renegotiate (WHEP): stop and resume then keep the m-line. */
+  async start(ownerId: string, req: SessionStartRequest, opts: { renegotiation?: boolean } = {}): Promise<SessionStartResult> {
     const requestedAt = performance.now();
     try {
-      const result = await this.open(ownerId, req);
+      const result = await this.open(ownerId, req, opts.renegotiation ?? true);
       const source = this.sessions.get(result.sessionId)?.source.id ?? req.source ?? '';
-      this.events.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
+      this.emit('started', ownerId, { sessionId: result.sessionId, source, requestedAt });
       return result;
     } catch (err) {
-      this.events.emit('start-failed', ownerId, { code: err instanceof StreamingError ? err.code : ErrorCode.INTERNAL });
+      this.emit('start-failed', ownerId, { code: err instanceof StreamingError ? err.code : ErrorCode.INTERNAL });
       throw err;
     }
   }
 
-  private async open(ownerId: string, req: SessionStartRequest): Promise<SessionStartResult> {
+  private async open(ownerId: string, req: SessionStartRequest, renegotiation: boolean): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
     const source = this.resolveSource(req.source);
     if (this.sessions.size >= this.options.maxSessions) {
       throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'this server is at its session limit');
     }
-    const owned = this.ownedBy(ownerId).length;
+    const owned = this.sessionsOf(ownerId).length;
     if (owned >= this.options.maxSessionsPerClient) {
       throw new StreamingError(
         ErrorCode.CAPACITY_EXCEEDED,
@@ -105,19 +109,20 @@ export class SessionService implements OnApplicationShutdown {
       callbacks: {
         candidate: (candidate) => {
           gathered(candidate !== null);
-          this.events.emit('candidate', ownerId, { sessionId: id, candidate });
+          this.emit('candidate', ownerId, { sessionId: id, candidate });
         },
-        offer: (offer) => this.events.emit('offer', ownerId, { sessionId: id, offer }),
-        state: (state, reason) =>
-          this.events.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
-        message: (data) => this.events.emit('message', ownerId, { sessionId: id, data }),
-        binary: (data) => this.events.emit('binary', ownerId, { sessionId: id, data }),
-        closed: () => {
+        offer: (offer) => this.emit('offer', ownerId, { sessionId: id, offer }),
+        state: (state, reason) => this.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
+        message: (data) => this.emit('message', ownerId, { sessionId: id, data }),
+        binary: (data) => this.emit('binary', ownerId, { sessionId: id, data }),
+        closed: (reason) => {
           this.sessions.delete(id);
           this.transports.sweep(session);
+          this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
         },
       },
     });
+    session.renegotiation = renegotiation;
     this.sessions.set(id, session);
     let result: SessionStartResult;
     try {
@@ -130,44 +135,12 @@ export class SessionService implements OnApplicationShutdown {
       throw err;
     }
     this.transports.track(session);
-    if (!(await this.hasLocalCandidate(firstCandidate))) {
-      const error = this.noCandidateError();
+    if (!(await hasLocalCandidate(firstCandidate, this.options.candidateCheckMs))) {
+      const error = noCandidateError(this.options);
       session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
       throw error;
     }
     return result;
-  }
-
-  /**
-   * Why a session gathered no candidate. With a port range, the range is full (or taken by
-   * other programs); without one, werift had no address to gather on at all: no usable
-   * interface (it skips loopback, link-local, veth, tun...) and no announced address. That
-   * is the server's configuration, not a matter of capacity, and it says so.
-   */
-  private noCandidateError(): StreamingError {
-    if (hostAddressesOf(this.options).length === 0) {
-      return new StreamingError(
-        ErrorCode.NO_ICE_CANDIDATE,
-        'the server gathered no ICE candidate: it has no usable network interface and no announced address',
-      );
-    }
-    if (this.options.portRange) return new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no free UDP port for a new session');
-    return new StreamingError(ErrorCode.NO_ICE_CANDIDATE, 'the server gathered no ICE candidate: no UDP socket could be bound');
-  }
-
-  /**
-   * Whether gathering produced a candidate. werift raises no error when no UDP port is free:
-   * gathering ends with none. A slow gatherer (no candidate, no end, within the check time)
-   * is given the benefit of the doubt.
-   */
-  private async hasLocalCandidate(first: Promise<boolean>): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.candidateCheckMs)));
-    try {
-      return await Promise.race([first, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async answer(ownerId: string, sessionId: string, answer: SessionDescriptionAnswer): Promise<void> {
@@ -212,7 +185,7 @@ export class SessionService implements OnApplicationShutdown {
 
   /** Closes every session of a client (its socket went away). */
   closeAllOf(ownerId: string, reason: string): number {
-    const owned = this.ownedBy(ownerId);
+    const owned = this.sessionsOf(ownerId);
     for (const s of owned) s.close(reason);
     return owned.length;
   }
@@ -254,8 +227,50 @@ export class SessionService implements OnApplicationShutdown {
     return this.registry ? this.registry.list() : [this.source.info()];
   }
 
+  /** The sessions themselves, for tests and diagnostics; code outside src/session uses `summaries()`. */
   list(): readonly Session[] {
     return [...this.sessions.values()];
+  }
+
+  /**
+   * What one client (owner) may do to its own sessions. A session of another owner, a closed
+   * one and one that never existed all answer SESSION_NOT_FOUND. The signalling gateway
+   * and WHEP act through this.
+   */
+  ownedBy(ownerId: string): OwnedSessions {
+    return ownedView(this, ownerId);
+  }
+
+  /** Every open session as plain values (cluster, admin, metrics): no owner needed, nothing to mutate. */
+  summaries(): SessionSummary[] {
+    return [...this.sessions.values()].filter((s) => !s.closed).map(summaryOf);
+  }
+
+  /** One session's summary, whoever owns it, until it has left (its last `state` listeners still read it). */
+  summary(sessionId: string): SessionSummary | undefined {
+    const s = this.sessions.get(sessionId);
+    return s ? summaryOf(s) : undefined;
+  }
+
+  /** The SDP each side of an open session last applied. */
+  descriptions(sessionId: string): SessionDescriptions | undefined {
+    const s = this.sessions.get(sessionId);
+    return s && !s.closed ? descriptionsOf(s) : undefined;
+  }
+
+  /** Ends a session whoever owns it (an operator's request); false when no such open session. */
+  closeById(sessionId: string, reason: string): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.closed) return false;
+    s.close(reason);
+    return true;
+  }
+
+  /** Stops a session's video whoever owns it (an operator's request). */
+  async stopVideoById(sessionId: string, reason: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.closed) throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
+    await this.stopVideo(s.ownerId, sessionId, reason);
   }
 
   onApplicationShutdown(): void {
@@ -294,7 +309,7 @@ export class SessionService implements OnApplicationShutdown {
     return codec;
   }
 
-  private ownedBy(ownerId: string): Session[] {
+  private sessionsOf(ownerId: string): Session[] {
     return [...this.sessions.values()].filter((s) => s.ownerId === ownerId);
   }
 
@@ -305,6 +320,15 @@ export class SessionService implements OnApplicationShutdown {
       throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
     }
     return s;
+  }
+
+  /**
+   * Emits without letting a listener's throw reach the caller (as mediasoup's safeEmit): a
+   * session's callbacks run inside its close(), and an app's throwing `state` handler
+   * must not stop the session from leaving the map.
+   */
+  private emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): void {
+    safeEmit(this.events as EventEmitter, this.log, event, args);
   }
 
   private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -323,10 +347,4 @@ export class SessionService implements OnApplicationShutdown {
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');
     }
   }
-}
-
-/** The host addresses werift will gather on with these options (what weriftIceConfig asks for). */
-function hostAddressesOf(o: SessionOptions): string[] {
-  if (o.announcedAddresses?.length) return o.announcedAddresses;
-  return getHostAddresses(true, true);
 }

@@ -204,7 +204,7 @@ export class SignallingGateway
 
   handleDisconnect(socket: IoSocket): void {
     this.limits?.forgetSocket(socket.id);
-    const n = this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    const n = this.sessions.ownedBy(socket.id).closeAll('client-disconnected');
     if (n) this.log.log(`socket gone; closed ${n} session(s)`);
   }
 
@@ -227,13 +227,13 @@ export class SignallingGateway
     const slot = this.limits.beginSession(address);
     let result: SessionStartResult;
     try {
-      result = await this.sessions.start(socket.id, dto);
+      result = await this.sessions.ownedBy(socket.id).start(dto);
     } catch (err) {
       slot.release();
       throw err;
     }
     // The client may have gone while we negotiated: do not leave its session behind.
-    if (socket.disconnected) this.sessions.closeAllOf(socket.id, 'client-disconnected');
+    if (socket.disconnected) this.sessions.ownedBy(socket.id).closeAll('client-disconnected');
     // Counted until it leaves `connecting` (see ClientLimits.started for one already closed).
     slot.started(result.sessionId);
     return { ok: true, ...result };
@@ -241,7 +241,7 @@ export class SignallingGateway
 
   @SubscribeMessage('session:answer')
   async answer(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionAnswerDto): Promise<AckOk<object>> {
-    await this.sessions.answer(socket.id, dto.sessionId, dto.answer);
+    await this.sessions.ownedBy(socket.id).answer(dto.sessionId, dto.answer);
     return { ok: true };
   }
 
@@ -250,7 +250,7 @@ export class SignallingGateway
     @ConnectedSocket() socket: IoSocket,
     @MessageBody() dto: SessionOfferDto,
   ): Promise<AckOk<SessionOfferResult>> {
-    const answer = await this.sessions.renegotiate(socket.id, dto.sessionId, dto.offer);
+    const answer = await this.sessions.ownedBy(socket.id).renegotiate(dto.sessionId, dto.offer);
     return { ok: true, answer };
   }
 
@@ -259,25 +259,25 @@ export class SignallingGateway
     @ConnectedSocket() socket: IoSocket,
     @MessageBody() dto: SessionCandidateDto,
   ): Promise<AckOk<object>> {
-    await this.sessions.candidate(socket.id, dto.sessionId, dto.candidate);
+    await this.sessions.ownedBy(socket.id).candidate(dto.sessionId, dto.candidate);
     return { ok: true };
   }
 
   @SubscribeMessage('session:close')
   close(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): AckOk<object> {
-    this.sessions.close(socket.id, dto.sessionId);
+    this.sessions.ownedBy(socket.id).close(dto.sessionId);
     return { ok: true };
   }
 
   @SubscribeMessage('session:stop-video')
   async stopVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
-    await this.sessions.stopVideo(socket.id, dto.sessionId);
+    await this.sessions.ownedBy(socket.id).stopVideo(dto.sessionId);
     return { ok: true };
   }
 
   @SubscribeMessage('session:resume-video')
   async resumeVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
-    await this.sessions.resumeVideo(socket.id, dto.sessionId);
+    await this.sessions.ownedBy(socket.id).resumeVideo(dto.sessionId);
     return { ok: true };
   }
 }

@@ -123,26 +123,27 @@ export class WhepService implements OnModuleDestroy {
     };
     this.sessions.events.on('candidate', onCandidate);
     try {
-      const started = await this.sessions.start(ownerId, { source, offer: { type: 'offer', sdp } });
-      const session = this.sessions.list().find((s) => s.id === started.sessionId);
+      // A WHEP client cannot renegotiate: stop and resume keep the m-line.
+      const started = await this.sessions.start(ownerId, { source, offer: { type: 'offer', sdp } }, { renegotiation: false });
+      const session = this.sessions.summary(started.sessionId);
       const answer = 'answer' in started ? started.answer : undefined;
       if (!session || !answer) throw new StreamingError(ErrorCode.INTERNAL, 'the session vanished');
-      session.renegotiation = false;
       const resource: WhepResource = {
         id: randomBytes(18).toString('base64url'),
         sessionId: session.id,
         ownerId,
-        source: session.source.id,
+        source: session.source,
         etag: newEtag(),
       };
       this.byId.set(resource.id, resource);
       this.byOwner.set(ownerId, resource);
       await this.until(complete, this.options.gatherTimeoutMs);
-      if (session.closed) {
+      const descriptions = this.sessions.descriptions(session.id);
+      if (!descriptions) {
         this.forget(resource);
         throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the session closed during gathering');
       }
-      const local = session.peerConnection.localDescription?.sdp ?? answer.sdp;
+      const local = descriptions.local ?? answer.sdp;
       return { resource, answer: withCandidates(local, candidates) };
     } finally {
       this.sessions.events.off('candidate', onCandidate);
@@ -164,18 +165,18 @@ export class WhepService implements OnModuleDestroy {
     } catch (err) {
       throw new WhepError(400, ErrorCode.VALIDATION_FAILED, `not a trickle-ice-sdpfrag (${(err as Error).message})`);
     }
-    const session = this.sessions.list().find((s) => s.id === r.sessionId);
-    const current = iceUfragOf(session?.peerConnection.remoteDescription?.sdp);
+    const current = iceUfragOf(this.sessions.descriptions(r.sessionId)?.remote);
     if (fragment.ufrag !== undefined && current !== undefined && fragment.ufrag !== current) {
       throw new WhepError(422, ErrorCode.NEGOTIATION_FAILED, 'ICE restart is not supported; start a new session');
     }
-    for (const c of fragment.candidates) await this.sessions.candidate(r.ownerId, r.sessionId, c);
+    const owned = this.sessions.ownedBy(r.ownerId);
+    for (const c of fragment.candidates) await owned.candidate(r.sessionId, c);
   }
 
   /** DELETE: ends the session (reason `client-closed`). */
   delete(id: string): void {
     const r = this.require(id);
-    this.sessions.close(r.ownerId, r.sessionId, 'client-closed');
+    this.sessions.ownedBy(r.ownerId).close(r.sessionId, 'client-closed');
     this.forget(r);
   }
 

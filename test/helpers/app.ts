@@ -6,6 +6,7 @@ import { AppModule } from '../../src/app.module';
 import { MediaSource } from '../../src/media/media-source';
 import type { ClientSocket } from '../../src/client/streaming-client';
 import type { SessionOptions } from '../../src/session/session.options';
+import type { SessionEvents, SessionService } from '../../src/session/session.service';
 import type { StreamingModuleOptions } from '../../src/streaming.options';
 
 /** Keeps every ICE packet on 127.0.0.1: only that address is gathered or paired. */
@@ -99,4 +100,28 @@ export function appPerTest<V extends { close(): Promise<void> }>(
       current = await startApp(other);
     },
   };
+}
+
+/**
+ * Resolves with the service's `closed` event of that session (awaited rather than polling
+ * `count`); rejects after `ms`. Call it before the action that closes the session.
+ */
+export function sessionClosed(
+  sessions: SessionService,
+  sessionId: string,
+  ms = 5_000,
+): Promise<SessionEvents['closed'][0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sessions.events.off('closed', onClosed);
+      reject(new Error(`session ${sessionId} did not close within ${ms} ms`));
+    }, ms);
+    const onClosed = (e: SessionEvents['closed'][0]) => {
+      if (e.sessionId !== sessionId) return;
+      clearTimeout(timer);
+      sessions.events.off('closed', onClosed);
+      resolve(e);
+    };
+    sessions.events.on('closed', onClosed);
+  });
 }

@@ -8,6 +8,7 @@ import {
   RTCSessionDescription,
   RtpPacket,
 } from 'werift';
+import { SerialQueue } from '../../src/client/serial';
 import type { ClientSocket } from '../../src/client/streaming-client';
 import type {
   Ack,
@@ -83,7 +84,7 @@ export class WeriftViewer {
   readonly serverOffers: string[] = [];
   readonly errors: Error[] = [];
   /** Signalling steps run one at a time, as a browser's operations chain does. */
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly steps = new SerialQueue();
   private remoteQueue: (IceCandidateInit | null)[] = [];
   private localQueue: unknown[] = [];
   private early: (() => void)[] = [];
@@ -197,9 +198,7 @@ export class WeriftViewer {
 
   /** Runs a signalling step after the previous ones. */
   serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(op);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.steps.run(op);
   }
 
   private untilStable(): Promise<unknown> {
