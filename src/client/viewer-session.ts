@@ -1,4 +1,5 @@
 import type { SessionStateEvent } from '../protocol/index.js';
+import { bundleTag } from '../sdp/sdp.js';
 import {
   AutoplayBlockedEvent,
   ChannelData,
@@ -216,7 +217,7 @@ export class ViewerSession extends EventTarget {
     return this.negotiation.change(() => {
       const t = this.videoTransceiver();
       if (!t || t.direction === 'inactive') return false;
-      if (t.mid !== null && t.mid === bundleTag(this.pc)) t.direction = 'inactive';
+      if (t.mid !== null && t.mid === bundleTag(this.pc.currentRemoteDescription?.sdp)) t.direction = 'inactive';
       else t.stop();
       return true;
     });
@@ -341,7 +342,4 @@ export interface ViewerSession {
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
-/** The BUNDLE tag (the first mid of the negotiated BUNDLE group), if any. */
-function bundleTag(pc: RTCPeerConnection): string | undefined {
-  return /^a=group:BUNDLE (\S+)/m.exec(pc.currentRemoteDescription?.sdp ?? '')?.[1];
-}
+

@@ -148,7 +148,14 @@ export function canReceive(
   source: Pick<SourceDescription, 'mimeType' | 'sdpFmtpLine'>,
 ): boolean {
   const wanted = source.mimeType.toLowerCase();
-  const param = (line: string | undefined, key: string) => new RegExp(`(?:^|;)\\s*${key}=([^;]*)`, 'i').exec(line ?? '')?.[1]?.trim();
+  // An fmtp line's value for `key` (no SDP here: a capability's `sdpFmtpLine`; this file is
+  // runtime-free for the client, so it does not import the server's SDP module).
+  const param = (line: string | undefined, key: string): string | undefined =>
+    (line ?? '')
+      .split(';')
+      .filter((part) => part.includes('='))
+      .map((part) => [part.slice(0, part.indexOf('=')).trim().toLowerCase(), part.slice(part.indexOf('=') + 1).trim()])
+      .find(([k]) => k === key)?.[1];
   return (capabilities?.codecs ?? []).some((c) => {
     if (c.mimeType.toLowerCase() !== wanted) return false;
     if (wanted !== 'video/h264') return true;
