@@ -7,7 +7,8 @@
 //   heavy   the cluster (Redis, haproxy, two service processes) and package tests (npm pack,
 //           fresh Nest apps compiled with tsc), one at a time.
 // Each lane's output is printed whole when it ends; the exit code is non-zero when any
-// lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`).
+// lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`); TEST_LANES
+// (e.g. `fast`) picks lanes.
 'use strict';
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
@@ -48,9 +49,12 @@ async function lane({ name, steps }) {
   return { name, code, secs };
 }
 
+// TEST_LANES=fast,heavy runs only those lanes (CI's second pass on the other Node line).
+const only = process.env.TEST_LANES ? new Set(process.env.TEST_LANES.split(',').map((s) => s.trim())) : undefined;
+
 (async () => {
   const started = Date.now();
-  const results = await Promise.all(lanes.map(lane));
+  const results = await Promise.all(lanes.filter((l) => !only || only.has(l.name)).map(lane));
   const failed = results.filter((r) => r.code !== 0);
   const summary = results.map((r) => `${r.name} ${r.code === 0 ? 'ok' : 'FAILED'} ${r.secs} s`).join(', ');
   process.stdout.write(`\n===== ${failed.length ? 'FAILED' : 'passed'}: ${summary}; ${((Date.now() - started) / 1000).toFixed(0)} s in all =====\n`);

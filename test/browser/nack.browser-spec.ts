@@ -87,7 +87,7 @@ describeWithBrowser('NACK repair of server-side packet loss in headless Chromium
     const page = await ctx.newPage();
     await page.goto(`${t.url}/?loopback=1`);
     await page.waitForFunction(() => (window as unknown as { demo: { frames: number } }).demo?.frames > 15, undefined, {
-      timeout: 20_000,
+      timeout: 40_000, // the suite's lanes share two cores with this browser
       polling: 100,
     });
     expect(sessions.count).toBe(1);
