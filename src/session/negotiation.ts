@@ -73,10 +73,9 @@ export class Negotiation {
     try {
       await this.pc.setRemoteDescription(new RTCSessionDescription(desc.sdp, desc.type));
     } catch (err) {
-      throw new StreamingError(
-        ErrorCode.NEGOTIATION_FAILED,
-        `the ${desc.type} could not be applied: ${(err as Error).message}`,
-      );
+      // werift's message may quote the SDP: logged here, never sent back (protocol.md).
+      this.host.log.debug(`the ${desc.type} could not be applied: ${(err as Error).message}`);
+      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, `the ${desc.type} could not be applied`);
     }
   }
 
@@ -89,7 +88,8 @@ export class Negotiation {
     try {
       desc = type === 'offer' ? await this.pc.createOffer() : await this.pc.createAnswer();
     } catch (err) {
-      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, `could not create an ${type}: ${(err as Error).message}`);
+      this.host.log.debug(`could not create an ${type}: ${(err as Error).message}`);
+      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, `could not create an ${type} for this offer`);
     }
     if (type === 'offer') this.lastOfferSdp = desc.sdp;
     this.pc.setLocalDescription(desc).catch((err: Error) => {

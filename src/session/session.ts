@@ -245,7 +245,9 @@ export class Session {
       }
       await this.pc.addIceCandidate(fromCandidateInit(candidate));
     } catch (err) {
-      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, `candidate rejected: ${(err as Error).message}`);
+      // werift's message may quote the candidate: logged, never sent back.
+      this.log.debug(`candidate rejected: ${(err as Error).message}`);
+      throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the candidate was rejected');
     }
   }
 
