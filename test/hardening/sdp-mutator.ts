@@ -115,31 +115,5 @@ export function mutateSdp(sdp: string, r: () => number): string {
   return lines.join('\r\n') + '\r\n';
 }
 
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-
-/** Local ports of the UDP sockets this process holds (for diagnostics: which side leaked). */
-export function ownUdpPorts(): number[] {
-  const portOf = new Map<string, number>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 9) portOf.set(cols[9], parseInt(cols[1].split(':')[1], 16));
-    }
-  }
-  const ports: number[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m && portOf.has(m[1])) ports.push(portOf.get(m[1])!);
-    } catch {
-      // closed while we looked
-    }
-  }
-  return ports;
-}
+// Which ports this process holds UDP sockets on (for diagnostics: which side leaked).
+export { ownUdpPorts } from '../helpers/udp-sockets';

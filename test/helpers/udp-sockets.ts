@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
-/** Inodes of every UDP socket on the host (IPv4 and IPv6), or only of those bound to `port`. */
-function udpInodes(port?: number): Set<string> {
-  const inodes = new Set<string>();
+/** Every UDP socket on the host (IPv4 and IPv6): its inode -> its local port. */
+function udpPortsByInode(): Map<string, number> {
+  const portOf = new Map<string, number>();
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
     let text = '';
     try {
@@ -12,21 +12,16 @@ function udpInodes(port?: number): Set<string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length <= 9) continue;
-      if (port !== undefined && parseInt(cols[1].split(':')[1], 16) !== port) continue;
-      inodes.add(cols[9]);
+      if (cols.length > 9) portOf.set(cols[9], parseInt(cols[1].split(':')[1], 16));
     }
   }
-  return inodes;
+  return portOf;
 }
 
-/**
- * How many UDP sockets this process holds, all or those bound to `port` (Linux: its fds
- * matched against /proc/net/udp*).
- */
-export function countOwnUdpSockets(port?: number): number {
-  const udp = udpInodes(port);
-  let n = 0;
+/** Local ports of the UDP sockets this process holds (Linux: its fds matched against /proc/net/udp*). */
+export function ownUdpPorts(): number[] {
+  const portOf = udpPortsByInode();
+  const ports: number[] = [];
   for (const fd of readdirSync('/proc/self/fd')) {
     let target = '';
     try {
@@ -35,9 +30,16 @@ export function countOwnUdpSockets(port?: number): number {
       continue; // closed while we looked
     }
     const m = /^socket:\[(\d+)\]$/.exec(target);
-    if (m && udp.has(m[1])) n++;
+    const port = m ? portOf.get(m[1]) : undefined;
+    if (port !== undefined) ports.push(port);
   }
-  return n;
+  return ports;
+}
+
+/** How many UDP sockets this process holds, all or those bound to `port`. */
+export function countOwnUdpSockets(port?: number): number {
+  const ports = ownUdpPorts();
+  return port === undefined ? ports.length : ports.filter((p) => p === port).length;
 }
 
 /** Polls until the count of this process's UDP sockets is at most `limit`. */
