@@ -6,7 +6,7 @@ import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 import { KeyframeCache } from './keyframe-cache';
 import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
 
-export type { MediaSink, PictureLossOutcome, SourceTrackStats } from './source-track';
+export type { MediaSink, PictureLossOutcome } from './source-track';
 export { SourceTrack } from './source-track';
 
 /** A viewer's picture-loss requests are acted on at most this often (ms). */

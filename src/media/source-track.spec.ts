@@ -29,7 +29,7 @@ describe('SourceTrack', () => {
     track.stop('again');
     expect(ended).toHaveBeenCalledTimes(1);
     expect(ended).toHaveBeenCalledWith('video-stopped');
-    expect(track.readyState).toBe('ended');
+    expect(track.ended).toBe(true);
     expect(track.reason).toBe('video-stopped');
     expect(track.listenerCount('ended')).toBe(0);
   });

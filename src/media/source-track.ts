@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { RtpPacket } from 'werift';
 import type { SharedPacket } from './fanout/shared-packet';
+import { SEQ_MOD, TS_MOD, tsDiff } from './rtp-numbers';
 
 /**
  * Receives a source's RTP packets. Must not keep the packet beyond the call. `shared` is the
@@ -22,25 +23,6 @@ export type PictureLossOutcome =
   | 'limited'
   | 'ended';
 
-/** Per-viewer counters. */
-export interface SourceTrackStats {
-  /** Packets handed to the sink (live and replayed). */
-  packets: number;
-  /** Picture-loss requests received. */
-  pictureLoss: number;
-  /** ... of which passed the rate limit and were acted on. */
-  pictureLossAnswered: number;
-  /** Cached groups of pictures resent to this viewer. */
-  replays: number;
-  replayedPackets: number;
-}
-
-const SEQ_MOD = 0x10000;
-const TS_MOD = 0x1_0000_0000;
-function tsAhead(a: number, b: number): number {
-  const d = (a - b) >>> 0;
-  return d >= 0x8000_0000 ? d - TS_MOD : d;
-}
 
 /**
  * One viewer's feed from a source. `stop()` is idempotent: it marks the track ended, emits
@@ -64,7 +46,6 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private lastInTs?: number;
   private replayPending = false;
   private lastPictureLossAt = -Infinity;
-  readonly stats: SourceTrackStats = { packets: 0, pictureLoss: 0, pictureLossAnswered: 0, replays: 0, replayedPackets: 0 };
 
   constructor(
     readonly sourceId: string,
@@ -76,10 +57,6 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
 
   get ended(): boolean {
     return this._ended;
-  }
-
-  get readyState(): 'live' | 'ended' {
-    return this._ended ? 'ended' : 'live';
   }
 
   /** Why the track ended, once it has. */
@@ -121,10 +98,8 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
    * (at most one per `minIntervalMs`).
    */
   admitPictureLoss(minIntervalMs: number, nowMs = performance.now()): boolean {
-    this.stats.pictureLoss++;
     if (this._ended || nowMs - this.lastPictureLossAt < minIntervalMs) return false;
     this.lastPictureLossAt = nowMs;
-    this.stats.pictureLossAnswered++;
     return true;
   }
 
@@ -147,15 +122,13 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
         (baseTs + frame - inTs + TS_MOD) >>> 0,
         sharedOf?.(p),
       );
-      this.stats.replayedPackets++;
     }
-    this.stats.replays++;
     // Live packets run on after the replayed ones.
     this.seqOffset = (seq + 1 - next.header.sequenceNumber + SEQ_MOD) & 0xffff;
     const liveTs = ((next.header.timestamp >>> 0) + this.tsOffset) >>> 0;
     const lastReplayTs = (baseTs + frame) >>> 0;
-    if (tsAhead(liveTs, lastReplayTs) <= 0) {
-      this.tsOffset = (this.tsOffset + (tsAhead(lastReplayTs, liveTs) + 1)) >>> 0;
+    if (tsDiff(liveTs, lastReplayTs) <= 0) {
+      this.tsOffset = (this.tsOffset + (tsDiff(lastReplayTs, liveTs) + 1)) >>> 0;
     }
   }
 
@@ -174,8 +147,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
       h.sequenceNumber = seq;
       h.timestamp = ts;
     }
-    this.stats.packets++;
     if (this.lastOutSeq === undefined || ((outSeq - this.lastOutSeq) & 0xffff) < 0x8000) this.lastOutSeq = outSeq;
-    if (this.lastOutTs === undefined || tsAhead(outTs, this.lastOutTs) > 0) this.lastOutTs = outTs;
+    if (this.lastOutTs === undefined || tsDiff(outTs, this.lastOutTs) > 0) this.lastOutTs = outTs;
   }
 }

@@ -1,4 +1,7 @@
 import type { RtpPacket } from 'werift';
+import { SEQ_MOD, TS_MOD, seqDiff, tsDiff } from '../rtp-numbers';
+
+export { seqDiff, tsDiff };
 
 /** RTP video clock rate. */
 export const RTP_VIDEO_CLOCK = 90_000;
@@ -31,21 +34,7 @@ export interface RtpRewriterOptions {
 /** What `rewrite()` did with a packet. */
 export type RewriteResult = 'forwarded' | 'new-segment' | 'dropped';
 
-const SEQ_MOD = 0x10000;
-const TS_MOD = 0x1_0000_0000;
 const HISTORY = 16;
-
-/** a - b as a signed 16-bit distance. */
-export function seqDiff(a: number, b: number): number {
-  const d = (a - b) & 0xffff;
-  return d >= 0x8000 ? d - SEQ_MOD : d;
-}
-
-/** a - b as a signed 32-bit distance. */
-export function tsDiff(a: number, b: number): number {
-  const d = (a - b) >>> 0;
-  return d >= 0x8000_0000 ? d - TS_MOD : d;
-}
 
 /**
  * Keeps the outgoing RTP sequence numbers and timestamps continuous when the incoming
