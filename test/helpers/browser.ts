@@ -232,6 +232,11 @@ export interface TestPage {
   getAttribute(selector: string, name: string): Promise<string | null>;
   isVisible(selector: string): Promise<boolean>;
   isDisabled(selector: string): Promise<boolean>;
+  /** The element's box in CSS pixels (viewport coordinates). */
+  boundingBox(selector: string): Promise<{ x: number; y: number; width: number; height: number }>;
+  /** The text of every element matching `selector`, in document order. */
+  allTextContents(selector: string): Promise<string[]>;
+  screenshot(path: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -337,6 +342,13 @@ function playwrightPage(page: Page): TestPage {
     getAttribute: (sel, name) => page.locator(sel).getAttribute(name),
     isVisible: (sel) => page.locator(sel).isVisible(),
     isDisabled: (sel) => page.locator(sel).isDisabled(),
+    boundingBox: async (sel) => {
+      const box = await page.locator(sel).boundingBox();
+      if (!box) throw new Error(`${sel} is not displayed`);
+      return box;
+    },
+    allTextContents: (sel) => page.locator(sel).allTextContents(),
+    screenshot: async (path) => void (await page.screenshot({ path })),
     close: () => page.close(),
   };
 }
@@ -517,6 +529,13 @@ function puppeteerPage(page: Puppeteer.Page): TestPage {
         return style.visibility !== 'hidden' && style.display !== 'none' && box.width > 0 && box.height > 0;
       }),
     isDisabled: (sel) => page.$eval(sel, (e) => (e as HTMLButtonElement).disabled),
+    boundingBox: (sel) =>
+      page.$eval(sel, (e) => {
+        const r = e.getBoundingClientRect();
+        return { x: r.x, y: r.y, width: r.width, height: r.height };
+      }),
+    allTextContents: (sel) => page.$$eval(sel, (es) => es.map((e) => e.textContent ?? '')),
+    screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png` })),
     close: () => page.close(),
   };
 }
