@@ -9,27 +9,8 @@ import { RtpSource, codecParametersFor } from './sources/rtp.source';
 import { FileSource } from './sources/file.source';
 import { RtspSource } from './sources/rtsp.source';
 import { childPids, ownUdpSocketsOnPort } from './sources/testing/helpers';
+import { ManualSource } from './sources/testing/manual-source';
 import { TestPatternSource } from './test-pattern.source';
-
-/** A source whose packets the test pushes by hand. */
-class ManualSource extends MediaSource {
-  readonly kind = 'manual';
-  readonly codec = 'VP8' as const;
-  keyframeRequests = 0;
-  canMakeKeyframes = false;
-  constructor(readonly id = 'manual') {
-    super();
-  }
-  protected start(): void {}
-  protected stop(): void {}
-  push(seq: number, ts: number, key: boolean, marker = true): void {
-    this.publish(new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: ts, marker, payloadType: 96 }), Buffer.from([seq & 0xff])), key);
-  }
-  override requestKeyframe(): boolean {
-    this.keyframeRequests++;
-    return this.canMakeKeyframes;
-  }
-}
 
 describe('source configuration', () => {
   it('accepts every kind and refuses bad entries, listing every problem at once', () => {

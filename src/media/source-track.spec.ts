@@ -1,23 +1,9 @@
 import { RtpHeader, RtpPacket } from 'werift';
-import { MediaSource } from './media-source';
+import { ManualSource } from './sources/testing/manual-source';
 import { SourceTrack } from './source-track';
 
 function packet(seq: number, ts: number): RtpPacket {
   return new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: ts, payloadType: 96 }), Buffer.from([seq & 0xff]));
-}
-
-class ManualSource extends MediaSource {
-  readonly id = 'manual';
-  readonly kind = 'manual';
-  readonly codec = 'VP8' as const;
-  protected start(): void {}
-  protected stop(): void {}
-  push(p: RtpPacket, key: boolean): void {
-    this.publish(p, key);
-  }
-  finish(): void {
-    this.end('source-ended');
-  }
 }
 
 describe('SourceTrack', () => {
@@ -56,12 +42,12 @@ describe('MediaSource tracks', () => {
   it('a new viewer gets the cached group of pictures first; the source ending ends every track once', async () => {
     const source = new ManualSource();
     await source.onModuleInit();
-    source.push(packet(1, 0), true);
-    source.push(packet(2, 3000), false);
+    source.pushPacket(packet(1, 0), true);
+    source.pushPacket(packet(2, 3000), false);
     const got: number[] = [];
     const track = source.subscribe((p) => got.push(p.header.sequenceNumber));
     expect(got).toEqual([1, 2]);
-    source.push(packet(3, 6000), false);
+    source.pushPacket(packet(3, 6000), false);
     expect(got).toEqual([1, 2, 3]);
     expect(source.viewers).toBe(1);
 
@@ -81,9 +67,9 @@ describe('MediaSource tracks', () => {
     await source.onModuleInit();
     const got: number[] = [];
     const track = source.subscribe((p) => got.push(p.header.sequenceNumber));
-    source.push(packet(1, 0), true);
+    source.pushPacket(packet(1, 0), true);
     track.stop('video-stopped');
-    source.push(packet(2, 3000), false);
+    source.pushPacket(packet(2, 3000), false);
     expect(got).toEqual([1]);
     expect(source.viewers).toBe(0);
     await source.onModuleDestroy();

@@ -1,17 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { LOOPBACK_ONLY } from '../../test/helpers/app';
 import { MediaSource } from '../media/media-source';
+import { ManualSource } from '../media/sources/testing/manual-source';
 import { endedBySource, safeCallbacks } from './end-causes';
 import { Session, SessionCallbacks } from './session';
 import { SessionOptions } from './session.options';
-
-class FakeSource extends MediaSource {
-  readonly id = 'fake';
-  readonly kind = 'fake';
-  readonly codec = 'VP8' as const;
-  protected start(): void {}
-  protected stop(): void {}
-}
 
 const quiet = { error: jest.fn() } as unknown as Logger;
 
@@ -49,7 +42,7 @@ describe('end causes', () => {
       },
       closed,
     };
-    const source = new FakeSource();
+    const source = new ManualSource();
     const session = Session.create({ id: 'a'.repeat(16), ownerId: 'o', source, options: SessionOptions.from(LOOPBACK_ONLY), callbacks });
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     expect(() => session.close('client-closed')).not.toThrow();

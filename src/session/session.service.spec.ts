@@ -2,17 +2,10 @@ import { Test, TestingModule } from '@nestjs/testing';
 import { LOOPBACK_ONLY } from '../../test/helpers/app';
 import { StreamingError } from '../common/streaming-error';
 import { MediaSource } from '../media/media-source';
+import { ManualSource } from '../media/sources/testing/manual-source';
 import { ErrorCode, SessionStateEvent } from '../protocol';
 import { SessionOptions } from './session.options';
 import { SessionService } from './session.service';
-
-class FakeSource extends MediaSource {
-  readonly id = 'fake';
-  readonly kind = 'fake';
-  readonly codec = 'VP8' as const;
-  protected start(): void {}
-  protected stop(): void {}
-}
 
 const SDP_ANSWER = { type: 'answer' as const, sdp: 'v=0\r\n' };
 const SDP_OFFER = { type: 'offer' as const, sdp: 'v=0\r\n' };
@@ -40,7 +33,7 @@ describe('SessionService', () => {
     moduleRef = await Test.createTestingModule({
       providers: [
         SessionService,
-        { provide: MediaSource, useClass: FakeSource },
+        { provide: MediaSource, useValue: new ManualSource('fake') },
         { provide: SessionOptions, useValue: SessionOptions.from({ ...LOOPBACK_ONLY, maxSessionsPerClient: 2 }) },
       ],
     }).compile();
