@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { StreamingError } from '../../src/common/streaming-error';
 import { ErrorCode } from '../../src/protocol';
 import { TestPage, describeEachBrowser } from '../helpers/browser';
-import { DemoStats, DemoWindow, useDemoPage } from '../helpers/demo-page';
+import { DemoStats, DemoWindow, useDemoPage } from '../helpers/browser-app';
 
 /** Where the screenshots of the page's states go (printed; look at them). */
 const SHOTS = process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'webrtc-oneway-demo-screenshots');
@@ -97,7 +97,7 @@ describeEachBrowser(
       const page = await openDemo('&stats=1');
       await waitForStreaming(page);
       const first = fx.sessions.list()[0];
-      // The node "goes away" and refuses new fx.sessions for a while.
+      // The node "goes away" and refuses new sessions for a while.
       const refuse = jest.spyOn(fx.sessions, 'start').mockRejectedValue(new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down'));
       try {
         fx.sessions.close(first.ownerId, first.id, 'server-shutdown');
@@ -261,7 +261,7 @@ describeEachBrowser(
       });
       expect(result).toEqual({ stateAtSend: 'connecting', reply: 'pong', code: 'CHANNEL_CLOSED' });
       expect(fx.sessions.count).toBe(1);
-      // Resolves once the server closed the fx.sessions.
+      // Resolves once the server closed the sessions.
       await page.evaluate(() => (window as unknown as { demo: { client: { close(): Promise<void> } } }).demo.client.close());
       expect(fx.sessions.count).toBe(0);
       expect(fx.serverStates.at(-1)).toMatchObject({ state: 'closed', reason: 'client-closed' });

@@ -3,7 +3,7 @@
  * loopback for Chromium, on Firefox's private veth pair for Firefox; see helpers/browser.ts).
  */
 import { mediaPermissionCalls, describeEachBrowser, until } from '../helpers/browser';
-import { DemoWindow, useDemoPage } from '../helpers/demo-page';
+import { DemoWindow, useDemoPage } from '../helpers/browser-app';
 
 jest.setTimeout(60_000);
 

@@ -5,10 +5,8 @@
  * resume, close. After every step the data channel delivers both ways and the session's
  * state is the documented one.
  */
-import type { SessionStateEvent } from '../../src/protocol';
-import { SessionService } from '../../src/session/session.service';
-import { TestApp, startApp } from '../helpers/app';
-import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, servePages, until } from '../helpers/browser';
+import { TestPage, describeEachBrowser, servePages, until } from '../helpers/browser';
+import { useBrowserApp } from '../helpers/browser-app';
 
 jest.setTimeout(90_000);
 
@@ -37,32 +35,14 @@ interface Viewer {
 type W = { viewer: Viewer };
 
 describeEachBrowser('a page written from the protocol page (classic flow)', (browserName) => {
-  let browser: TestBrowser;
-  let t: TestApp;
+  const fx = useBrowserApp(browserName);
   let pages: { url: string; close(): Promise<void> };
-  let ctx: TestContext;
-  let sessions: SessionService;
-  let serverStates: SessionStateEvent[];
 
   beforeAll(async () => {
-    browser = await launch(browserName);
-    pages = await servePages(browser.serverHost);
+    pages = await servePages(fx.browser.serverHost);
   });
   afterAll(async () => {
     await pages?.close();
-    await browser?.close();
-  });
-  beforeEach(async () => {
-    t = await startApp({ session: browser.sessionOptions, host: browser.serverHost });
-    sessions = t.app.get(SessionService);
-    serverStates = [];
-    sessions.events.on('state', (_owner, e) => serverStates.push(e));
-    ctx = await browser.newContext();
-  });
-  afterEach(async () => {
-    if (sessions) await until('condition', () => sessions.list().every((s) => s.state !== 'connecting'), 10_000).catch(() => undefined);
-    await ctx?.close();
-    await t?.close();
   });
 
   const frames = (page: TestPage) => page.evaluate(() => (window as unknown as W).viewer.frames);
@@ -75,7 +55,7 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
     await page
       .waitForFunction((s) => (window as unknown as W).viewer.states.at(-1)?.state === s, state, { timeout: 15_000 })
       .catch(async (err: Error) => {
-        throw new Error(`${err.message}: no ${state}; page: ${JSON.stringify(await page.evaluate(() => ({ states: (window as unknown as W).viewer.states, video: (window as unknown as W).viewer.video(), error: (window as unknown as W).viewer.error })))}; server: ${JSON.stringify(serverStates)}`);
+        throw new Error(`${err.message}: no ${state}; page: ${JSON.stringify(await page.evaluate(() => ({ states: (window as unknown as W).viewer.states, video: (window as unknown as W).viewer.video(), error: (window as unknown as W).viewer.error })))}; server: ${JSON.stringify(fx.serverStates)}`);
       });
   }
 
@@ -84,7 +64,7 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
   async function expectDataChannel(page: TestPage): Promise<void> {
     const id = ++n;
     expect(await page.evaluate((i) => (window as unknown as W).viewer.ping(i), id)).toEqual({ type: 'pong', id });
-    const s = sessions.list()[0];
+    const s = fx.sessions.list()[0];
     const text = `from-server-${id}`;
     expect(s.send(text)).toBe(true);
     await page.waitForFunction((m) => (window as unknown as W).viewer.messages.includes(m), text, { timeout: 5_000 });
@@ -108,14 +88,14 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
     const v = await page.evaluate(() => (window as unknown as W).viewer.video());
     expect(v.connection).toBe('connected');
     expect(v.channel).toBe('open');
-    expect(sessions.list()[0].peerConnection.connectionState).toBe('connected');
+    expect(fx.sessions.list()[0].peerConnection.connectionState).toBe('connected');
   }
 
   /** After a stop: data-only on both sides, the data channel delivers, no more frames. */
   async function expectDataOnly(page: TestPage): Promise<void> {
     await waitForState(page, 'data-only');
     expect(await lastState(page)).toEqual({ state: 'data-only', reason: 'video-stopped' });
-    expect(sessions.list()[0].state).toBe('data-only');
+    expect(fx.sessions.list()[0].state).toBe('data-only');
     await expectDataChannel(page);
     await expectConnected(page);
     await expectNoFrames(page);
@@ -123,8 +103,8 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
 
   for (const order of ['video-first', 'data-first'] as const) {
     it(`keeps its data channel through server stop, resume, its own stop, resume and close (${order})`, async () => {
-      const page = await ctx.newPage();
-      await page.goto(`${pages.url}/classic.html?order=${order}&server=${encodeURIComponent(t.url)}`);
+      const page = await fx.ctx.newPage();
+      await page.goto(`${pages.url}/classic.html?order=${order}&server=${encodeURIComponent(fx.t.url)}`);
       await page.evaluate(() => (window as unknown as W).viewer.start());
       await waitForState(page, 'streaming');
       await expectFrames(page);
@@ -188,9 +168,9 @@ describeEachBrowser('a page written from the protocol page (classic flow)', (bro
       await page.evaluate(() => (window as unknown as W).viewer.close());
       await waitForState(page, 'closed');
       expect(await lastState(page)).toEqual({ state: 'closed', reason: 'client-closed' });
-      await until('the session to close on the server', () => sessions.count === 0, 5_000);
+      await until('the session to close on the server', () => fx.sessions.count === 0, 5_000);
       expect(await page.evaluate(() => (window as unknown as W).viewer.error)).toBeNull();
-      expect(ctx.problems).toEqual([]);
+      expect(fx.ctx.problems).toEqual([]);
     });
   }
 });

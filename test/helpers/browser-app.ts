@@ -1,7 +1,7 @@
 /**
- * The demo page (src/public) as the browser specs drive it: one fixture that registers the
- * hooks (a browser per file, a fresh app and browser context per test) and the page helpers
- * both demo specs use, so that they read the page the same way in Chromium and Firefox.
+ * The browser specs' fixture: `useBrowserApp` registers the hooks (a browser per file, a
+ * fresh app and browser context per test); `useDemoPage` adds the helpers both demo-page
+ * specs (src/public) use, so that they read the page the same way in Chromium and Firefox.
  */
 import { SessionService } from '../../src/session/session.service';
 import type { SessionStateEvent } from '../../src/protocol';
@@ -38,13 +38,16 @@ export interface DemoWindow {
   };
 }
 
-export interface DemoFixture {
+export interface BrowserAppFixture {
   readonly browser: TestBrowser;
   readonly t: TestApp;
   readonly ctx: TestContext;
   readonly sessions: SessionService;
   /** Every session state the server published, in order. */
   readonly serverStates: SessionStateEvent[];
+}
+
+export interface DemoFixture extends BrowserAppFixture {
   /** Opens the demo page (Chromium: loopback candidates only). */
   openDemo(query?: string): Promise<TestPage>;
   /** Waits for `streaming`, failing at once with both sides' view when the session fails. */
@@ -65,8 +68,11 @@ export interface DemoFixture {
   expectNoProblems(): void;
 }
 
-/** Registers the hooks of a demo-page suite in the calling `describe` and returns its fixture. */
-export function useDemoPage(browserName: BrowserName): DemoFixture {
+/**
+ * Registers, in the calling `describe`, one browser for the file and a fresh app (ICE on the
+ * browser's test addresses) and browser context per test.
+ */
+export function useBrowserApp(browserName: BrowserName): BrowserAppFixture {
   let browser: TestBrowser;
   let t: TestApp;
   let ctx: TestContext;
@@ -94,31 +100,7 @@ export function useDemoPage(browserName: BrowserName): DemoFixture {
     await t?.close();
   });
 
-  async function diagnose(page: TestPage): Promise<string> {
-    const browserSide = await page
-      .evaluate(async () => {
-        const d = (window as unknown as { demo: { session?: { pc: RTCPeerConnection; state: string; reason?: string } } }).demo;
-        const pc = d.session?.pc;
-        const stats = pc ? [...(await pc.getStats()).values()].filter((s) => /candidate|transport/.test(s.type)) : [];
-        return {
-          log: document.getElementById('log')?.textContent,
-          session: d.session && { state: d.session.state, reason: d.session.reason },
-          pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState, signaling: pc.signalingState },
-          stats,
-        };
-      })
-      .catch((e: Error) => ({ evaluateFailed: e.message }));
-    const serverSide = sessions.list().map((s) => ({
-      id: s.id,
-      state: s.state,
-      connection: s.peerConnection.connectionState,
-      ice: s.peerConnection.iceConnectionState,
-      signaling: s.peerConnection.signalingState,
-    }));
-    return `browser: ${JSON.stringify(browserSide, null, 1)}\nserver: ${JSON.stringify(serverSide)}\nserver states: ${JSON.stringify(serverStates)}\nproblems: ${JSON.stringify(ctx.problems)}`;
-  }
-
-  const fixture: DemoFixture = {
+  return {
     get browser() {
       return browser;
     },
@@ -134,10 +116,57 @@ export function useDemoPage(browserName: BrowserName): DemoFixture {
     get serverStates() {
       return serverStates;
     },
+  };
+}
+
+/** `useBrowserApp` plus the demo page's helpers. */
+export function useDemoPage(browserName: BrowserName): DemoFixture {
+  const app = useBrowserApp(browserName);
+
+  async function diagnose(page: TestPage): Promise<string> {
+    const browserSide = await page
+      .evaluate(async () => {
+        const d = (window as unknown as { demo: { session?: { pc: RTCPeerConnection; state: string; reason?: string } } }).demo;
+        const pc = d.session?.pc;
+        const stats = pc ? [...(await pc.getStats()).values()].filter((s) => /candidate|transport/.test(s.type)) : [];
+        return {
+          log: document.getElementById('log')?.textContent,
+          session: d.session && { state: d.session.state, reason: d.session.reason },
+          pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState, signaling: pc.signalingState },
+          stats,
+        };
+      })
+      .catch((e: Error) => ({ evaluateFailed: e.message }));
+    const serverSide = app.sessions.list().map((s) => ({
+      id: s.id,
+      state: s.state,
+      connection: s.peerConnection.connectionState,
+      ice: s.peerConnection.iceConnectionState,
+      signaling: s.peerConnection.signalingState,
+    }));
+    return `browser: ${JSON.stringify(browserSide, null, 1)}\nserver: ${JSON.stringify(serverSide)}\nserver states: ${JSON.stringify(app.serverStates)}\nproblems: ${JSON.stringify(app.ctx.problems)}`;
+  }
+
+  const fixture: DemoFixture = {
+    get browser() {
+      return app.browser;
+    },
+    get t() {
+      return app.t;
+    },
+    get ctx() {
+      return app.ctx;
+    },
+    get sessions() {
+      return app.sessions;
+    },
+    get serverStates() {
+      return app.serverStates;
+    },
 
     async openDemo(query = '') {
-      const page = await ctx.newPage();
-      await page.goto(`${t.url}/?${browserName === 'chromium' ? 'loopback=1' : 'demo=1'}${query}`);
+      const page = await app.ctx.newPage();
+      await page.goto(`${app.t.url}/?${browserName === 'chromium' ? 'loopback=1' : 'demo=1'}${query}`);
       return page;
     },
 
@@ -226,7 +255,7 @@ export function useDemoPage(browserName: BrowserName): DemoFixture {
 
     async expectDataOnly(page, pingId) {
       await fixture.waitForBadge(page, 'data-only');
-      expect(sessions.list()[0].state).toBe('data-only');
+      expect(app.sessions.list()[0].state).toBe('data-only');
       expect(await page.isVisible('#overlay')).toBe(true);
       expect(JSON.parse(await fixture.pingFromPage(page, pingId))).toEqual({ type: 'pong', id: pingId });
       const before = await fixture.frames(page);
@@ -245,7 +274,7 @@ export function useDemoPage(browserName: BrowserName): DemoFixture {
     },
 
     expectNoProblems() {
-      expect(ctx.problems).toEqual([]);
+      expect(app.ctx.problems).toEqual([]);
     },
   };
   return fixture;
