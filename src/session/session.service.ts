@@ -21,7 +21,7 @@ import { hasLocalCandidate, hostAddressesOf, noCandidateError } from './gatherin
 import { Session } from './session';
 import { SessionOptions } from './session.options';
 import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
-import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
+import { TransportSweeper } from './werift-sockets';
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
 export interface SessionEvents {
@@ -58,7 +58,6 @@ export class SessionService implements OnApplicationShutdown {
     /** Every source by id; without it (a hand-built service) only `source` is known. */
     @Optional() private readonly registry?: MediaSourceRegistry,
   ) {
-    closeUdpSocketOnFailedBind();
     if (hostAddressesOf(options).length === 0) {
       this.log.warn(
         'werift will gather no ICE candidate: no usable network interface (loopback, link-local, veth and tun ' +

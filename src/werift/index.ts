@@ -22,6 +22,7 @@ import { sctpFlushBeforeStart } from './fixes/sctp-flush-before-start';
 import { senderReadyEvent } from './fixes/sender-ready-event';
 import { srtpProfileOrder } from './fixes/srtp-profile-order';
 import { staleLocalDescription } from './fixes/stale-local-description';
+import { udpCloseOnFailedBind } from './fixes/udp-close-on-failed-bind';
 import { installedWeriftVersion, WERIFT_VERSION, weriftModule, weriftRoot } from './werift-lib';
 
 export { WERIFT_VERSION } from './werift-lib';
@@ -44,6 +45,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   senderReadyEvent,
   sctpFlushBeforeStart,
   iceRestartConnect,
+  udpCloseOnFailedBind,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');
