@@ -85,3 +85,44 @@ export function withCandidates(sdp: string, candidates: IceCandidateInit[]): str
   return [...session, ...media.flat()].join(eol) + eol;
 }
 
+
+/**
+ * The offer that restarts ICE on a WHEP session (RFC 9725 section 4.3.2): the client's last
+ * offer with the new credentials of its PATCH in every media section, and without the old
+ * candidates (the new ones come in the same PATCH).
+ */
+export function restartOffer(lastOffer: string, ufrag: string, pwd: string): string {
+  const eol = lastOffer.includes('\r\n') ? '\r\n' : '\n';
+  const lines = lastOffer
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0 && !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates')
+    .map((l) => (l.startsWith('a=ice-ufrag:') ? `a=ice-ufrag:${ufrag}` : l.startsWith('a=ice-pwd:') ? `a=ice-pwd:${pwd}` : l));
+  return lines.join(eol) + eol;
+}
+
+/**
+ * The body of the 200 answering an ICE restart PATCH: the server's new credentials and its
+ * candidates, in a trickle-ice-sdpfrag (RFC 8840) with one section per media line that is
+ * not rejected (its `m=` line and `a=mid`), each ending with `a=end-of-candidates`.
+ */
+export function restartFragment(answer: string, candidates: IceCandidateInit[]): string {
+  const parsed = parseSdp(answer);
+  const live = parsed.media.filter((m) => m.port !== 0);
+  const ufrag = parsed.iceUfrag ?? live.find((m) => m.iceUfrag)?.iceUfrag;
+  const pwd = parsed.icePwd ?? live.find((m) => m.icePwd)?.icePwd;
+  if (!ufrag || !pwd) throw new Error('the answer has no ICE credentials');
+  const out = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`];
+  const bundle = parsed.groups?.find((g) => g.type === 'BUNDLE');
+  if (bundle) out.push(`a=group:BUNDLE ${bundle.mids}`);
+  live.forEach((m, i) => {
+    const mid = m.mid === undefined ? undefined : String(m.mid);
+    out.push(`m=${m.type} 9 ${m.protocol} ${m.payloads ?? '0'}`);
+    if (mid !== undefined) out.push(`a=mid:${mid}`);
+    // With BUNDLE the candidates belong to the first section only.
+    if (i === 0 || !bundle) {
+      for (const c of candidates) out.push(`a=${c.candidate.replace(/^a=/, '')}`);
+    }
+    out.push('a=end-of-candidates');
+  });
+  return out.join('\r\n') + '\r\n';
+}

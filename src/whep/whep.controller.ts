@@ -14,7 +14,7 @@ const EXPOSED = 'Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After';
  * WHEP (draft-ietf-wish-whep) over plain HTTP:
  *
  *   POST    /whep[/<source>]        application/sdp offer -> 201, answer, Location, ETag, Link
- *   PATCH   /whep/<source>/<id>     application/trickle-ice-sdpfrag -> 204 (trickle)
+ *   PATCH   /whep/<source>/<id>     application/trickle-ice-sdpfrag -> 204 (trickle), 200 + sdpfrag (ICE restart)
  *   DELETE  /whep/<source>/<id>     ends the session -> 200
  *   OPTIONS on both                 CORS preflight, Accept-Post / Accept-Patch
  *
@@ -61,8 +61,12 @@ export class WhepController {
       if (!isType(req, 'application/trickle-ice-sdpfrag')) {
         throw new WhepError(415, ErrorCode.VALIDATION_FAILED, 'PATCH takes application/trickle-ice-sdpfrag');
       }
-      await this.whep.patch(r.id, header(req, 'if-match'), await readBody(req));
-      res.status(204).end();
+      const restarted = await this.whep.patch(r.id, header(req, 'if-match'), await readBody(req));
+      if (!restarted) {
+        res.status(204).end();
+        return;
+      }
+      res.status(200).setHeader('Content-Type', 'application/trickle-ice-sdpfrag').setHeader('ETag', restarted.etag).send(restarted.fragment);
     });
   }
 

@@ -1,4 +1,4 @@
-import { iceServerLinks, iceUfragOf, parseSdpFragment, withCandidates } from './whep.sdp';
+import { iceServerLinks, iceUfragOf, parseSdpFragment, restartFragment, restartOffer, withCandidates } from './whep.sdp';
 
 describe('WHEP SDP helpers', () => {
   it('parses a trickle-ice-sdpfrag (RFC 8840) with credentials, mids, candidates and end-of-candidates', () => {
@@ -58,5 +58,30 @@ describe('WHEP SDP helpers', () => {
       '<turn:turn.example.net?transport=udp>; rel="ice-server"; username="user"; credential="p\\"a\\\\ss"; credential-type="password"',
       '<turns:turn.example.net>; rel="ice-server"; username="user"; credential="p\\"a\\\\ss"; credential-type="password"',
     ]);
+  });
+
+  it('builds the ICE-restart offer (new credentials everywhere, old candidates gone) and the 200 fragment (new credentials, BUNDLE, candidates once)', () => {
+    const offer = [
+      'v=0', 'o=- 1 1 IN IP4 0.0.0.0', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=ice-ufrag:old1', 'a=ice-pwd:oldpassword0123456789012', 'a=mid:0', 'a=recvonly',
+      'a=candidate:1 1 udp 1 192.0.2.9 5000 typ host', 'a=end-of-candidates',
+      'm=audio 0 UDP/TLS/RTP/SAVPF 0', 'c=IN IP4 0.0.0.0', 'a=ice-ufrag:old1', 'a=ice-pwd:oldpassword0123456789012', 'a=mid:1', 'a=inactive',
+      '',
+    ].join('\r\n');
+    const re = restartOffer(offer, 'new1', 'newpassword0123456789012');
+    expect(re).not.toMatch(/old1|oldpassword|a=candidate|end-of-candidates/);
+    expect(re.match(/a=ice-ufrag:new1\r\n/g)).toHaveLength(2);
+    expect(re.match(/a=ice-pwd:newpassword0123456789012\r\n/g)).toHaveLength(2);
+    expect(re.endsWith('\r\n')).toBe(true);
+
+    const answer = re.replace(/new1/g, 'srv1').replace(/newpassword0123456789012/g, 'serverpassword0123456789');
+    const frag = restartFragment(answer, [{ candidate: 'candidate:2 1 udp 2 127.0.0.1 6000 typ host', sdpMid: '0', sdpMLineIndex: 0 }]);
+    expect(frag).toBe(
+      ['a=ice-ufrag:srv1', 'a=ice-pwd:serverpassword0123456789', 'a=group:BUNDLE 0 1', 'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:0',
+        'a=candidate:2 1 udp 2 127.0.0.1 6000 typ host', 'a=end-of-candidates', ''].join('\r\n'),
+    );
+    // What the client reads back from it.
+    expect(parseSdpFragment(frag)).toMatchObject({ ufrag: 'srv1', pwd: 'serverpassword0123456789', endOfCandidates: true, candidates: [expect.objectContaining({ sdpMid: '0' })] });
+    expect(() => restartFragment('v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n', [])).toThrow(/no ICE credentials/);
   });
 });

@@ -1,7 +1,7 @@
 import type { IceServerConfig } from '../protocol';
 
 export type { SdpFragment } from '../sdp/fragment';
-export { parseSdpFragment, withCandidates } from '../sdp/fragment';
+export { parseSdpFragment, restartFragment, restartOffer, withCandidates } from '../sdp/fragment';
 export { iceUfragOf } from '../sdp/sdp';
 
 /** `Link` header values for ICE servers (RFC 9725 section 4.6). */

@@ -6,7 +6,7 @@ import { SessionService } from '../session/session.service';
 import { SignallingOptions, StreamingHandshake } from '../signalling/signalling.options';
 import { WhepOptions } from './whep.options';
 import { isDescriptionWithMedia } from '../sdp/sdp';
-import { iceUfragOf, parseSdpFragment, withCandidates } from './whep.sdp';
+import { iceUfragOf, parseSdpFragment, restartFragment, restartOffer, withCandidates } from './whep.sdp';
 
 /** One WHEP session resource (`/whep/<source>/<id>`). */
 export interface WhepResource {
@@ -113,15 +113,7 @@ export class WhepService implements OnModuleDestroy {
       throw new WhepError(400, ErrorCode.VALIDATION_FAILED, 'the body is not an SDP offer');
     }
     const ownerId = `${OWNER_PREFIX}${randomUUID()}`;
-    const candidates: IceCandidateInit[] = [];
-    let gathered!: () => void;
-    const complete = new Promise<void>((resolve) => (gathered = resolve));
-    const onCandidate = (owner: string, e: SessionCandidateEvent) => {
-      if (owner !== ownerId) return;
-      if (e.candidate) candidates.push(e.candidate);
-      else gathered();
-    };
-    this.sessions.events.on('candidate', onCandidate);
+    const gathering = this.gather(ownerId);
     try {
       // A WHEP client cannot renegotiate: stop and resume keep the m-line.
       const started = await this.sessions.start(ownerId, { source, offer: { type: 'offer', sdp } }, { renegotiation: false });
@@ -137,24 +129,26 @@ export class WhepService implements OnModuleDestroy {
       };
       this.byId.set(resource.id, resource);
       this.byOwner.set(ownerId, resource);
-      await this.until(complete, this.options.gatherTimeoutMs);
+      await this.until(gathering.complete, this.options.gatherTimeoutMs);
       const descriptions = this.sessions.descriptions(session.id);
       if (!descriptions) {
         this.forget(resource);
         throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the session closed during gathering');
       }
       const local = descriptions.local ?? answer.sdp;
-      return { resource, answer: withCandidates(local, candidates) };
+      return { resource, answer: withCandidates(local, gathering.candidates) };
     } finally {
-      this.sessions.events.off('candidate', onCandidate);
+      gathering.stop();
     }
   }
 
   /**
-   * PATCH with a trickle-ice-sdpfrag: the client's candidates. An ICE restart (a new
-   * ufrag) is refused with 422: werift 0.25 cannot restart ICE as the answerer.
+   * PATCH with a trickle-ice-sdpfrag: the client's candidates (resolves with nothing: 204),
+   * or, when its ufrag is new, an ICE restart (RFC 9725 section 4.3.2): the session is
+   * re-offered with the new credentials, and the server's new ones and candidates come back
+   * in a fragment (200) with a new ETag. Media and the session carry on over the new path.
    */
-  async patch(id: string, ifMatch: string | undefined, body: string): Promise<void> {
+  async patch(id: string, ifMatch: string | undefined, body: string): Promise<{ etag: string; fragment: string } | undefined> {
     const r = this.require(id);
     if (ifMatch !== undefined && ifMatch.trim() !== '*' && !etagMatches(ifMatch, r.etag)) {
       throw new WhepError(412, ErrorCode.INVALID_STATE, 'the ETag does not match the ICE session');
@@ -165,12 +159,43 @@ export class WhepService implements OnModuleDestroy {
     } catch (err) {
       throw new WhepError(400, ErrorCode.VALIDATION_FAILED, `not a trickle-ice-sdpfrag (${(err as Error).message})`);
     }
-    const current = iceUfragOf(this.sessions.descriptions(r.sessionId)?.remote);
-    if (fragment.ufrag !== undefined && current !== undefined && fragment.ufrag !== current) {
-      throw new WhepError(422, ErrorCode.NEGOTIATION_FAILED, 'ICE restart is not supported; start a new session');
-    }
+    const remote = this.sessions.descriptions(r.sessionId)?.remote;
+    const current = iceUfragOf(remote);
     const owned = this.sessions.ownedBy(r.ownerId);
+    if (fragment.ufrag !== undefined && current !== undefined && fragment.ufrag !== current) {
+      if (!fragment.pwd) throw new WhepError(400, ErrorCode.VALIDATION_FAILED, 'an ICE restart needs a=ice-ufrag and a=ice-pwd');
+      return this.restartIce(r, restartOffer(remote!, fragment.ufrag, fragment.pwd), fragment.candidates);
+    }
     for (const c of fragment.candidates) await owned.candidate(r.sessionId, c);
+    return undefined;
+  }
+
+  private async restartIce(r: WhepResource, offer: string, clientCandidates: IceCandidateInit[]): Promise<{ etag: string; fragment: string }> {
+    const owned = this.sessions.ownedBy(r.ownerId);
+    const gathering = this.gather(r.ownerId);
+    try {
+      const answer = await owned.renegotiate(r.sessionId, { type: 'offer', sdp: offer });
+      for (const c of clientCandidates) await owned.candidate(r.sessionId, c);
+      await this.until(gathering.complete, this.options.gatherTimeoutMs);
+      r.etag = newEtag();
+      return { etag: r.etag, fragment: restartFragment(answer.sdp, gathering.candidates) };
+    } finally {
+      gathering.stop();
+    }
+  }
+
+  /** Collects the server candidates published for `ownerId` until gathering ends. */
+  private gather(ownerId: string): { candidates: IceCandidateInit[]; complete: Promise<void>; stop(): void } {
+    const candidates: IceCandidateInit[] = [];
+    let gathered!: () => void;
+    const complete = new Promise<void>((resolve) => (gathered = resolve));
+    const onCandidate = (owner: string, e: SessionCandidateEvent) => {
+      if (owner !== ownerId) return;
+      if (e.candidate) candidates.push(e.candidate);
+      else gathered();
+    };
+    this.sessions.events.on('candidate', onCandidate);
+    return { candidates, complete, stop: () => this.sessions.events.off('candidate', onCandidate) };
   }
 
   /** DELETE: ends the session (reason `client-closed`). */

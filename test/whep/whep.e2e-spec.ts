@@ -63,24 +63,74 @@ describe('WHEP', () => {
     await until('UDP sockets released', () => countOwnUdpSockets() <= udpBefore, 10_000);
   });
 
-  it('trickles the client candidates with PATCH (If-Match), refuses a stale ETag (412), an ICE restart (422) and a wrong type (415)', async () => {
+  it('trickles the client candidates with PATCH (If-Match), refuses a stale ETag (412), a restart without a password (400) and a wrong type (415)', async () => {
     t = await startApp();
     const c = await post('/whep', { trickle: true });
     expect(c.status).toBe(201);
     // POST /whep (no source) is the default source; its resource names it.
     expect(c.resource).toMatch(/\/whep\/test\/[\w-]+$/);
     await until('video packets after trickle', () => c.packets() > 10, 10_000);
-    const frag = 'a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n';
     const patch = (body: string, headers: Record<string, string>) =>
       fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', ...headers }, body });
     expect((await patch('a=end-of-candidates\r\n', { 'If-Match': '"stale"' })).status).toBe(412);
-    const restart = await patch(frag, { 'If-Match': '*' });
-    expect(restart.status).toBe(422);
-    expect(await restart.json()).toMatchObject({ code: 'NEGOTIATION_FAILED' });
+    const noPwd = await patch('a=ice-ufrag:abcd\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n', { 'If-Match': '*' });
+    expect(noPwd.status).toBe(400);
+    expect(await noPwd.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await patch('a=end-of-candidates\r\n', { 'Content-Type': 'text/plain' })).status).toBe(415);
     // The session is untouched by the refused requests.
     const n = c.packets();
     await until('still streaming', () => c.packets() > n + 10, 5000);
+  });
+
+  it('restarts ICE with PATCH (RFC 9725 4.3.2): 200 with the new credentials and candidates, a new ETag; the same session streams on the new path', async () => {
+    t = await startApp();
+    const c = await post('/whep/test');
+    await until('video packets', () => c.packets() > 10, 10_000);
+    const [s] = sessions().list();
+    const etag = c.headers.get('etag')!;
+    const serverUfrag = /a=ice-ufrag:(\S+)/.exec(c.pc.remoteDescription!.sdp)![1];
+
+    // The client restarts: new credentials and candidates, sent as one fragment.
+    const offer = await c.pc.createOffer({ iceRestart: true });
+    await c.pc.setLocalDescription(offer); // resolves once gathering is complete
+    const local = c.pc.localDescription!.sdp;
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(local)![1];
+    const pwd = /a=ice-pwd:(\S+)/.exec(local)![1];
+    const mid = /a=mid:(\S+)/.exec(local)![1];
+    const candidates = local.split(/\r\n/).filter((l) => l.startsWith('a=candidate:'));
+    expect(candidates.length).toBeGreaterThan(0);
+    const frag = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`, 'm=video 9 UDP/TLS/RTP/SAVPF 0', `a=mid:${mid}`, ...candidates, 'a=end-of-candidates', ''].join('\r\n');
+    const res = await fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': etag }, body: frag });
+    const body = await res.text();
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^application\/trickle-ice-sdpfrag/)]);
+    expect(res.headers.get('etag')).toMatch(/^"[\w-]+"$/);
+    expect(res.headers.get('etag')).not.toBe(etag);
+    const newUfrag = /^a=ice-ufrag:(\S+)$/m.exec(body)?.[1];
+    const newPwd = /^a=ice-pwd:(\S+)$/m.exec(body)?.[1];
+    expect(newUfrag).toBeDefined();
+    expect(newUfrag).not.toBe(serverUfrag);
+    expect(body).toMatch(/^a=candidate:.* 127\.0\.0\.1 /m);
+    expect(body).toMatch(/^a=end-of-candidates$/m);
+
+    // The client applies them as WHEP clients do: its last answer with the new credentials
+    // and candidates (the fragment's lines are byte for byte what the answer needs).
+    const answer = c.pc.remoteDescription!.sdp
+      .split('\r\n')
+      .filter((l) => !l.startsWith('a=candidate:') && l !== 'a=end-of-candidates')
+      .map((l) => (l.startsWith('a=ice-ufrag:') ? `a=ice-ufrag:${newUfrag}` : l.startsWith('a=ice-pwd:') ? `a=ice-pwd:${newPwd}` : l))
+      .join('\r\n');
+    await c.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    for (const line of body.split('\r\n').filter((l) => l.startsWith('a=candidate:'))) {
+      await c.pc.addIceCandidate({ candidate: line.slice(2), sdpMid: mid });
+    }
+    // The old ETag is stale now; the new one works.
+    const stale = await fetch(c.resource!, { method: 'PATCH', headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': etag }, body: 'a=end-of-candidates\r\n' });
+    expect(stale.status).toBe(412);
+    await until('the restarted pair connected', () => c.pc.connectionState === 'connected' && s.peerConnection.iceConnectionState === 'connected', 10_000);
+    const n = c.packets();
+    await until('video on the restarted path', () => c.packets() > n + 20, 10_000);
+    expect(sessions().list().map((x) => [x.id, x.state])).toEqual([[s.id, 'streaming']]);
+    expect(s.peerConnection.remoteDescription!.sdp).toContain(`a=ice-ufrag:${ufrag}`);
   });
 
   it('refuses a wrong content type (415), a non-SDP body (400), an unknown source or resource (404), a huge body (413), an offer without video (422)', async () => {
