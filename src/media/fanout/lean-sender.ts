@@ -1,16 +1,17 @@
 import type { RTCRtpSender, RtpPacket } from 'werift';
 import { patchHeader } from './header-template';
 import { NackResponder, NackStats } from './nack-responder';
-import { Output } from './output';
+import { Output, OutputStats } from './output';
 import { SenderConfig } from './sender-config';
 import { SenderReportCounters } from './sender-report';
 import { absSendTime, ntpNow, SharedPacket } from './shared-packet';
 import { OUT_HEAD } from './srtp';
 import type { SenderInternals } from './werift-internals';
+import type { NumberedSink } from '../source-track';
 
 export { buildHeader } from './header-template';
 
-export interface LeanSenderStats extends NackStats {
+export interface LeanSenderStats extends NackStats, OutputStats {
   sent: number;
   /** Not sent: the sender or DTLS not ready, or no ICE consent. */
   dropped: number;
@@ -39,6 +40,9 @@ export class LeanSender {
     retransmitted: 0,
     nackIgnored: 0,
     reconfigurations: 0,
+    queued: 0,
+    sendErrors: 0,
+    bytes: 0,
   };
   private readonly s: SenderInternals;
   private closed = false;
@@ -51,7 +55,7 @@ export class LeanSender {
   constructor(sender: RTCRtpSender) {
     this.s = sender as unknown as SenderInternals;
     this.config = new SenderConfig(this.s);
-    this.out = new Output(this.config);
+    this.out = new Output(this.config, this.statsNow);
     this.nack = new NackResponder(this.s, this.config, this.out, this.statsNow);
     this.report = new SenderReportCounters(this.s);
     // werift answers NACKs from its own cache, which only its send path fills; ours answers.
@@ -65,8 +69,16 @@ export class LeanSender {
     return this.statsNow;
   }
 
-  /** The sink for `MediaSource.subscribe`: one call per packet (live or replayed). */
-  readonly deliver = (packet: RtpPacket, shared?: SharedPacket): void => {
+  /**
+   * The sink for `MediaSource.subscribe`: one call per packet (live or replayed), with this
+   * viewer's sequence number and timestamp (else the packet header's).
+   */
+  readonly deliver: NumberedSink = Object.assign(
+    (packet: RtpPacket, shared?: SharedPacket, seq?: number, timestamp?: number) => this.send(packet, shared, seq, timestamp),
+    { takesNumbers: true as const },
+  );
+
+  private send(packet: RtpPacket, shared?: SharedPacket, outSeq?: number, outTs?: number): void {
     if (this.closed) return;
     const c = this.config;
     if (!c.canSend()) {
@@ -79,20 +91,18 @@ export class LeanSender {
       const ntp = ntpNow();
       shared = new SharedPacket(-1, packet, ntp, absSendTime(ntp));
     }
-    const h = packet.header;
-    const seq = h.sequenceNumber;
-    const ts = h.timestamp >>> 0;
+    const seq = outSeq ?? packet.header.sequenceNumber;
+    const ts = (outTs ?? packet.header.timestamp) >>> 0;
     const t = c.template;
-    const slot = this.out.next(shared.payload.length);
-    const buf = this.out.buffer(slot);
+    const buf = this.out.next(shared.payload.length);
     patchHeader(buf, OUT_HEAD, t, shared.marker, c.pt, seq, ts, shared.absSendTime, c.dtls!);
     const index = c.mediaRoc.index(seq);
-    const size = c.protector!.protectShared(buf, this.out.words(slot, buf), t.header.length, shared, c.ssrc, index);
-    this.out.transmit(buf, size, slot);
+    const size = c.protector!.protectShared(buf, this.out.words, t.header.length, shared, c.ssrc, index);
+    this.out.transmit(size);
     this.nack.sent(shared, seq, ts);
     this.report.sent(shared, ts, t.header.length);
     this.statsNow.sent++;
-  };
+  }
 
   /** Stops sending and drops the NACK listener. Idempotent. */
   close(): void {

@@ -81,8 +81,7 @@ export class NackResponder {
   /** Sends a packet again: as RTX when negotiated (RFC 4588), else with its own numbers. */
   private resend(shared: SharedPacket, seq: number, ts: number): void {
     const c = this.c;
-    const slot = this.out.next(shared.payload.length);
-    const buf = this.out.buffer(slot);
+    const buf = this.out.next(shared.payload.length);
     const abs = absSendTime(ntpNow());
     const t = c.template;
     let size: number;
@@ -90,19 +89,19 @@ export class NackResponder {
     if (c.rtxPt !== undefined) {
       const rtxSeq = s.rtxSequenceNumber & 0xffff;
       s.rtxSequenceNumber = (rtxSeq + 1) & 0xffff;
-      // The same template with the RTX SSRC and payload type; the slot is re-stamped after.
+      // The same template with the RTX SSRC and payload type; the buffer is re-stamped after.
       buf.writeUInt32BE(s.rtxSsrc >>> 0, OUT_HEAD + 8);
       patchHeader(buf, OUT_HEAD, t, shared.marker, c.rtxPt, rtxSeq, ts, abs, c.dtls!);
       const plain = Buffer.allocUnsafe(shared.payload.length + 2);
       plain.writeUInt16BE(seq, 0);
       shared.payload.copy(plain, 2);
       size = c.protector!.protect(buf, t.header.length, plain, s.rtxSsrc >>> 0, c.rtxRoc.index(rtxSeq));
-      this.out.dirty(slot);
+      this.out.dirty();
     } else {
       patchHeader(buf, OUT_HEAD, t, shared.marker, c.pt, seq, ts, abs, c.dtls!);
       size = c.protector!.protect(buf, t.header.length, shared.payload, c.ssrc, c.mediaRoc.index(seq));
     }
-    this.out.transmit(buf, size, slot);
+    this.out.transmit(size);
     s.retransmittedPacketsSent++;
     s.retransmittedBytesSent += shared.payload.length;
     s.headerBytesSent += t.header.length;

@@ -1,106 +1,115 @@
+import type { Socket } from 'node:dgram';
 import { OUT_HEAD } from './srtp';
 import type { SenderConfig } from './sender-config';
+import { UdpSend } from './udp-send';
 
-/** Output buffers per viewer recycled after `send` completes (dgram keeps a buffer until then). */
-const RING = 4;
+/** What the output counts (part of `LeanSenderStats`). */
+export interface OutputStats {
+  /** Datagrams libuv queued (the socket buffer was full; the output buffer was left to it). */
+  queued: number;
+  /** Sends that failed (the socket closed under us, or the kernel refused the datagram). */
+  sendErrors: number;
+  /** Bytes handed to the socket (SRTP packets). */
+  bytes: number;
+}
+
 /** Output buffers fit a payload this large (plus RTX's 2 bytes and the tag) before they grow. */
 const DEFAULT_MAX_PAYLOAD = 1500;
 
-/** An output buffer: a ring slot's index, or a fresh buffer (every slot still with dgram). */
-export type OutSlot = number | Buffer;
-
 /**
- * One viewer's output buffers and its `send`. Each buffer holds `OUT_HEAD` bytes for the
- * SRTP protector (see `SrtpProtector.prepare`), then the header template, then room for the
+ * One viewer's output buffer and its `send`. The buffer holds `OUT_HEAD` bytes for the SRTP
+ * protector (see `SrtpProtector.prepare`), then the header template, then room for the
  * payload and the tag; it is stamped once per configuration, so per packet only the
- * variable fields are patched.
+ * variable fields are patched. The send is synchronous almost always (`UdpSend`), so one
+ * buffer per viewer is reused packet after packet; when the kernel queue was full and libuv
+ * kept the datagram, the buffer is left to it and a new one is made.
  */
 export class Output {
   private bufSize = 0;
-  private readonly ring: Buffer[] = [];
-  private readonly ring32: Int32Array[] = [];
-  private readonly ringGen: number[] = [];
-  private ringPos = 0;
-  private inFlight = 0;
-  private readonly onSent = (): void => {
-    this.inFlight--;
-  };
+  private buf?: Buffer;
+  private words32?: Int32Array;
+  private stampedGen = -1;
+  /** The list handed to the send: one view of `buf`, cached by length (most packets are full). */
+  private list: Uint8Array[] = [];
+  private listLength = -1;
+  private udp?: UdpSend;
+  private udpOf?: Socket;
+  constructor(
+    private readonly c: SenderConfig,
+    private readonly stats: OutputStats,
+  ) {}
 
-  constructor(private readonly c: SenderConfig) {}
-
-  /**
-   * An output buffer with the current header template: the next ring slot (its index), or a
-   * fresh buffer when every slot is still with dgram (a burst: a replay, NACKs).
-   */
-  next(payloadLength: number): OutSlot {
+  /** The output buffer, with the current header template, for a payload of this length. */
+  next(payloadLength: number): Buffer {
     const header = this.c.template.header.length;
     const need = OUT_HEAD + header + payloadLength + 2 + 20;
-    if (need > this.bufSize) {
+    if (this.buf === undefined || need > this.bufSize) {
       this.bufSize = Math.max(need, OUT_HEAD + header + DEFAULT_MAX_PAYLOAD + 22);
-      this.ringGen.fill(-1);
-      this.ring.length = 0;
-      this.ring32.length = 0;
+      this.replace();
     }
-    if (this.inFlight >= RING) return this.freshBuffer();
-    const slot = this.ringPos;
-    this.ringPos = (slot + 1) % RING;
-    if (this.ring[slot] === undefined || this.ring[slot].length < this.bufSize) {
-      const b = Buffer.allocUnsafeSlow(this.bufSize);
-      this.ring[slot] = b;
-      this.ring32[slot] = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-      this.ringGen[slot] = -1;
+    if (this.stampedGen !== this.c.generation) {
+      this.c.protector!.prepare(this.buf!);
+      this.c.template.header.copy(this.buf!, OUT_HEAD);
+      this.stampedGen = this.c.generation;
     }
-    if (this.ringGen[slot] !== this.c.generation) {
-      this.stamp(this.ring[slot]);
-      this.ringGen[slot] = this.c.generation;
-    }
-    return slot;
+    return this.buf!;
   }
 
-  buffer(slot: OutSlot): Buffer {
-    return typeof slot === 'number' ? this.ring[slot] : slot;
+  /** The output buffer as words (for the SRTP XOR). */
+  get words(): Int32Array {
+    return this.words32!;
   }
 
-  words(slot: OutSlot, buf: Buffer): Int32Array {
-    return typeof slot === 'number' ? this.ring32[slot] : new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
+  /** Marks the buffer's header as changed (RTX): re-stamped when next taken. */
+  dirty(): void {
+    this.stampedGen = -1;
   }
 
-  /** Marks a slot whose header was changed (RTX) to be re-stamped when next taken. */
-  dirty(slot: OutSlot): void {
-    if (typeof slot === 'number') this.ringGen[slot] = -1;
-  }
-
-  /**
-   * Sends a packet from an output buffer. A ring slot stays busy until dgram's callback; one
-   * that is not handed to dgram goes back at once, so that the busy slots are always the last
-   * `inFlight` taken (sends complete in order), which is what makes `next` safe.
-   */
-  transmit(buf: Buffer, size: number, slot: OutSlot): void {
+  /** Sends `size` bytes of the output buffer (from `OUT_HEAD`) on the nominated pair. */
+  transmit(size: number): void {
     const c = this.c;
     const dtls = c.dtls!;
+    const buf = this.buf!;
     const loss = dtls.config.debug?.outboundPacketLoss;
     // werift's debug option, with werift's meaning: `95` sends 95 % (drops about 5 %).
-    if (loss && loss / 100 < Math.random()) return this.giveBack(slot);
+    if (loss && loss / 100 < Math.random()) return;
     const pair = c.pair!;
-    if (c.socket) {
-      if (c.transport?.closed) return this.giveBack(slot);
-      try {
-        if (typeof slot === 'number') {
-          this.inFlight++;
-          c.socket.send(buf, OUT_HEAD, size, c.port, c.host, this.onSent);
-        } else {
-          c.socket.send(buf, OUT_HEAD, size, c.port, c.host);
+    const socket = c.socket;
+    if (socket) {
+      if (c.transport?.closed) return;
+      if (this.udpOf !== socket) {
+        this.udpOf = socket;
+        this.udp = UdpSend.create(socket);
+      }
+      if (this.udp) {
+        if (size !== this.listLength) {
+          this.list = [new Uint8Array(buf.buffer, buf.byteOffset + OUT_HEAD, size)];
+          this.listLength = size;
         }
-      } catch {
-        // The socket closed under us (the session is closing): the packet is lost, like werift's.
-        if (typeof slot === 'number') this.inFlight--;
-        return this.giveBack(slot);
+        const r = this.udp.send(this.list, c.port, c.host);
+        // Lost (the socket closed under us: the session is closing), like werift's.
+        if (r < 0) {
+          this.stats.sendErrors++;
+          return;
+        }
+        if (r === 0) {
+          this.stats.queued++;
+          this.replace();
+        }
+      } else {
+        try {
+          // dgram keeps the buffer until its send completes: a copy, so ours is free at once.
+          socket.send(Buffer.from(buf.subarray(OUT_HEAD, OUT_HEAD + size)), c.port, c.host);
+        } catch {
+          this.stats.sendErrors++;
+          return;
+        }
       }
     } else {
       // ICE over TCP or TURN: werift's own send (framing, relaying), with a copy it may keep.
       void dtls.iceTransport.connection.send(Buffer.from(buf.subarray(OUT_HEAD, OUT_HEAD + size))).catch(() => undefined);
-      this.giveBack(slot);
     }
+    this.stats.bytes += size;
     dtls.bytesSent += size;
     dtls.packetsSent++;
     pair.packetsSent++;
@@ -108,23 +117,20 @@ export class Output {
   }
 
   clear(): void {
-    this.ring.length = 0;
-    this.ring32.length = 0;
+    this.buf = undefined;
+    this.words32 = undefined;
+    this.list = [];
+    this.listLength = -1;
+    this.udp = undefined;
+    this.udpOf = undefined;
   }
 
-  /** Returns the ring slot just taken by `next` (its packet was not handed to dgram). */
-  private giveBack(slot: OutSlot): void {
-    if (typeof slot === 'number') this.ringPos = slot;
-  }
-
-  private freshBuffer(): Buffer {
+  /** A new output buffer (the old one is libuv's, or too small); stamped when next taken. */
+  private replace(): void {
     const b = Buffer.allocUnsafeSlow(this.bufSize);
-    this.stamp(b);
-    return b;
-  }
-
-  private stamp(b: Buffer): void {
-    this.c.protector!.prepare(b);
-    this.c.template.header.copy(b, OUT_HEAD);
+    this.buf = b;
+    this.words32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+    this.stampedGen = -1;
+    this.listLength = -1;
   }
 }

@@ -21,6 +21,7 @@ export class SenderConfig {
   dtls?: DtlsInternals;
   private srtp?: SrtpInternals;
   pair?: PairInternals;
+  private connection?: DtlsInternals['iceTransport']['connection'];
   pt = -1;
   private exts?: SenderInternals['headerExtensions'];
   ssrc = -1;
@@ -47,7 +48,8 @@ export class SenderConfig {
     const dtls = s.dtlsTransport;
     if (s.stopped || !s.codec || !dtls || dtls.state !== 'connected') return false;
     const srtp = dtls.srtp;
-    const pair = dtls.iceTransport.connection.nominated;
+    // The ICE connection object stays the same for a transport (an ICE restart keeps it).
+    const pair = (dtls === this.dtls ? this.connection! : dtls.iceTransport.connection).nominated;
     if (!srtp || !pair) return false;
     if (
       dtls !== this.dtls ||
@@ -66,7 +68,7 @@ export class SenderConfig {
 
   /** `sync()` and ICE consent (RFC 7675): whether a packet may go out now. */
   canSend(): boolean {
-    return this.sync() && this.dtls!.iceTransport.connection.canSendApplicationData();
+    return this.sync() && this.connection!.canSendApplicationData();
   }
 
   /** Drops what holds keys and the socket. */
@@ -95,6 +97,7 @@ export class SenderConfig {
       this.rtxRoc = new RolloverCounter();
     }
     this.dtls = dtls;
+    this.connection = dtls.iceTransport.connection;
     this.srtp = srtp;
     this.pair = pair;
     this.pt = s.codec!.payloadType;
