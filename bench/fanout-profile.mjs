@@ -74,3 +74,53 @@ export function printSummary(s, top = 30, log = console.log) {
   log(`  top ${top} functions (self time):`);
   for (const [k, us] of s.functions.filter(([k]) => !k.startsWith('(idle)')).slice(0, top)) log(`    ${pct(us)} %  ${k}`);
 }
+
+/**
+ * A heap snapshot of this process (bench/fanout.mjs --heap), and its self sizes summed by
+ * constructor (or node type for strings, arrays, code), so that two snapshots show what each
+ * viewer holds.
+ */
+export async function heapSummary(path) {
+  const { writeHeapSnapshot } = await import('node:v8');
+  const { readFileSync } = await import('node:fs');
+  globalThis.gc?.();
+  writeHeapSnapshot(path);
+  const snap = JSON.parse(readFileSync(path, 'utf8'));
+  const meta = snap.snapshot.meta;
+  const fields = meta.node_fields;
+  const types = meta.node_types[0];
+  const iType = fields.indexOf('type');
+  const iName = fields.indexOf('name');
+  const iSize = fields.indexOf('self_size');
+  const n = fields.length;
+  const nodes = snap.nodes;
+  const strings = snap.strings;
+  const by = new Map();
+  let total = 0;
+  for (let i = 0; i < nodes.length; i += n) {
+    const type = types[nodes[i + iType]];
+    const size = nodes[i + iSize];
+    const key = type === 'object' || type === 'closure' ? `${type === 'closure' ? 'closure ' : ''}${strings[nodes[i + iName]]}` : `(${type})`;
+    const e = by.get(key) ?? { size: 0, count: 0 };
+    e.size += size;
+    e.count++;
+    by.set(key, e);
+    total += size;
+  }
+  return { total, by };
+}
+
+/** The difference of two heap summaries per viewer: what grew, largest first. */
+export function printHeapDiff(before, after, viewers, top = 25, log = console.log) {
+  log(`  heap: ${(before.total / 2 ** 20).toFixed(1)} MB -> ${(after.total / 2 ** 20).toFixed(1)} MB; ` +
+    `${((after.total - before.total) / viewers / 1024).toFixed(1)} KB per viewer; what grew, per viewer:`);
+  const rows = [];
+  for (const [k, a] of after.by) {
+    const b = before.by.get(k) ?? { size: 0, count: 0 };
+    rows.push([k, (a.size - b.size) / viewers, (a.count - b.count) / viewers]);
+  }
+  rows.sort((x, y) => y[1] - x[1]);
+  for (const [k, size, count] of rows.slice(0, top)) {
+    log(`    ${(size / 1024).toFixed(2).padStart(7)} KB  ${count.toFixed(1).padStart(7)} objects  ${k.slice(0, 90)}`);
+  }
+}

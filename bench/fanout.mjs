@@ -6,7 +6,7 @@
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
- *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
@@ -42,7 +42,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { printSummary, startProfile } from './fanout-profile.mjs';
+import { heapSummary, printHeapDiff, printSummary, startProfile } from './fanout-profile.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -59,7 +59,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -83,6 +83,9 @@ const SRTP = args.srtp ?? 'default';
 // --profile: a CPU profile of this process's main thread over each window of this service
 // (not Janus's), written to .bench-results/fanout-<path>-<n>.cpuprofile and summarised.
 const PROFILE = args.profile === 'true';
+// --heap: heap snapshots of this process with no viewer and after each ramp of this service,
+// written to .bench-results/ and compared (what each viewer holds, by constructor).
+const HEAP = args.heap === 'true';
 if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
 const pinDefault = (core) => (cpus().length >= 2 ? core : 'none');
 const SERVER_CPU = args['server-cpu'] ?? pinDefault('0');
@@ -98,7 +101,7 @@ function usage(msg) {
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
       ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
-      ` [--srtp=default|cm|gcm] [--profile]`,
+      ` [--srtp=default|cm|gcm] [--profile] [--heap]`,
   );
   process.exit(2);
 }
@@ -451,6 +454,11 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     if (ready.receiving === 0) throw new Error('no viewer is receiving');
 
     await sleep((warmup ? 1 : SETTLE_S) * 1000);
+    if (HEAP && !warmup && !janus && ctx.heapIdle) {
+      const file = join(RESULTS, `fanout-${path}-${n}.heapsnapshot`);
+      printHeapDiff(ctx.heapIdle, await heapSummary(file), n);
+      console.log(`  heap snapshot written to ${file.replace(ROOT + '/', '')}`);
+    }
     // Each edge of the window: a full GC first (outside the window), then the server's
     // counters and the request to the viewer process in the same tick, so both count the
     // same packets (up to those in flight, which cancel out between the two edges).
@@ -709,6 +717,7 @@ try {
       `machine busy ${baseline.machineBusyPct?.toFixed(1)} %`,
   );
   ctx.baseline = baseline;
+  if (HEAP) ctx.heapIdle = await heapSummary(join(RESULTS, 'fanout-idle.heapsnapshot'));
 
   if (PATHS.includes('janus')) {
     const { janus, feed } = await startJanusSide();

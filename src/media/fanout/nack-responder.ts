@@ -5,8 +5,12 @@ import { absSendTime, ntpNow, PacketHistory, SharedPacket } from './shared-packe
 import { OUT_HEAD } from './srtp';
 import type { SenderInternals } from './werift-internals';
 
-/** Per-viewer map from its sequence numbers to the source history (NACK lookups). */
-const SENT_SLOTS = 1024;
+/**
+ * Per-viewer map from its sequence numbers to the source history (NACK lookups): 512 packets,
+ * about 4 s at 1 Mbps, far longer than a browser keeps asking (libwebrtc gives up on a
+ * packet after about a second).
+ */
+const SENT_SLOTS = 512;
 /** A packet is resent at most once in 1.5 round trips, within these bounds (ms). */
 const RESEND_WINDOW_MS = 50;
 const RESEND_WINDOW_MAX_MS = 250;
@@ -28,11 +32,15 @@ export interface NackStats {
  */
 export class NackResponder {
   private history?: PacketHistory;
+  /** Each slot's sequence number (-1: none yet), history index, timestamp, last resend (ms). */
   private readonly sentSeq = new Int32Array(SENT_SLOTS).fill(-1);
   private readonly sentIndex = new Int32Array(SENT_SLOTS);
   private readonly sentTs = new Uint32Array(SENT_SLOTS);
-  /** When each slot was last resent (ms): a repeated NACK within the window is not answered. */
-  private readonly resentAt = new Float64Array(SENT_SLOTS);
+  /**
+   * When each slot was last resent, in whole ms of `performance.now()` (fits 24 days): a
+   * repeated NACK within the window is not answered.
+   */
+  private readonly resentAt = new Int32Array(SENT_SLOTS).fill(-0x80000000);
 
   constructor(
     private readonly s: SenderInternals,
@@ -57,7 +65,7 @@ export class NackResponder {
     // is dropped by the receiver's SRTP replay check (and logged as an error); so, like
     // libwebrtc, a packet is resent at most once per round trip, and at least RESEND_WINDOW_MS
     // apart (a loaded server may answer later than the browser's next NACK, ~100 ms).
-    const now = performance.now();
+    const now = performance.now() | 0;
     const rtt = this.s.rtt;
     const window = Math.min(RESEND_WINDOW_MAX_MS, Math.max(RESEND_WINDOW_MS, rtt ? rtt * 1500 : 0));
     for (const seq of lost) {
@@ -65,7 +73,7 @@ export class NackResponder {
       if (this.sentSeq[at] !== seq) continue;
       const shared = this.history.get(this.sentIndex[at]);
       if (!shared) continue;
-      if (now - this.resentAt[at] < window) {
+      if (this.resentAt[at] !== -0x80000000 && now - this.resentAt[at] < window) {
         this.stats.nackIgnored++;
         continue;
       }
