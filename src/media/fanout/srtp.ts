@@ -106,6 +106,9 @@ class AesCmProtector implements SrtpProtector {
   private keystream?: Int32Array;
   private batchSsrc = -1;
   private batchStart = -1;
+  /** The inner hash's input, [ipad, header, payload, ROC]: a view cached by buffer and length. */
+  private macOf?: Buffer;
+  private macView: Buffer = Buffer.alloc(0);
 
   constructor(keys: SrtpSessionKeys) {
     if (!keys.authKey) throw new Error('AES-CM needs an authentication key');
@@ -157,7 +160,12 @@ class AesCmProtector implements SrtpProtector {
   private authenticate(out: Buffer, packetLength: number, index: number): number {
     const end = OUT_HEAD + packetLength;
     out.writeUInt32BE(Math.floor(index / 0x10000), end);
-    const inner = hash('sha1', out.subarray(0, end + 4), 'buffer');
+    // Most packets are full size: the same view serves them all (one Buffer less per packet).
+    if (this.macOf !== out || this.macView.length !== end + 4) {
+      this.macOf = out;
+      this.macView = out.subarray(0, end + 4);
+    }
+    const inner = hash('sha1', this.macView, 'buffer');
     inner.copy(this.outer, 64);
     const tag = hash('sha1', this.outer, 'buffer');
     tag.copy(out, end, 0, 10);
