@@ -6,7 +6,7 @@
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
- *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
@@ -42,6 +42,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { heapSummary, printHeapDiff, printSummary, startProfile } from './fanout-profile.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -58,7 +59,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -79,6 +80,12 @@ const LIGHT = (args.viewers ?? 'light') === 'light';
 if (!['light', 'werift'].includes(args.viewers ?? 'light')) usage('--viewers must be light or werift');
 const FULL_EVERY = num(args['full-every'] ?? '10', 'full-every', 1);
 const SRTP = args.srtp ?? 'default';
+// --profile: a CPU profile of this process's main thread over each window of this service
+// (not Janus's), written to .bench-results/fanout-<path>-<n>.cpuprofile and summarised.
+const PROFILE = args.profile === 'true';
+// --heap: heap snapshots of this process with no viewer and after each ramp of this service,
+// written to .bench-results/ and compared (what each viewer holds, by constructor).
+const HEAP = args.heap === 'true';
 if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
 const pinDefault = (core) => (cpus().length >= 2 ? core : 'none');
 const SERVER_CPU = args['server-cpu'] ?? pinDefault('0');
@@ -94,7 +101,7 @@ function usage(msg) {
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
       ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
-      ` [--srtp=default|cm|gcm]`,
+      ` [--srtp=default|cm|gcm] [--profile] [--heap]`,
   );
   process.exit(2);
 }
@@ -228,6 +235,34 @@ async function waitUntil(what, cond, timeoutMs) {
 }
 
 /** Whole-machine CPU counters (jiffies) from /proc/stat; undefined off Linux. */
+/** The lean senders' counters summed over the open sessions (the lean path's own view). */
+function leanTotals(sessions) {
+  const t = { sent: 0, dropped: 0, queued: 0, sendErrors: 0, nacked: 0, retransmitted: 0 };
+  for (const s of sessions.list()) {
+    const l = s.leanStats;
+    if (l) for (const k of Object.keys(t)) t[k] += l[k] ?? 0;
+  }
+  return t;
+}
+
+/** Datagrams dropped by full receive buffers, every UDP socket of the machine (last column). */
+function udpDrops() {
+  let n = 0;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 12) n += Number(cols[cols.length - 1]) || 0;
+    }
+  }
+  return n;
+}
+
 function machineCpu() {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -419,13 +454,21 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     if (ready.receiving === 0) throw new Error('no viewer is receiving');
 
     await sleep((warmup ? 1 : SETTLE_S) * 1000);
+    if (HEAP && !warmup && !janus && ctx.heapIdle) {
+      const file = join(RESULTS, `fanout-${path}-${n}.heapsnapshot`);
+      printHeapDiff(ctx.heapIdle, await heapSummary(file), n);
+      console.log(`  heap snapshot written to ${file.replace(ROOT + '/', '')}`);
+    }
     // Each edge of the window: a full GC first (outside the window), then the server's
     // counters and the request to the viewer process in the same tick, so both count the
     // same packets (up to those in flight, which cancel out between the two edges).
     const a = collect('start', undefined, janus);
     const src0 = counters(source);
     const m0 = await viewers.request({ cmd: 'mark', id: 0 }, (m) => m.type === 'mark' && m.id === 0, 30_000, 'mark 0');
+    const lean0 = janus ? undefined : leanTotals(sessions);
+    const drops0 = udpDrops();
     eld.reset();
+    const profiler = PROFILE && !warmup && !janus ? await startProfile() : undefined;
     await sleep((warmup ? 2 : WINDOW_S) * 1000);
     let mark1;
     const b = collect(
@@ -438,6 +481,21 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     );
     const src1 = b.extra;
     const m1 = await mark1;
+    const dropsInWindow = udpDrops() - drops0;
+    if (lean0) {
+      const l = leanTotals(sessions);
+      const dl = Object.fromEntries(Object.keys(l).map((k) => [k, l[k] - (lean0[k] ?? 0)]));
+      console.log(
+        `  lean path in the window: sent ${dl.sent}, not sent (no consent/not ready) ${dl.dropped}, queued by libuv ${dl.queued}, ` +
+          `send errors ${dl.sendErrors}, NACKed ${dl.nacked}, retransmitted ${dl.retransmitted}`,
+      );
+    }
+    console.log(`  UDP receive-buffer drops on the machine in the window (/proc/net/udp, every process): ${dropsInWindow}`);
+    if (profiler) {
+      const file = join(RESULTS, `fanout-${path}-${n}.cpuprofile`);
+      printSummary(await profiler.stop(file));
+      console.log(`  profile written to ${file.replace(ROOT + '/', '')} (the profiler's own cost is in the figures below)`);
+    }
     const d = serverDelta(a, b, src0, src1);
     const lagP99 = eld.percentile(99) / 1e6;
 
@@ -659,6 +717,7 @@ try {
       `machine busy ${baseline.machineBusyPct?.toFixed(1)} %`,
   );
   ctx.baseline = baseline;
+  if (HEAP) ctx.heapIdle = await heapSummary(join(RESULTS, 'fanout-idle.heapsnapshot'));
 
   if (PATHS.includes('janus')) {
     const { janus, feed } = await startJanusSide();

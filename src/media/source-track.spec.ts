@@ -1,6 +1,7 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import { ManualSource } from './sources/testing/manual-source';
 import { SourceTrack } from './source-track';
+import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 
 function packet(seq: number, ts: number): RtpPacket {
   return new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: ts, payloadType: 96 }), Buffer.from([seq & 0xff]));
@@ -35,6 +36,37 @@ describe('SourceTrack', () => {
     for (let i = 1; i < ts.length; i++) expect(ts[i]).toBeGreaterThanOrEqual(ts[i - 1]);
     // The shared packet is left as the source sent it (other viewers see the original).
     expect(next.header.sequenceNumber).toBe(103);
+  });
+
+  it('a numbered sink (the lean path) gets the same numbers as arguments, the header untouched', () => {
+    const viaHeader: Array<[number, number]> = [];
+    const viaArgs: Array<[number, number]> = [];
+    const headers: Array<[number, number]> = [];
+    const plain = new SourceTrack('s', (p) => viaHeader.push([p.header.sequenceNumber, p.header.timestamp]));
+    const numbered = new SourceTrack(
+      's',
+      Object.assign(
+        (p: RtpPacket, _shared?: SharedPacket, seq?: number, ts?: number) => {
+          viaArgs.push([seq!, ts!]);
+          headers.push([p.header.sequenceNumber, p.header.timestamp]);
+        },
+        { takesNumbers: true as const },
+      ),
+    );
+    const history = new PacketHistory(16);
+    const gop = [packet(100, 3000), packet(101, 6000), packet(102, 9000)];
+    const shared = new Map(gop.map((p) => [p, history.push(p)]));
+    const next = packet(103, 12000);
+    shared.set(next, history.push(next));
+    for (const t of [plain, numbered]) {
+      for (const p of gop) t.deliver(p, () => gop, shared.get(p), (q) => shared.get(q));
+      t.scheduleReplay();
+      t.deliver(next, () => [...gop, next], shared.get(next), (q) => shared.get(q));
+    }
+    expect(viaArgs).toEqual(viaHeader);
+    expect(viaArgs.map(([s]) => s)).toEqual([100, 101, 102, 103, 104, 105, 106]);
+    // The numbered sink saw the source's own header every time.
+    expect(headers.map(([s]) => s)).toEqual([100, 101, 102, 100, 101, 102, 103]);
   });
 });
 

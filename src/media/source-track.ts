@@ -8,7 +8,14 @@ import { SEQ_MOD, TS_MOD, tsDiff } from './rtp-numbers';
  * source's once-per-packet preparation for the lean send path (same payload, the source's
  * numbers; the packet's header carries this viewer's sequence number and timestamp).
  */
-export type MediaSink = (packet: RtpPacket, shared?: SharedPacket) => void;
+export type MediaSink = (packet: RtpPacket, shared?: SharedPacket, seq?: number, timestamp?: number) => void;
+
+/**
+ * A sink that reads this viewer's sequence number and timestamp from its arguments (the lean
+ * send path) whenever `shared` is given: the track then leaves the shared packet's header
+ * alone instead of rewriting and restoring it for each viewer.
+ */
+export type NumberedSink = MediaSink & { readonly takesNumbers: true };
 
 /** How a track finds the shared preparation of a cached (replayed) packet. */
 export type SharedLookup = (packet: RtpPacket) => SharedPacket | undefined;
@@ -46,6 +53,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private lastInTs?: number;
   private replayPending = false;
   private lastPictureLossAt = -Infinity;
+  private readonly takesNumbers: boolean;
 
   constructor(
     readonly sourceId: string,
@@ -53,6 +61,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     readonly sink: MediaSink,
   ) {
     super();
+    this.takesNumbers = (sink as Partial<NumberedSink>).takesNumbers === true;
   }
 
   get ended(): boolean {
@@ -139,13 +148,17 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     const ts = h.timestamp;
     const outSeq = (seq + seqOffset) & 0xffff;
     const outTs = (ts + tsOffset) >>> 0;
-    h.sequenceNumber = outSeq;
-    h.timestamp = outTs;
-    try {
-      this.sink(packet, shared);
-    } finally {
-      h.sequenceNumber = seq;
-      h.timestamp = ts;
+    if (shared && this.takesNumbers) {
+      this.sink(packet, shared, outSeq, outTs);
+    } else {
+      h.sequenceNumber = outSeq;
+      h.timestamp = outTs;
+      try {
+        this.sink(packet, shared, outSeq, outTs);
+      } finally {
+        h.sequenceNumber = seq;
+        h.timestamp = ts;
+      }
     }
     if (this.lastOutSeq === undefined || ((outSeq - this.lastOutSeq) & 0xffff) < 0x8000) this.lastOutSeq = outSeq;
     if (this.lastOutTs === undefined || tsDiff(outTs, this.lastOutTs) > 0) this.lastOutTs = outTs;

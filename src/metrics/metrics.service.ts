@@ -4,7 +4,7 @@ import { MediaSource } from '../media/media-source';
 import { MediaSourceRegistry } from '../media/source-registry';
 import type { ErrorCode, SessionStateEvent } from '../protocol';
 import { SessionService } from '../session/session.service';
-import type { SenderCounters, SessionSummary } from '../session/session-view';
+import type { LeanCounters, SenderCounters, SessionSummary } from '../session/session-view';
 import { MetricsOptions } from './metrics.options';
 import { transportOf } from './session-stats';
 
@@ -49,6 +49,8 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
   private readonly retransmits: Counter<'source'>;
   private readonly plis: Counter<'source' | 'outcome'>;
   private readonly replays: Counter<'source'>;
+  private readonly leanEvents: Counter<'source' | 'event'>;
+  private readonly seenLean = new Map<string, LeanCounters>();
   private readonly firstPacket: Histogram;
 
   constructor(
@@ -134,6 +136,12 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
       labelNames: ['source', 'outcome'],
       registers,
     });
+    this.leanEvents = new Counter({
+      name: 'streaming_lean_send_events_total',
+      help: 'Lean send path: packets not sent (no consent or DTLS), sends queued by the kernel, send errors, NACKs not answered (within the resend window)',
+      labelNames: ['source', 'event'],
+      registers,
+    });
     this.replays = new Counter({ name: 'streaming_keyframe_replays_total', help: 'Cached keyframes resent to a viewer after its PLI', labelNames: ['source'], registers });
     this.firstPacket = new Histogram({
       name: 'streaming_time_to_first_packet_seconds',
@@ -209,6 +217,7 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     this.pending.delete(e.sessionId);
     this.seen.delete(e.sessionId);
     this.seenPictureLoss.delete(e.sessionId);
+    this.seenLean.delete(e.sessionId);
   }
 
   private checkFirstPackets(): void {
@@ -254,6 +263,18 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
     }
     if (pl.replay > was.replay) this.replays.inc(source, pl.replay - was.replay);
     this.seenPictureLoss.set(session.id, { ...pl });
+    if (session.lean) this.collectLean(session.id, source.source, session.lean);
+  }
+
+  private collectLean(id: string, source: string, now: LeanCounters): void {
+    const was = this.seenLean.get(id) ?? { notSent: 0, queued: 0, sendErrors: 0, nackIgnored: 0 };
+    const events: Record<keyof LeanCounters, string> = { notSent: 'not_sent', queued: 'queued', sendErrors: 'send_error', nackIgnored: 'nack_ignored' };
+    for (const k of Object.keys(events) as (keyof LeanCounters)[]) {
+      // A new feed (video resumed) starts its counters at 0 again.
+      const delta = now[k] >= was[k] ? now[k] - was[k] : now[k];
+      if (delta > 0) this.leanEvents.inc({ source, event: events[k] }, delta);
+    }
+    this.seenLean.set(id, { ...now });
   }
 
   private sampleInput(): void {

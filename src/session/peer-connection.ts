@@ -11,12 +11,28 @@ export function createPeerConnection(options: SessionOptions, codec: RTCRtpCodec
   return new RTCPeerConnection({
     ...weriftIceConfig(options),
     ...(certificate ? { dtls: {}, certificates: [certificate as never] } : {}),
-    codecs: { audio: [], video: [codec] },
+    // RTX (RFC 4588) beside the codec: negotiated when the browser offers it (Chromium does),
+    // so NACKed packets go back on their own SSRC and never trip the receiver's SRTP replay check.
+    codecs: { audio: [], video: [codec, rtxFor(codec)] },
     headerExtensions: {
       audio: [],
       // Give the browser's bandwidth estimator the data it needs.
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },
+  });
+}
+
+/**
+ * The RTX codec for `codec`. Without a payload type werift numbers both (96 + position) and
+ * sets `apt` to the one before, which is `codec`; when answering, it takes the offer's RTX
+ * whose `apt` is the offered codec's.
+ */
+export function rtxFor(codec: RTCRtpCodecParameters): RTCRtpCodecParameters {
+  const pt = codec.payloadType;
+  return new RTCRtpCodecParameters({
+    mimeType: 'video/rtx',
+    clockRate: codec.clockRate,
+    ...(pt === undefined ? {} : { payloadType: pt === 127 ? 126 : pt + 1, parameters: `apt=${pt}` }),
   });
 }
 

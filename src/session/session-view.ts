@@ -20,6 +20,17 @@ export interface SenderCounters {
   retransmits: number;
 }
 
+/** What only the lean send path counts (werift's sender fields count packets, bytes, NACKs, resends). */
+export interface LeanCounters {
+  /** Packets not sent: DTLS not ready or no ICE consent. */
+  notSent: number;
+  /** Datagrams the kernel could not take at once (libuv queued them). */
+  queued: number;
+  sendErrors: number;
+  /** NACKed packets not resent (asked again within the resend window). */
+  nackIgnored: number;
+}
+
 /**
  * A session as code outside src/session sees it (cluster, metrics, admin, WHEP): plain
  * values read now, no werift object. The session itself stays inside the service.
@@ -35,6 +46,8 @@ export interface SessionSummary {
   remote?: string;
   /** werift's counters of each sender the session has had, in transceiver order (stopped ones included). */
   senders: SenderCounters[];
+  /** The lean send path's own counters of the current (or last) video feed; absent on werift's path. */
+  lean?: LeanCounters;
   pictureLoss: { source: number; replay: number; limited: number; ended: number };
 }
 
@@ -79,6 +92,7 @@ export function summaryOf(session: Session): SessionSummary {
     connection: pc.connectionState,
     ...remoteOf(session),
     senders: pc.getTransceivers().map((t) => senderCounters(t.sender)),
+    ...leanOf(session),
     pictureLoss: { ...session.pictureLoss },
   };
 }
@@ -129,4 +143,9 @@ export function safeEmit(events: EventEmitter, log: Logger, event: string, args:
       log.error(`a '${event}' listener threw: ${(err as Error)?.stack ?? String(err)}`);
     }
   }
+}
+
+function leanOf(session: Session): { lean?: LeanCounters } {
+  const l = session.leanStats;
+  return l ? { lean: { notSent: l.dropped, queued: l.queued, sendErrors: l.sendErrors, nackIgnored: l.nackIgnored } } : {};
 }

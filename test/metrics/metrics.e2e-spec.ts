@@ -132,6 +132,7 @@ describe('Prometheus metrics', () => {
       'streaming_rtp_retransmitted_packets_total',
       'streaming_plis_received_total',
       'streaming_keyframe_replays_total',
+      'streaming_lean_send_events_total',
       'streaming_time_to_first_packet_seconds',
       'streaming_source_state',
       'streaming_source_input_bitrate_bps',

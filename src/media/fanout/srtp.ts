@@ -74,6 +74,14 @@ export function createProtector(keys: SrtpSessionKeys): SrtpProtector {
 const KEYSTREAM_BATCH = 8;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+let scratch = new Int32Array(0);
+
+/** The thread's counter-block scratch, exactly `words` long (a view of a buffer grown as needed). */
+function counterScratch(words: number): Int32Array {
+  if (scratch.buffer.byteLength < words * 4) scratch = new Int32Array(words);
+  return scratch.length === words ? scratch : new Int32Array(scratch.buffer, 0, words);
+}
+
 function bswap32(v: number): number {
   return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
 }
@@ -95,10 +103,12 @@ class AesCmProtector implements SrtpProtector {
   private readonly ivScratch = Buffer.alloc(16);
   /** Counter blocks per packet in a batch (grown when a payload needs more). */
   private blocks = 76;
-  private counters?: Int32Array;
   private keystream?: Int32Array;
   private batchSsrc = -1;
   private batchStart = -1;
+  /** The inner hash's input, [ipad, header, payload, ROC]: a view cached by buffer and length. */
+  private macOf?: Buffer;
+  private macView: Buffer = Buffer.alloc(0);
 
   constructor(keys: SrtpSessionKeys) {
     if (!keys.authKey) throw new Error('AES-CM needs an authentication key');
@@ -150,7 +160,12 @@ class AesCmProtector implements SrtpProtector {
   private authenticate(out: Buffer, packetLength: number, index: number): number {
     const end = OUT_HEAD + packetLength;
     out.writeUInt32BE(Math.floor(index / 0x10000), end);
-    const inner = hash('sha1', out.subarray(0, end + 4), 'buffer');
+    // Most packets are full size: the same view serves them all (one Buffer less per packet).
+    if (this.macOf !== out || this.macView.length !== end + 4) {
+      this.macOf = out;
+      this.macView = out.subarray(0, end + 4);
+    }
+    const inner = hash('sha1', this.macView, 'buffer');
     inner.copy(this.outer, 64);
     const tag = hash('sha1', this.outer, 'buffer');
     tag.copy(out, end, 0, 10);
@@ -164,8 +179,8 @@ class AesCmProtector implements SrtpProtector {
     }
     // An older index (a retransmission) takes the per-packet path and keeps the batch.
     if (ssrc === this.batchSsrc && index < this.batchStart) return undefined;
-    this.fillCounters(ssrc, index);
-    const ks = this.ecb.update(new Uint8Array(this.counters!.buffer, this.counters!.byteOffset, this.counters!.byteLength));
+    const c = this.fillCounters(ssrc, index);
+    const ks = this.ecb.update(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
     this.keystream =
       (ks.byteOffset & 3) === 0
         ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >> 2)
@@ -173,24 +188,18 @@ class AesCmProtector implements SrtpProtector {
     return this.keystream;
   }
 
-  private fillCounters(ssrc: number, start: number): void {
+  /**
+   * The counter blocks of `KEYSTREAM_BATCH` packets from `start`, in a scratch array shared by
+   * every protector of the thread (the ECB call reads it at once; not one 9.7 KB array per viewer).
+   */
+  private fillCounters(ssrc: number, start: number): Int32Array {
     const perPacket = this.blocks * 4;
-    if (!this.counters || this.counters.length !== perPacket * KEYSTREAM_BATCH) {
-      this.counters = new Int32Array(perPacket * KEYSTREAM_BATCH);
-      this.batchSsrc = -1;
-    }
-    const c = this.counters;
+    const c = counterScratch(perPacket * KEYSTREAM_BATCH);
     const s = this.salt;
-    if (ssrc !== this.batchSsrc) {
-      // Words 0 and 1 of every block: salt, and salt XOR SSRC; constant for the SSRC.
-      const w0 = bswap32(s.readUInt32BE(0));
-      const w1 = bswap32((s.readUInt32BE(4) ^ ssrc) >>> 0);
-      for (let b = 0; b < c.length; b += 4) {
-        c[b] = w0;
-        c[b + 1] = w1;
-      }
-      this.batchSsrc = ssrc;
-    }
+    // Words 0 and 1 of every block: salt, and salt XOR SSRC.
+    const w0 = bswap32(s.readUInt32BE(0));
+    const w1 = bswap32((s.readUInt32BE(4) ^ ssrc) >>> 0);
+    this.batchSsrc = ssrc;
     const s8 = s.readUInt32BE(8);
     for (let k = 0; k < KEYSTREAM_BATCH; k++) {
       const index = start + k;
@@ -200,11 +209,14 @@ class AesCmProtector implements SrtpProtector {
       const base = k * perPacket;
       for (let j = 0; j < this.blocks; j++) {
         const b = base + j * 4;
+        c[b] = w0;
+        c[b + 1] = w1;
         c[b + 2] = w2;
         c[b + 3] = w3 | ((j >> 8) << 16) | ((j & 0xff) << 24);
       }
     }
     this.batchStart = start;
+    return c;
   }
 
   /** Makes room for payloads of `bytes` in the batch (a source with a larger MTU). */
@@ -212,7 +224,6 @@ class AesCmProtector implements SrtpProtector {
     const blocks = Math.ceil(bytes / 16);
     if (blocks > this.blocks) {
       this.blocks = blocks;
-      this.counters = undefined;
       this.keystream = undefined;
       this.batchSsrc = -1;
     }

@@ -1,0 +1,115 @@
+import type { Socket } from 'node:dgram';
+import { buildHeader, HeaderTemplate } from './header-template';
+import { createProtector, RolloverCounter, SrtpProtector } from './srtp';
+import type { DtlsInternals, PairInternals, SenderInternals, SrtpInternals } from './werift-internals';
+
+const NO_TEMPLATE: HeaderTemplate = { header: Buffer.alloc(0), absAt: -1, twccAt: -1 };
+
+/**
+ * What one viewer's lean path sends with, read from werift's sender and its transports:
+ * keys (and the SRTP protector made from them), rollover counters, the nominated ICE pair
+ * and its socket, payload types, SSRC and the header template. `sync()` compares what it
+ * was read from by identity before each packet, so a renegotiation (payload type, extension
+ * ids, mid), an ICE restart (the nominated pair) or a DTLS re-key (a new
+ * `dtlsTransport.srtp`) is picked up at the next packet.
+ */
+export class SenderConfig {
+  /** Configurations read (first one, renegotiation, ICE restart, DTLS re-key). */
+  reconfigurations = 0;
+
+  // What the current configuration was read from.
+  dtls?: DtlsInternals;
+  private srtp?: SrtpInternals;
+  pair?: PairInternals;
+  private connection?: DtlsInternals['iceTransport']['connection'];
+  pt = -1;
+  private exts?: SenderInternals['headerExtensions'];
+  ssrc = -1;
+  private mid?: string;
+  rtxPt?: number;
+
+  // Derived from it.
+  protector?: SrtpProtector;
+  mediaRoc = new RolloverCounter();
+  rtxRoc = new RolloverCounter();
+  template: HeaderTemplate = NO_TEMPLATE;
+  socket?: Socket;
+  transport?: { closed?: boolean };
+  host = '';
+  port = 0;
+  /** Increases with every configuration (output buffers stamped with an older one are re-stamped). */
+  generation = 0;
+
+  constructor(private readonly s: SenderInternals) {}
+
+  /** Whether werift's sender can send now; re-reads its configuration when it changed. */
+  sync(): boolean {
+    const s = this.s;
+    const dtls = s.dtlsTransport;
+    if (s.stopped || !s.codec || !dtls || dtls.state !== 'connected') return false;
+    const srtp = dtls.srtp;
+    // The ICE connection object stays the same for a transport (an ICE restart keeps it).
+    const pair = (dtls === this.dtls ? this.connection! : dtls.iceTransport.connection).nominated;
+    if (!srtp || !pair) return false;
+    if (
+      dtls !== this.dtls ||
+      srtp !== this.srtp ||
+      pair !== this.pair ||
+      s.codec.payloadType !== this.pt ||
+      s.headerExtensions !== this.exts ||
+      s.ssrc !== this.ssrc ||
+      s.mid !== this.mid ||
+      s.rtxPayloadType !== this.rtxPt
+    ) {
+      this.configure(dtls, srtp, pair);
+    }
+    return this.protector !== undefined;
+  }
+
+  /** `sync()` and ICE consent (RFC 7675): whether a packet may go out now. */
+  canSend(): boolean {
+    return this.sync() && this.connection!.canSendApplicationData();
+  }
+
+  /** Drops what holds keys and the socket. */
+  clear(): void {
+    this.socket = undefined;
+    this.protector = undefined;
+  }
+
+  private configure(dtls: DtlsInternals, srtp: SrtpInternals, pair: PairInternals): void {
+    const s = this.s;
+    this.reconfigurations++;
+    if (srtp !== this.srtp || dtls !== this.dtls) {
+      // New keys: a new SRTP context at the receiver too, so the rollover counters restart.
+      const c = srtp.localContext;
+      try {
+        this.protector = createProtector({
+          profile: c.profile,
+          key: c.srtpSessionKey,
+          salt: c.srtpSessionSalt,
+          authKey: c.srtpSessionAuthTag,
+        });
+      } catch {
+        this.protector = undefined;
+      }
+      this.mediaRoc = new RolloverCounter();
+      this.rtxRoc = new RolloverCounter();
+    }
+    this.dtls = dtls;
+    this.connection = dtls.iceTransport.connection;
+    this.srtp = srtp;
+    this.pair = pair;
+    this.pt = s.codec!.payloadType;
+    this.exts = s.headerExtensions;
+    this.ssrc = s.ssrc;
+    this.mid = s.mid;
+    this.rtxPt = s.rtxPayloadType;
+    const udp = pair.protocol.type === 'stun' ? pair.protocol.transport : undefined;
+    this.transport = udp;
+    this.socket = udp?.socket;
+    [this.host, this.port] = pair.remoteAddr;
+    this.template = buildHeader(this.ssrc, this.pt, this.exts, this.mid);
+    this.generation++;
+  }
+}
