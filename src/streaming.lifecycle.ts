@@ -1,5 +1,6 @@
 import { Controller, Get, Injectable, Logger, OnModuleDestroy, ServiceUnavailableException } from '@nestjs/common';
 import { SessionService } from './session/session.service';
+import type { MediaWorkerStatus } from './workers/worker-pool';
 
 /**
  * Liveness, readiness and the first step of a graceful shutdown. When the application
@@ -14,9 +15,10 @@ export class StreamingLifecycle implements OnModuleDestroy {
 
   constructor(private readonly sessions: SessionService) {}
 
-  /** Accepting sessions (false while draining and after). */
+  /** Accepting sessions (false while draining and after, and while no media worker runs). */
   get ready(): boolean {
-    return this.sessions.isAccepting;
+    const workers = this.sessions.mediaWorkers();
+    return this.sessions.isAccepting && (workers.length === 0 || workers.some((w) => w.ready));
   }
 
   /** Refuses new sessions (CAPACITY_EXCEEDED) and closes the open ones. Idempotent. */
@@ -32,8 +34,10 @@ export class StreamingLifecycle implements OnModuleDestroy {
 }
 
 export interface ReadinessBody {
-  status: 'ready' | 'draining';
+  status: 'ready' | 'draining' | 'no-media-worker';
   sessions: number;
+  /** With media workers: each one's state. */
+  mediaWorkers?: MediaWorkerStatus[];
 }
 
 /** `GET /health/live`: the process answers. `GET /health/ready`: it accepts sessions (503 while draining). */
@@ -51,9 +55,12 @@ export class StreamingHealthController {
 
   @Get('ready')
   ready(): ReadinessBody {
+    const workers = this.sessions.mediaWorkers();
+    const extra = workers.length ? { mediaWorkers: workers } : {};
     if (!this.lifecycle.ready) {
-      throw new ServiceUnavailableException({ status: 'draining', sessions: this.sessions.count } satisfies ReadinessBody);
+      const status = this.sessions.isAccepting ? 'no-media-worker' : 'draining';
+      throw new ServiceUnavailableException({ status, sessions: this.sessions.count, ...extra } satisfies ReadinessBody);
     }
-    return { status: 'ready', sessions: this.sessions.count };
+    return { status: 'ready', sessions: this.sessions.count, ...extra };
   }
 }

@@ -11,7 +11,7 @@ import { WeriftViewer, ok, request } from './helpers/werift-viewer';
  * dies (only its sessions end, with media-worker-failed; a new worker takes new sessions).
  */
 describe('media workers (mediaWorkers: 2)', () => {
-  const fx = appPerTest<WeriftViewer>({ session: { mediaWorkers: 2, maxSessions: 3 } });
+  const fx = appPerTest<WeriftViewer>({ session: { mediaWorkers: 2, maxSessions: 3 }, streaming: { metrics: { enabled: true } } });
   const sessions = () => fx.t.app.get(SessionService);
 
   async function viewer(mode: 'client' | 'server' = 'client'): Promise<WeriftViewer> {
@@ -56,6 +56,8 @@ describe('media workers (mediaWorkers: 2)', () => {
     // Summaries carry the worker's counters.
     await until('summaries show packets sent', () => sessions().summaries().every((s) => (s.senders[0]?.packets ?? 0) > 0));
     expect(sessions().summaries().map((s) => s.connection)).toEqual(['connected', 'connected']);
+    // Viewers of the source counted over both workers.
+    expect(sessions().listSources()[0].viewers).toBe(2);
   });
 
   it('stop-video keeps the data channel; resume brings a keyframe at once; close releases the sockets', async () => {
@@ -109,6 +111,13 @@ describe('media workers (mediaWorkers: 2)', () => {
       expect((await a.waitForState('closed')).reason).toBe('media-worker-failed');
       await until('the worker is back', () => sessions().mediaWorkers()[wa].ready, 15_000);
       expect(sessions().mediaWorkers()[wa].restarts).toBe(1);
+      // Readiness and the metrics see every worker.
+      const ready = (await (await fetch(`${fx.t.url}/health/ready`)).json()) as { mediaWorkers: { index: number; restarts: number }[] };
+      expect(ready.mediaWorkers.map((w) => w.restarts).sort()).toEqual([0, 1]);
+      const metrics = await (await fetch(`${fx.t.url}/metrics`)).text();
+      expect(metrics).toContain(`streaming_media_worker_restarts{worker="${wa}"} 1`);
+      expect(metrics).toMatch(/streaming_media_worker_up\{worker="0"\} 1/);
+      expect(metrics).toMatch(/streaming_media_worker_up\{worker="1"\} 1/);
       await b.waitForPackets(b.packets + 50);
       clearInterval(watch);
       expect(gap).toBeLessThan(1000);

@@ -215,7 +215,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
    * Adds a tap (see `PublishTap`): the cached group of pictures is handed to it first (its
    * first packet flagged as the keyframe start), then every packet published. Returns the remover.
    */
-  tap(tap: PublishTap): () => void {
+  addPublishTap(tap: PublishTap): () => void {
     this.cache.snapshot().forEach((packet, i) => tap.packet(packet, i === 0));
     this.taps.add(tap);
     return () => this.taps.delete(tap);

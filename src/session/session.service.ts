@@ -242,7 +242,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
 
   /** `{ id, kind, codec, state, viewers }` of every media source (`sources:list`). */
   listSources(): SourceInfo[] {
-    return this.registry ? this.registry.list() : [this.source.info()];
+    const list = this.registry ? this.registry.list() : [this.source.info()];
+    return this.workers ? list.map((info) => ({ ...info, viewers: this.workers!.feedsOf(info.id) })) : list;
+  }
+
+  /** Viewers a source feeds now, on this thread or in the media workers. */
+  viewersOf(source: MediaSource): number {
+    return this.workers ? this.workers.feedsOf(source.id) : source.viewers;
   }
 
   /**
@@ -294,6 +300,14 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     const s = this.sessions.get(sessionId);
     if (!s || s.closed) throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
     await this.stopVideo(s.ownerId, sessionId, reason);
+  }
+
+  /**
+   * With media workers: the sessions' summaries brought up to date (each worker sends its
+   * sessions' counters at once; otherwise they are at most 250 ms old). For a metrics scrape.
+   */
+  async refresh(): Promise<void> {
+    await this.workers?.refresh();
   }
 
   /** The media workers (empty in single-thread mode): readiness, sessions, restarts. */

@@ -52,6 +52,8 @@ export type ToWorker =
   | { t: 'close'; sessionId: string; reason: string }
   | { t: 'send'; sessionId: string; data: string | Uint8Array }
   | { t: 'shutdown' }
+  /** Send every session's snapshot now, then `snapshots-done`. */
+  | { t: 'snapshots'; reqId: number }
   /** Tests only: make the worker die (`exit`: process.exit in the worker; `throw`: an uncaught error). */
   | { t: 'crash'; how: 'exit' | 'throw' };
 
@@ -88,6 +90,7 @@ export type FromWorker =
   | { t: 'demand'; sourceId: string; delta: 1 | -1 }
   | { t: 'keyframe'; sourceId: string }
   | { t: 'filter'; address: string }
+  | { t: 'snapshots-done'; reqId: number }
   | { t: 'shutdown-done' };
 
 /** The filter call's shared cell: [state (0 asked, 1 answered), result (1 pass)]. */

@@ -6,10 +6,9 @@ describe('leastLoaded', () => {
     expect(leastLoaded([{ ready: true, sessions: 0 }, { ready: true, sessions: 0 }])).toBe(0);
   });
 
-  it('skips workers that are not ready or have no ports, and answers -1 when none is usable', () => {
+  it('skips workers that are not ready (restarting), and answers -1 when none is', () => {
     expect(leastLoaded([{ ready: false, sessions: 0 }, { ready: true, sessions: 5 }])).toBe(1);
-    expect(leastLoaded([{ ready: true, sessions: 0, noPorts: true }, { ready: true, sessions: 9 }])).toBe(1);
-    expect(leastLoaded([{ ready: false, sessions: 0 }, { ready: true, sessions: 0, noPorts: true }])).toBe(-1);
+    expect(leastLoaded([{ ready: false, sessions: 0 }, { ready: false, sessions: 0 }])).toBe(-1);
     expect(leastLoaded([])).toBe(-1);
   });
 });
@@ -20,8 +19,10 @@ describe('splitPortRange', () => {
     expect(splitPortRange([10000, 10010], 3)).toEqual([[10000, 10003], [10004, 10007], [10008, 10010]]);
   });
 
-  it('leaves a worker without ports when there are fewer ports than workers', () => {
-    expect(splitPortRange([5000, 5000], 2)).toEqual([[5000, 5000], undefined]);
+  it('gives every worker the whole range when it has fewer than two ports per worker (werift refuses a one-port range)', () => {
+    expect(splitPortRange([5000, 5001], 2)).toEqual([[5000, 5001], [5000, 5001]]);
+    expect(splitPortRange([5000, 5002], 2)).toEqual([[5000, 5002], [5000, 5002]]);
+    expect(splitPortRange([5000, 5003], 2)).toEqual([[5000, 5001], [5002, 5003]]);
   });
 
   it('without a range, every worker binds anywhere', () => {

@@ -9,8 +9,6 @@ export interface WorkerLoad {
   ready: boolean;
   /** Sessions placed on it and not closed (pending starts included). */
   sessions: number;
-  /** Its share of the port range is empty: it can gather no candidate. */
-  noPorts?: boolean;
 }
 
 /** The index of the least-loaded usable worker (lowest index on a tie), or -1 when none is usable. */
@@ -18,28 +16,31 @@ export function leastLoaded(workers: readonly WorkerLoad[]): number {
   let best = -1;
   for (let i = 0; i < workers.length; i++) {
     const w = workers[i];
-    if (!w.ready || w.noPorts) continue;
+    if (!w.ready) continue;
     if (best === -1 || w.sessions < workers[best].sessions) best = i;
   }
   return best;
 }
 
 /**
- * Splits [min, max] into `n` contiguous shares as equal as possible (the first ones one port
- * larger); a share is undefined when there are fewer ports than workers. Without a range,
- * every worker binds anywhere (undefined each).
+ * Each worker's share of [min, max]: contiguous shares as equal as possible (the first ones
+ * one port larger), so that two workers never race for a port (werift probes a port, closes
+ * it, then binds it). werift refuses a range of one port, so when the range has fewer than two
+ * ports per worker every worker gets all of it and the OS arbitrates (a port is bound once).
+ * Without a range, every worker binds anywhere (undefined each).
  */
 export function splitPortRange(range: [number, number] | undefined, n: number): ([number, number] | undefined)[] {
   if (!range) return new Array<undefined>(n).fill(undefined);
   const [min, max] = range;
   const total = max - min + 1;
+  if (total < 2 * n) return new Array<[number, number]>(n).fill([min, max]);
   const base = Math.floor(total / n);
   const extra = total % n;
-  const shares: ([number, number] | undefined)[] = [];
+  const shares: [number, number][] = [];
   let next = min;
   for (let i = 0; i < n; i++) {
     const size = base + (i < extra ? 1 : 0);
-    shares.push(size > 0 ? [next, next + size - 1] : undefined);
+    shares.push([next, next + size - 1]);
     next += size;
   }
   return shares;

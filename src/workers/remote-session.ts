@@ -38,6 +38,8 @@ export class RemoteSession {
   private _state: SessionState = 'connecting';
   private _closed = false;
   private snap?: SessionSnapshot;
+  /** Why the worker could not create the session (reported by the call that follows, instead of SESSION_NOT_FOUND). */
+  private createError?: Error;
 
   constructor(
     readonly id: string,
@@ -135,6 +137,11 @@ export class RemoteSession {
     return { local: this.snap?.local, remote: this.snap?.remote };
   }
 
+  /** @internal The worker's `create` failed. */
+  createFailed(err: Error): void {
+    this.createError = err;
+  }
+
   /** @internal The worker's snapshot of this session. */
   snapshot(s: SessionSnapshot): void {
     this.snap = s;
@@ -161,8 +168,12 @@ export class RemoteSession {
     }
   }
 
-  private call(call: SessionCall): Promise<unknown> {
-    return this.worker.call(this.id, call);
+  private async call(call: SessionCall): Promise<unknown> {
+    try {
+      return await this.worker.call(this.id, call);
+    } catch (err) {
+      throw this.createError ?? err;
+    }
   }
 
   private end(reason: string): void {

@@ -30,7 +30,7 @@ export class SessionHost {
   private readonly sessions = new Map<string, Session>();
   private readonly sources = new Map<string, WorkerSource>();
   private readonly transports = new TransportSweeper(this.log);
-  private readonly watched = new WeakSet<RTCDataChannel>();
+  private readonly watched = new WeakSet<object>();
   private options!: SessionOptions;
   private filterCell?: Int32Array;
   private readonly filterCache = new Map<string, boolean>();
@@ -82,6 +82,10 @@ export class SessionHost {
         return;
       case 'shutdown':
         void this.shutdown();
+        return;
+      case 'snapshots':
+        this.pushSnapshots();
+        this.post({ t: 'snapshots-done', reqId: m.reqId });
         return;
       case 'crash':
         if (m.how === 'exit') process.exit(70);
@@ -191,10 +195,19 @@ export class SessionHost {
     return { internal: (err as Error)?.message ?? String(err) };
   }
 
-  /** The data channel's open state is what `send` answers on the main thread: pushed as it changes. */
+  /**
+   * What the main thread reads synchronously is pushed as it changes: the data channel's open
+   * state (what `send` answers) and, after each PLI, the picture-loss counts.
+   */
   private watchChannels(s: Session): void {
     const channels = s.peerConnection.sctpTransport?.dataChannels ?? {};
     for (const ch of Object.values(channels)) this.watchChannel(s, ch);
+    for (const t of s.peerConnection.getTransceivers()) {
+      if (this.watched.has(t.sender)) continue;
+      this.watched.add(t.sender);
+      // After the session's own listener (subscribed first) has counted it.
+      t.sender.onPictureLossIndication.subscribe(() => setImmediate(() => this.pushSnapshot(s)));
+    }
   }
 
   private watchChannel(s: Session, ch: RTCDataChannel): void {

@@ -49,7 +49,6 @@ class WorkerSlot implements WorkerLink {
   constructor(
     readonly index: number,
     readonly portRange: [number, number] | undefined,
-    readonly noPorts: boolean,
   ) {}
 
   call(sessionId: string, call: SessionCall): Promise<unknown> {
@@ -94,6 +93,8 @@ export class MediaWorkerPool {
   private readonly slots: WorkerSlot[];
   private readonly feeds = new Map<string, SourceFeed>();
   private closing = false;
+  private nextRefresh = 1;
+  private readonly refreshes = new Map<number, { left: Set<WorkerSlot>; done(): void }>();
 
   constructor(
     count: number,
@@ -101,7 +102,7 @@ export class MediaWorkerPool {
     private readonly logLevels?: LogLevel[],
   ) {
     const ranges = splitPortRange(options.portRange, count);
-    this.slots = ranges.map((r, i) => new WorkerSlot(i, r, options.portRange !== undefined && r === undefined));
+    this.slots = ranges.map((r, i) => new WorkerSlot(i, r));
     for (const slot of this.slots) this.startWorker(slot);
   }
 
@@ -119,10 +120,33 @@ export class MediaWorkerPool {
     }
   }
 
+  /** Every worker's sessions' snapshots, fresh (resolves after at most `timeoutMs`). */
+  refresh(timeoutMs = 1000): Promise<void> {
+    const left = new Set(this.slots.filter((s) => s.ready && s.sessions.size > 0));
+    if (left.size === 0) return Promise.resolve();
+    const reqId = this.nextRefresh++;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      const refreshes = this.refreshes;
+      function finish(): void {
+        clearTimeout(timer);
+        refreshes.delete(reqId);
+        resolve();
+      }
+      this.refreshes.set(reqId, { left, done: finish });
+      for (const slot of left) slot.send({ t: 'snapshots', reqId });
+    });
+  }
+
+  /** Feeds of a source over every worker (its viewers: the source itself sees only the pool's one). */
+  feedsOf(sourceId: string): number {
+    return this.feeds.get(sourceId)?.feeds ?? 0;
+  }
+
   /** Resolves when some worker takes sessions (at once, unless every one is restarting), or after `timeoutMs`. */
   async whenAnyReady(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.slots.some((s) => s.ready && !s.noPorts) && Date.now() < deadline && !this.closing) {
+    while (!this.slots.some((s) => s.ready) && Date.now() < deadline && !this.closing) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -139,7 +163,7 @@ export class MediaWorkerPool {
     renegotiation: boolean;
     callbacks: SessionCallbacks;
   }): RemoteSession | undefined {
-    const i = leastLoaded(this.slots.map((s) => ({ ready: s.ready, sessions: s.sessions.size, noPorts: s.noPorts })));
+    const i = leastLoaded(this.slots.map((s) => ({ ready: s.ready, sessions: s.sessions.size })));
     if (i === -1) return undefined;
     const slot = this.slots[i];
     this.feedSource(slot, args.source);
@@ -154,7 +178,7 @@ export class MediaWorkerPool {
     slot.sessions.set(args.id, session);
     void slot
       .call(args.id, { op: 'create', ownerId: args.ownerId, sourceId: args.source.id, codec: codecFieldsOf(args.codec), renegotiation: args.renegotiation })
-      .catch(() => undefined); // the next call (the negotiation) reports the failure
+      .catch((err: Error) => session.createFailed(err)); // the next call (the negotiation) reports it
     return session;
   }
 
@@ -226,6 +250,10 @@ export class MediaWorkerPool {
     slot.ready = false;
     for (const p of slot.pending.values()) p.reject(new StreamingError(ErrorCode.INTERNAL, 'the media worker failed'));
     slot.pending.clear();
+    for (const r of this.refreshes.values()) {
+      r.left.delete(slot);
+      if (r.left.size === 0) r.done();
+    }
     // Its feeds are gone with it.
     for (const [sourceId, n] of slot.demand) this.changeDemand(sourceId, -n);
     slot.demand.clear();
@@ -278,6 +306,12 @@ export class MediaWorkerPool {
         Atomics.notify(slot.filterCell, FILTER_STATE);
         return;
       }
+      case 'snapshots-done': {
+        const r = this.refreshes.get(m.reqId);
+        r?.left.delete(slot);
+        if (r && r.left.size === 0) r.done();
+        return;
+      }
       case 'shutdown-done':
         return;
     }
@@ -292,7 +326,7 @@ export class MediaWorkerPool {
       const ring = createRingBuffer();
       const writer = new PacketRingWriter(ring);
       const f: SourceFeed = { source, ring, writer, feeds: 0, untap: () => undefined, offState: () => undefined };
-      f.untap = source.tap({
+      f.untap = source.addPublishTap({
         packet: (packet, keyframe) => {
           if (!writer.write(packet.serialize(), keyframe)) this.log.warn(`source ${source.id}: a packet too large for the ring was dropped`);
         },
