@@ -1,6 +1,5 @@
 import { Controller, Get, Injectable, Logger, OnModuleDestroy, ServiceUnavailableException } from '@nestjs/common';
 import { SessionService } from './session/session.service';
-import type { MediaWorkerStatus } from './workers/worker-pool';
 
 /**
  * Liveness, readiness and the first step of a graceful shutdown. When the application
@@ -36,8 +35,6 @@ export class StreamingLifecycle implements OnModuleDestroy {
 export interface ReadinessBody {
   status: 'ready' | 'draining' | 'no-media-worker';
   sessions: number;
-  /** With media workers: each one's state. */
-  mediaWorkers?: MediaWorkerStatus[];
 }
 
 /** `GET /health/live`: the process answers. `GET /health/ready`: it accepts sessions (503 while draining). */
@@ -55,12 +52,11 @@ export class StreamingHealthController {
 
   @Get('ready')
   ready(): ReadinessBody {
-    const workers = this.sessions.mediaWorkers();
-    const extra = workers.length ? { mediaWorkers: workers } : {};
+    // With media workers, not ready while none runs (each one's state: the metrics).
     if (!this.lifecycle.ready) {
       const status = this.sessions.isAccepting ? 'no-media-worker' : 'draining';
-      throw new ServiceUnavailableException({ status, sessions: this.sessions.count, ...extra } satisfies ReadinessBody);
+      throw new ServiceUnavailableException({ status, sessions: this.sessions.count } satisfies ReadinessBody);
     }
-    return { status: 'ready', sessions: this.sessions.count, ...extra };
+    return { status: 'ready', sessions: this.sessions.count };
   }
 }

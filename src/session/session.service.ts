@@ -23,6 +23,8 @@ import { SessionOptions } from './session.options';
 import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper, closeUdpSocketOnFailedBind } from './werift-sockets';
 import { RemoteSession } from '../workers/remote-session';
+import { dtlsCertificates } from '../werift';
+import type { DtlsCertificatePem } from '../werift/certificate';
 import { MediaWorkerPool, MediaWorkerStatus } from '../workers/worker-pool';
 
 /** A session on this thread, or one hosted by a media worker (`mediaWorkers` > 0). */
@@ -110,8 +112,12 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
         `a client may hold at most ${this.options.maxSessionsPerClient} sessions`,
       );
     }
-    // A worker restarting after a failure: wait for it rather than refuse (bounded).
-    if (this.workers) await this.workers.whenAnyReady();
+    if (this.workers) {
+      // The workers see the host's interfaces as this thread does: no address, no candidate anywhere.
+      if (hostAddressesOf(this.options).length === 0) throw noCandidateError(this.options);
+      // A worker restarting after a failure: wait for it rather than refuse (bounded).
+      await this.workers.whenAnyReady();
+    }
     const id = randomUUID();
     // Resolved by the first local candidate (true) or by the end of gathering (false).
     let gathered!: (hasCandidate: boolean) => void;
@@ -134,7 +140,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     };
     let session: SessionHandle;
     if (this.workers) {
-      const remote = this.workers.create({ id, ownerId, source, codec, renegotiation, callbacks });
+      // The process's one DTLS certificate (made here, renewed here), adopted by the worker.
+      const cert = (dtlsCertificates.get(this.options.certificateRotationMs) ?? (await dtlsCertificates.renew())) as unknown as DtlsCertificatePem;
+      const certificate = { privateKey: cert.privateKey, certPem: cert.certPem, signatureHash: cert.signatureHash };
+      const remote = this.workers.create({ id, ownerId, source, codec, renegotiation, callbacks, certificate });
       if (!remote) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no media worker is available');
       session = remote;
     } else {

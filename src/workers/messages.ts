@@ -1,6 +1,7 @@
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import type { SourceState, VideoCodecName } from '../media/media-source';
 import type { ErrorCode, IceCandidateInit, SessionDescriptionAnswer, SessionDescriptionOffer, SessionState } from '../protocol';
+import type { DtlsCertificatePem } from '../werift/certificate';
 import type { SessionSummary } from '../session/session-view';
 import type { SessionOptions } from '../session/session.options';
 
@@ -33,7 +34,7 @@ export interface CodecFields {
 
 /** The operations a remote session forwards; each answers with a `reply`. */
 export type SessionCall =
-  | { op: 'create'; ownerId: string; sourceId: string; codec: CodecFields; renegotiation: boolean }
+  | { op: 'create'; ownerId: string; sourceId: string; codec: CodecFields; renegotiation: boolean; certificate?: DtlsCertificatePem }
   | { op: 'answerOffer'; offer: SessionDescriptionOffer }
   | { op: 'createOffer' }
   | { op: 'acceptAnswer'; answer: SessionDescriptionAnswer }

@@ -3,6 +3,7 @@ import type { RTCDataChannel } from 'werift';
 import { StreamingError } from '../common/streaming-error';
 import { ErrorCode } from '../protocol';
 import { Session } from '../session/session';
+import { dtlsCertificates } from '../werift';
 import { SessionOptions } from '../session/session.options';
 import { summaryOf } from '../session/session-view';
 import { TransportSweeper, closeUdpSocketOnFailedBind } from '../session/werift-sockets';
@@ -157,6 +158,8 @@ export class SessionHost {
   private create(id: string, call: Extract<SessionCall, { op: 'create' }>): void {
     const source = this.sources.get(call.sourceId);
     if (!source) throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, 'unknown source');
+    // One DTLS certificate per process: the main thread's (it renews it; see DtlsCertificates).
+    if (call.certificate) dtlsCertificates.adopt(call.certificate);
     const event = (e: Parameters<typeof this.post>[0]) => this.post(e);
     const session = Session.create({
       id,

@@ -8,6 +8,7 @@ import { ErrorCode } from '../protocol';
 import type { MediaSource, SourceState, SourceTrack } from '../media/media-source';
 import type { SessionCallbacks } from '../session/session';
 import type { SessionOptions } from '../session/session.options';
+import type { DtlsCertificatePem } from '../werift/certificate';
 import { FILTER_RESULT, FILTER_STATE, FromWorker, SessionCall, ToWorker, WorkerSessionOptions } from './messages';
 import { PacketRingWriter, createRingBuffer } from './packet-ring';
 import { leastLoaded, splitPortRange } from './placement';
@@ -162,6 +163,8 @@ export class MediaWorkerPool {
     codec: RTCRtpCodecParameters;
     renegotiation: boolean;
     callbacks: SessionCallbacks;
+    /** The process's DTLS certificate, which the worker adopts. */
+    certificate?: DtlsCertificatePem;
   }): RemoteSession | undefined {
     const i = leastLoaded(this.slots.map((s) => ({ ready: s.ready, sessions: s.sessions.size })));
     if (i === -1) return undefined;
@@ -177,7 +180,7 @@ export class MediaWorkerPool {
     session.renegotiation = args.renegotiation;
     slot.sessions.set(args.id, session);
     void slot
-      .call(args.id, { op: 'create', ownerId: args.ownerId, sourceId: args.source.id, codec: codecFieldsOf(args.codec), renegotiation: args.renegotiation })
+      .call(args.id, { op: 'create', ownerId: args.ownerId, sourceId: args.source.id, codec: codecFieldsOf(args.codec), renegotiation: args.renegotiation, certificate: args.certificate })
       .catch((err: Error) => session.createFailed(err)); // the next call (the negotiation) reports it
     return session;
   }
