@@ -69,6 +69,8 @@ export interface SessionSnapshot {
   iceConnectionState: string;
   /** The lean send path's counters of the last feed (undefined on werift's path). */
   leanStats?: LeanSenderStats;
+  /** Whether `local` and `remote` are in it (the periodic counters leave werift's SDP serialization out). */
+  sdp: boolean;
   local?: string;
   remote?: string;
   transports: number;

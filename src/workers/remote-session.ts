@@ -144,7 +144,9 @@ export class RemoteSession {
 
   /** @internal The worker's snapshot of this session. */
   snapshot(s: SessionSnapshot): void {
-    this.snap = s;
+    // A description, once known, stays until a newer one (the periodic counters carry none).
+    const prev = this.snap;
+    this.snap = prev ? { ...s, local: s.local ?? prev.local, remote: s.remote ?? prev.remote } : s;
   }
 
   /** @internal An event of the worker's session. */

@@ -219,7 +219,7 @@ export class SessionHost {
     ch.stateChanged.subscribe(() => this.pushSnapshot(s));
   }
 
-  private snapshot(s: Session): SessionSnapshot {
+  private snapshot(s: Session, sdp = true): SessionSnapshot {
     const pc = s.peerConnection;
     const channels = Object.values(pc.sctpTransport?.dataChannels ?? {});
     const { id: _id, ownerId: _owner, source: _source, ...summary } = summaryOf(s);
@@ -229,19 +229,20 @@ export class SessionHost {
       signalingState: pc.signalingState,
       iceConnectionState: pc.iceConnectionState,
       ...(s.leanStats ? { leanStats: { ...s.leanStats } } : {}),
-      local: pc.localDescription?.sdp,
-      remote: pc.remoteDescription?.sdp,
+      sdp,
+      ...(sdp ? { local: pc.localDescription?.sdp, remote: pc.remoteDescription?.sdp } : {}),
       transports: pc.iceTransports.length,
     };
   }
 
-  private pushSnapshot(s: Session): void {
+  private pushSnapshot(s: Session, sdp = true): void {
     if (s.closed || !this.sessions.has(s.id)) return;
-    this.post({ t: 'snapshot', sessionId: s.id, snapshot: this.snapshot(s) });
+    this.post({ t: 'snapshot', sessionId: s.id, snapshot: this.snapshot(s, sdp) });
   }
 
+  /** The counters of every session (the descriptions change only with a negotiation: sent then). */
   private pushSnapshots(): void {
-    for (const s of this.sessions.values()) this.pushSnapshot(s);
+    for (const s of this.sessions.values()) this.pushSnapshot(s, false);
   }
 
   /**
