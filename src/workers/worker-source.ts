@@ -87,16 +87,28 @@ export class WorkerSource extends MediaSource {
     this.reading = false;
   }
 
+  /**
+   * Publishes what the ring holds, a batch per event-loop turn. It yields between batches even
+   * when more is waiting: a worker that fell behind must still run its sockets, timers and
+   * messages (ICE consent, RTCP, close), or its viewers would lose consent and its sessions
+   * could not close.
+   */
   private async readLoop(): Promise<void> {
     while (this.reading) {
-      for (let p = this.reader.read(); p && this.reading; p = this.reader.read()) {
+      let n = 0;
+      for (let p = this.reader.read(); p && this.reading; p = n < READ_BATCH ? this.reader.read() : undefined) {
         this.publish(RtpPacket.deSerialize(p.data), p.keyframe);
+        n++;
       }
-      const wait = this.reader.waitAsync();
+      const wait = n < READ_BATCH ? this.reader.waitAsync() : undefined;
       if (wait) await wait;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }
+
+/** Packets published per event-loop turn at most (see readLoop). */
+const READ_BATCH = 32;
 
 export function codecOf(f: CodecFields): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
