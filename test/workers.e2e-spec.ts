@@ -109,7 +109,7 @@ describe('media workers (mediaWorkers: 2)', () => {
       sessions().workerPool!.crashWorker(wa, how);
       expect((await closed).reason).toBe('media-worker-failed');
       expect((await a.waitForState('closed')).reason).toBe('media-worker-failed');
-      await until('the worker is back', () => sessions().mediaWorkers()[wa].ready, 15_000);
+      await until('the worker is back', () => sessions().mediaWorkers()[wa].ready, 30_000);
       expect(sessions().mediaWorkers()[wa].restarts).toBe(1);
       // Readiness and the metrics see every worker.
       expect((await fetch(`${fx.t.url}/health/ready`)).status).toBe(200);
@@ -127,6 +127,6 @@ describe('media workers (mediaWorkers: 2)', () => {
       expect(workerOf(c.sessionId)).toBe(wa);
       expect(c.keyframes).toBeGreaterThan(0);
       expect(sessions().count).toBe(2);
-    });
+    }, 90_000);
   }
 });
