@@ -6,7 +6,7 @@
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
- *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap] [--workers=0,1,2]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
@@ -15,6 +15,8 @@
  * packets from their clear headers; one in --full-every decrypts everything (werift).
  * --server-cpu / --viewer-cpu pin the server (this process, or Janus) and the viewer process
  * to those cores with taskset (default 0 and 1 when the machine has 2 or more; `none` to not pin).
+ * --workers: the service with that many media workers (MEDIA_WORKERS); with several values, one
+ * run per value one after the other, compared at the end (unpinned unless --server-cpu is given).
  *
  * This process runs the built service (dist/, the real AppModule on 127.0.0.1:0) with one
  * provider swapped: `MediaSource` is a FileSource playing a 1 Mbps VP8 IVF clip in-process,
@@ -59,7 +61,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap', 'workers',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -87,6 +89,9 @@ const PROFILE = args.profile === 'true';
 // written to .bench-results/ and compared (what each viewer holds, by constructor).
 const HEAP = args.heap === 'true';
 if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
+// --workers=0,1,2: the service with that many media workers (src/workers), one run per value.
+const WORKERS = args.workers === undefined ? undefined : args.workers.split(',').map((v) => num(v, 'workers', 0));
+if (WORKERS && WORKERS.length > 1) compareWorkers(WORKERS);
 const pinDefault = (core) => (cpus().length >= 2 ? core : 'none');
 const SERVER_CPU = args['server-cpu'] ?? pinDefault('0');
 const VIEWER_CPU = args['viewer-cpu'] ?? pinDefault('1');
@@ -101,7 +106,7 @@ function usage(msg) {
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
       ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
-      ` [--srtp=default|cm|gcm] [--profile] [--heap]`,
+      ` [--srtp=default|cm|gcm] [--profile] [--heap] [--workers=0,1,2]`,
   );
   process.exit(2);
 }
@@ -203,7 +208,7 @@ const SESSION_OPTIONS = {
  */
 function rootModule(source) {
   const root = appModule.AppModule ?? Object.values(appModule).find((v) => typeof v?.forRoot === 'function');
-  if (root?.forRoot) return root.forRoot({ session: SESSION_OPTIONS });
+  if (root?.forRoot) return root.forRoot({ session: { ...SESSION_OPTIONS, ...(WORKERS ? { mediaWorkers: WORKERS[0] } : {}) } });
   const streamingPath = join(DIST, 'streaming.module.js');
   const streaming = existsSync(streamingPath) ? require(streamingPath).StreamingModule : undefined;
   if (streaming?.forRoot) return streaming.forRoot({ ...SESSION_OPTIONS, sources: [source] });
@@ -443,7 +448,8 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
         (janus ? '' : `; server: ${sessions.count} sessions, ${live} streaming, ${source.viewers} source viewers`),
     );
     if (warmup && SRTP !== 'default') preferSrtp(sessions, SRTP);
-    if (!janus && source.viewers !== sessions.count) {
+    // With media workers the source has one viewer on this thread: the workers' demand on it.
+    if (!janus && !WORKERS?.[0] && source.viewers !== sessions.count) {
       throw new Error(
         `${sessions.count} sessions but ${source.viewers} viewers of the bench's source: ` +
           'the MediaSource override did not reach the sessions',
@@ -800,7 +806,7 @@ process.exit(exitCode);
 
 function printTable(rows, base, janusBase) {
   const cols = [
-    ['server', (r) => (r.path === 'janus' ? 'janus' : `ours/${r.path}`)],
+    ['server', (r) => (r.path === 'janus' ? 'janus' : `ours/${r.path}${WORKERS ? `/w${WORKERS[0]}` : ''}`)],
     ['N', (r) => r.n],
     ['recv', (r) => r.receiving],
     ['setup', (r) => `${r.setupS.toFixed(1)} s`],
@@ -877,4 +883,42 @@ function pct(a, p) {
   if (!a.length) return NaN;
   const s = [...a].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+/**
+ * --workers with several values: this bench once per value, one after the other, each a child
+ * process with the same options (--workers=W, its own JSON), then the figures side by side. The
+ * server is not pinned to one core unless asked (--server-cpu): workers need both.
+ */
+function compareWorkers(values) {
+  const rest = process.argv.slice(2).filter((a) => !/^--(workers|json)=/.test(a));
+  const pin = args['server-cpu'] === undefined ? ['--server-cpu=none', '--viewer-cpu=none'] : [];
+  const rows = [];
+  for (const w of values) {
+    const json = join(RESULTS, `fanout-workers-${w}.json`);
+    console.log(`\nfanout: ===== media workers: ${w} =====`);
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...rest, ...pin, `--workers=${w}`, `--json=${json}`], {
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) console.error(`fanout: the run with ${w} workers failed (exit ${r.status})`);
+    const out = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : { results: [] };
+    for (const x of out.results) rows.push({ workers: w, ...x });
+  }
+  console.log('\nfanout: media workers compared (same options, one run after the other; CPU % of one core, all threads of the server process)');
+  console.log('workers  path    N  delivery  srv CPU  us/viewer-pkt  viewer-proc CPU');
+  for (const x of rows) {
+    if (x.error) {
+      console.log(`${String(x.workers).padStart(7)}  ${x.path.padEnd(6)} ${String(x.n).padStart(4)}  failed: ${x.error}`);
+      continue;
+    }
+    console.log(
+      `${String(x.workers).padStart(7)}  ${x.path.padEnd(6)} ${String(x.n).padStart(4)}  ${(100 * x.deliveryRatio).toFixed(1).padStart(6)} %` +
+        `  ${x.serverCpuPct.toFixed(0).padStart(5)} %  ${x.usPerViewerPacket.toFixed(1).padStart(13)}  ${x.viewerProcessCpuPct.toFixed(0).padStart(13)} %`,
+    );
+  }
+  for (const w of values) {
+    const ok = rows.filter((x) => x.workers === w && !x.error && x.deliveryRatio >= 0.95).map((x) => x.n);
+    console.log(`fanout: ${w} worker(s): most viewers at >= 95 % delivery: ${ok.length ? Math.max(...ok) : 'none'}`);
+  }
+  process.exit(0);
 }

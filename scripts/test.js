@@ -6,7 +6,9 @@
 //   browser the Chromium and Firefox tests, one at a time (each drives a real browser), once
 //           the fast lane is done;
 //   heavy   the cluster (Redis, haproxy, two service processes) and package tests (npm pack,
-//           fresh Nest apps compiled with tsc), one at a time.
+//           fresh Nest apps compiled with tsc), one at a time;
+//   workers the browser and leak tests with MEDIA_WORKERS=2, after the browser lane; only when
+//           TEST_LANES names it (TEST_LANES=fast,browser,heavy,workers).
 // Each lane's output is printed whole when it ends; the exit code is non-zero when any
 // lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`); TEST_LANES
 // (e.g. `fast`) picks lanes.
@@ -23,24 +25,34 @@ const lanes = [
   { name: 'fast', steps: [[tsc, '-p', 'tsconfig.check.json'], [jest, '--selectProjects', 'unit', 'e2e', '--maxWorkers=2', ...extra]] },
   { name: 'browser', after: 'fast', steps: [[jest, '--selectProjects', 'browser', '--runInBand', ...extra]] },
   { name: 'heavy', steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
+  // The browser and leak tests again with every session in two media worker threads (src/workers),
+  // after the browser lane (each drives real browsers; two at once starve on two cores). Opt-in
+  // (TEST_LANES=...,workers) until a whole run of it has passed on a quiet machine.
+  {
+    name: 'workers',
+    after: 'browser',
+    optIn: true,
+    env: { MEDIA_WORKERS: '2' },
+    steps: [[jest, '--selectProjects', 'browser', 'e2e', '--runInBand', '--testPathPattern', '(\\.browser-spec|leaks\\.e2e-spec)\\.ts$', ...extra]],
+  },
 ];
 
-function run(args) {
+function run(args, env = {}) {
   return new Promise((resolve) => {
     const out = [];
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0', ...env } });
     child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => out.push(d));
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output: Buffer.concat(out).toString() }));
   });
 }
 
-async function lane({ name, steps }) {
+async function lane({ name, steps, env }) {
   const started = Date.now();
   let output = '';
   let code = 0;
   for (const step of steps) {
-    const r = await run(step);
+    const r = await run(step, env);
     output += r.output;
     code = r.code;
     if (code !== 0) break;
@@ -55,7 +67,7 @@ const only = process.env.TEST_LANES ? new Set(process.env.TEST_LANES.split(',').
 
 (async () => {
   const started = Date.now();
-  const chosen = lanes.filter((l) => !only || only.has(l.name));
+  const chosen = lanes.filter((l) => (only ? only.has(l.name) : !l.optIn));
   const started_ = new Map();
   for (const l of chosen) {
     // The browser lane starts when the fast lane ends: beside two jest workers on two cores,

@@ -40,6 +40,7 @@ const SESSION_KEYS = [
   'certificateRotationMs',
   'dataChannelPing',
   'sendPath',
+  'mediaWorkers',
 ] as const satisfies readonly (keyof SessionOptions)[];
 type Unlisted = Exclude<keyof SessionOptions, (typeof SESSION_KEYS)[number]>;
 const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;

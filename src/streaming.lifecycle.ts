@@ -14,9 +14,10 @@ export class StreamingLifecycle implements OnModuleDestroy {
 
   constructor(private readonly sessions: SessionService) {}
 
-  /** Accepting sessions (false while draining and after). */
+  /** Accepting sessions (false while draining and after, and while no media worker runs). */
   get ready(): boolean {
-    return this.sessions.isAccepting;
+    const workers = this.sessions.mediaWorkers();
+    return this.sessions.isAccepting && (workers.length === 0 || workers.some((w) => w.ready));
   }
 
   /** Refuses new sessions (CAPACITY_EXCEEDED) and closes the open ones. Idempotent. */
@@ -32,7 +33,7 @@ export class StreamingLifecycle implements OnModuleDestroy {
 }
 
 export interface ReadinessBody {
-  status: 'ready' | 'draining';
+  status: 'ready' | 'draining' | 'no-media-worker';
   sessions: number;
 }
 
@@ -51,8 +52,10 @@ export class StreamingHealthController {
 
   @Get('ready')
   ready(): ReadinessBody {
+    // With media workers, not ready while none runs (each one's state: the metrics).
     if (!this.lifecycle.ready) {
-      throw new ServiceUnavailableException({ status: 'draining', sessions: this.sessions.count } satisfies ReadinessBody);
+      const status = this.sessions.isAccepting ? 'no-media-worker' : 'draining';
+      throw new ServiceUnavailableException({ status, sessions: this.sessions.count } satisfies ReadinessBody);
     }
     return { status: 'ready', sessions: this.sessions.count };
   }

@@ -23,7 +23,7 @@ import { StatsBaseline, ViewerStats, summarizeStats } from './stats.js';
  * Close reasons after which a session restarts: the node went away, or the network path
  * did, not the session itself.
  */
-const RESTARTABLE = new Set(['signalling-lost', 'server-shutdown', 'server-draining', 'ice-failed', 'ice-disconnected']);
+const RESTARTABLE = new Set(['signalling-lost', 'server-shutdown', 'server-draining', 'ice-failed', 'ice-disconnected', 'media-worker-failed']);
 
 /**
  * One viewer session: an RTCPeerConnection that receives video and a data channel.

@@ -69,6 +69,13 @@ export class Env {
   @IsOptional() @Transform(int) @IsInt() @Min(1) @Max(1_000_000)
   MAX_SESSIONS: number | undefined = undefined;
 
+  /**
+   * Media worker threads for the sessions (each runs its sessions' peer connections and send
+   * path, so the process uses several cores); 0: every session on the main thread.
+   */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(256)
+  MEDIA_WORKERS = 0;
+
   /** Origins allowed to connect (socket.io and HTTP CORS), comma-separated; default: any. */
   @IsOptional() @Transform(list) @Matches(/^(\*|https?:\/\/[^\s/]+)$/, { each: true, message: 'CORS_ORIGINS: each must be * or an origin like https://example.org' })
   CORS_ORIGINS: string[] = [];
@@ -233,6 +240,7 @@ export function appOptionsFromEnv(env: Env): AppOptions {
       ...(env.MAX_SESSIONS !== undefined ? { maxSessions: env.MAX_SESSIONS } : {}),
       ...(env.ICE_LOOPBACK_ONLY ? { remoteAddressFilter: (address: string) => address.startsWith('127.') } : {}),
       peerSilenceMs: env.PEER_SILENCE_MS,
+      mediaWorkers: env.MEDIA_WORKERS,
     },
     streaming: {
       gateway: {

@@ -29,6 +29,15 @@ export interface MediaSourceEvents {
   state: [state: SourceState, previous: SourceState];
 }
 
+/**
+ * Sees every packet a source publishes, with its keyframe flag, and the source's end: the
+ * media workers' ring writer (src/workers). Not a viewer: it creates no demand and is not counted.
+ */
+export interface PublishTap {
+  packet(packet: RtpPacket, keyframeStart: boolean): void;
+  ended(reason: string): void;
+}
+
 export interface SourceInfo {
   id: string;
   kind: string;
@@ -78,6 +87,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** The preparation of each packet still referenced (the keyframe cache's, for replays). */
   private readonly prepared = new WeakMap<RtpPacket, SharedPacket>();
   private readonly sharedOf = (packet: RtpPacket): SharedPacket | undefined => this.prepared.get(packet);
+  private readonly taps = new Set<PublishTap>();
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -139,6 +149,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.setState('stopped');
     this.cache.clear();
     this.history.clear();
+    for (const tap of [...this.taps]) tap.ended(reason);
     for (const t of [...this.tracks]) t.stop(reason);
     this.tracks.clear();
   }
@@ -200,6 +211,21 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     return track;
   }
 
+  /**
+   * Adds a tap (see `PublishTap`): the cached group of pictures is handed to it first (its
+   * first packet flagged as the keyframe start), then every packet published. Returns the remover.
+   */
+  addPublishTap(tap: PublishTap): () => void {
+    this.cache.snapshot().forEach((packet, i) => tap.packet(packet, i === 0));
+    this.taps.add(tap);
+    return () => this.taps.delete(tap);
+  }
+
+  /** Forgets the cached group of pictures (the next viewer waits for a keyframe). */
+  protected dropCache(): void {
+    this.cache.clear();
+  }
+
   /** On demand: start for the first viewer; stop after the linger time once none is left. */
   private viewersChanged(): void {
     const d = this.demand!;
@@ -243,7 +269,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
         d.running = false;
         await this.stop();
         // The next viewer waits for a fresh keyframe rather than a picture from before.
-        this.cache.clear();
+        this.dropCache();
         if (!this.ended) this.setState('idle');
       }
     });
@@ -277,6 +303,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     // Once per packet for all viewers: the lean path's payload copy, send times, history slot.
     const shared = this.history.push(packet);
     this.prepared.set(packet, shared);
+    for (const tap of this.taps) tap.packet(packet, keyframeStart);
     for (const track of this.tracks) {
       try {
         track.deliver(packet, this.cached, shared, this.sharedOf);

@@ -79,7 +79,37 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
       registers,
       collect() {
         this.reset();
-        for (const s of self.allSources()) this.set({ source: s.id }, s.viewers);
+        for (const s of self.allSources()) this.set({ source: s.id }, self.sessions.viewersOf(s));
+      },
+    });
+    new Gauge({
+      name: 'streaming_media_worker_sessions',
+      help: 'Sessions on each media worker thread (none in single-thread mode)',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of self.sessions.mediaWorkers()) this.set({ worker: String(w.index) }, w.sessions);
+      },
+    });
+    new Gauge({
+      name: 'streaming_media_worker_up',
+      help: 'Whether each media worker thread runs and takes sessions (1) or is being replaced (0)',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of self.sessions.mediaWorkers()) this.set({ worker: String(w.index) }, w.ready ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'streaming_media_worker_restarts',
+      help: 'Times each media worker thread was started again after it died',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of self.sessions.mediaWorkers()) this.set({ worker: String(w.index) }, w.restarts);
       },
     });
     new Gauge({
@@ -182,6 +212,8 @@ export class MetricsService implements OnModuleInit, OnModuleDestroy {
 
   /** The Prometheus text exposition. */
   async scrape(): Promise<{ contentType: string; body: string }> {
+    // With media workers: their sessions' counters as of now, not of the last snapshot.
+    await this.sessions.refresh();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 

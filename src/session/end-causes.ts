@@ -18,6 +18,8 @@ export type SessionCloseReason =
   | 'server-shutdown'
   | 'no-free-port'
   | 'no-ice-candidate'
+  /** The media worker thread that hosted the session died (crash, out of memory); it is restarted. */
+  | 'media-worker-failed'
   | OperatorReason;
 
 /** A caller-chosen reason (the cluster's operator API); kept open so the union still autocompletes. */

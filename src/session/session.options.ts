@@ -61,6 +61,12 @@ export class SessionOptions {
    * about 5x the CPU per viewer). NACK, PLI, sender reports and consent work on both.
    */
   sendPath: 'lean' | 'werift' = 'lean';
+  /**
+   * Media worker threads that run the sessions' peer connections and send paths (src/workers),
+   * so that one process uses several cores; each new session goes to the least-loaded one.
+   * 0: every session on the main thread (single-thread mode).
+   */
+  mediaWorkers = 0;
 
   static from(partial: Partial<SessionOptions> = {}): SessionOptions {
     return Object.assign(new SessionOptions(), partial);

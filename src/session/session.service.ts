@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { StreamingError } from '../common/streaming-error';
@@ -18,10 +18,17 @@ import {
   SessionStateEvent,
 } from '../protocol';
 import { hasLocalCandidate, hostAddressesOf, noCandidateError } from './gathering';
-import { Session } from './session';
+import { Session, SessionCallbacks } from './session';
 import { SessionOptions } from './session.options';
 import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper } from './werift-sockets';
+import { RemoteSession } from '../workers/remote-session';
+import { dtlsCertificates } from '../werift';
+import type { DtlsCertificatePem } from '../werift/certificate';
+import { MediaWorkerPool, MediaWorkerStatus } from '../workers/worker-pool';
+
+/** A session on this thread, or one hosted by a media worker (`mediaWorkers` > 0). */
+export type SessionHandle = Session | RemoteSession;
 
 /** Events the service publishes, each addressed to the client (owner) of the session. */
 export interface SessionEvents {
@@ -45,12 +52,14 @@ export interface SessionEvents {
  * published on `events`, which the signalling gateway relays.
  */
 @Injectable()
-export class SessionService implements OnApplicationShutdown {
+export class SessionService implements OnModuleInit, OnApplicationShutdown {
   readonly events = new EventEmitter<SessionEvents>();
   private readonly log = new Logger(SessionService.name);
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, SessionHandle>();
   private readonly transports = new TransportSweeper(this.log);
   private accepting = true;
+  /** The media workers, when `mediaWorkers` > 0: sessions are placed there, not on this thread. */
+  private readonly workers?: MediaWorkerPool;
 
   constructor(
     private readonly source: MediaSource,
@@ -58,6 +67,9 @@ export class SessionService implements OnApplicationShutdown {
     /** Every source by id; without it (a hand-built service) only `source` is known. */
     @Optional() private readonly registry?: MediaSourceRegistry,
   ) {
+    if (options.mediaWorkers > 0) {
+      this.workers = new MediaWorkerPool(options.mediaWorkers, options, ['log', 'error', 'warn', 'fatal']);
+    }
     if (hostAddressesOf(options).length === 0) {
       this.log.warn(
         'werift will gather no ICE candidate: no usable network interface (loopback, link-local, veth and tun ' +
@@ -65,6 +77,11 @@ export class SessionService implements OnApplicationShutdown {
           '(ICE_ANNOUNCED_ADDRESSES).',
       );
     }
+  }
+
+  /** With media workers: the application is up once they are (the first viewers are not refused). */
+  async onModuleInit(): Promise<void> {
+    await this.workers?.whenReady();
   }
 
   /** `renegotiation: false` for a peer that cannot renegotiate (WHEP): stop and resume then keep the m-line. */
@@ -94,34 +111,44 @@ export class SessionService implements OnApplicationShutdown {
         `a client may hold at most ${this.options.maxSessionsPerClient} sessions`,
       );
     }
+    if (this.workers) {
+      // The workers see the host's interfaces as this thread does: no address, no candidate anywhere.
+      if (hostAddressesOf(this.options).length === 0) throw noCandidateError(this.options);
+      // A worker restarting after a failure: wait for it rather than refuse (bounded).
+      await this.workers.whenAnyReady();
+    }
     const id = randomUUID();
     // Resolved by the first local candidate (true) or by the end of gathering (false).
     let gathered!: (hasCandidate: boolean) => void;
     const firstCandidate = new Promise<boolean>((resolve) => (gathered = resolve));
     const codec = this.codecFor(source, req.offer?.sdp);
-    const session = Session.create({
-      id,
-      ownerId,
-      source,
-      codec,
-      options: this.options,
-      callbacks: {
-        candidate: (candidate) => {
-          gathered(candidate !== null);
-          this.emit('candidate', ownerId, { sessionId: id, candidate });
-        },
-        offer: (offer) => this.emit('offer', ownerId, { sessionId: id, offer }),
-        state: (state, reason) => this.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
-        message: (data) => this.emit('message', ownerId, { sessionId: id, data }),
-        binary: (data) => this.emit('binary', ownerId, { sessionId: id, data }),
-        closed: (reason) => {
-          this.sessions.delete(id);
-          this.transports.sweep(session);
-          this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
-        },
+    const callbacks: SessionCallbacks = {
+      candidate: (candidate) => {
+        gathered(candidate !== null);
+        this.emit('candidate', ownerId, { sessionId: id, candidate });
       },
-    });
-    session.renegotiation = renegotiation;
+      offer: (offer) => this.emit('offer', ownerId, { sessionId: id, offer }),
+      state: (state, reason) => this.emit('state', ownerId, { sessionId: id, state, ...(reason ? { reason } : {}) }),
+      message: (data) => this.emit('message', ownerId, { sessionId: id, data }),
+      binary: (data) => this.emit('binary', ownerId, { sessionId: id, data }),
+      closed: (reason) => {
+        this.sessions.delete(id);
+        if (session instanceof Session) this.transports.sweep(session);
+        this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
+      },
+    };
+    let session: SessionHandle;
+    if (this.workers) {
+      // The process's one DTLS certificate (made here, renewed here), adopted by the worker.
+      const cert = (dtlsCertificates.get(this.options.certificateRotationMs) ?? (await dtlsCertificates.renew())) as unknown as DtlsCertificatePem;
+      const certificate = { privateKey: cert.privateKey, certPem: cert.certPem, signatureHash: cert.signatureHash };
+      const remote = this.workers.create({ id, ownerId, source, codec, renegotiation, callbacks, certificate });
+      if (!remote) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no media worker is available');
+      session = remote;
+    } else {
+      session = Session.create({ id, ownerId, source, codec, options: this.options, callbacks });
+      session.renegotiation = renegotiation;
+    }
     this.sessions.set(id, session);
     let result: SessionStartResult;
     try {
@@ -129,11 +156,11 @@ export class SessionService implements OnApplicationShutdown {
         ? { sessionId: id, answer: await session.answerOffer(req.offer) }
         : { sessionId: id, offer: await session.createOffer() };
     } catch (err) {
-      this.transports.track(session);
+      this.track(session);
       session.close('negotiation-failed');
       throw err;
     }
-    this.transports.track(session);
+    this.track(session);
     if (!(await hasLocalCandidate(firstCandidate, this.options.candidateCheckMs))) {
       const error = noCandidateError(this.options);
       session.close(error.code === ErrorCode.CAPACITY_EXCEEDED ? 'no-free-port' : 'no-ice-candidate');
@@ -158,7 +185,7 @@ export class SessionService implements OnApplicationShutdown {
         // usable mid): the offer is at fault. werift's message may quote the SDP: not sent.
         this.log.debug(`session ${sessionId}: renegotiation offer not answerable: ${(err as Error).message}`);
         // Stuck half-way (have-remote-offer), the session could never negotiate again.
-        if (s.peerConnection.signalingState !== 'stable') s.close('negotiation-failed');
+        if (s instanceof Session && s.peerConnection.signalingState !== 'stable') s.close('negotiation-failed');
         throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer could not be answered');
       }
     });
@@ -223,11 +250,20 @@ export class SessionService implements OnApplicationShutdown {
 
   /** `{ id, kind, codec, state, viewers }` of every media source (`sources:list`). */
   listSources(): SourceInfo[] {
-    return this.registry ? this.registry.list() : [this.source.info()];
+    const list = this.registry ? this.registry.list() : [this.source.info()];
+    return this.workers ? list.map((info) => ({ ...info, viewers: this.workers!.feedsOf(info.id) })) : list;
   }
 
-  /** The sessions themselves, for tests and diagnostics; code outside src/session uses `summaries()`. */
-  list(): readonly Session[] {
+  /** Viewers a source feeds now, on this thread or in the media workers. */
+  viewersOf(source: MediaSource): number {
+    return this.workers ? this.workers.feedsOf(source.id) : source.viewers;
+  }
+
+  /**
+   * The sessions themselves, for tests and diagnostics; code outside src/session uses `summaries()`.
+   * With media workers they are `RemoteSession`s (state, ids, a snapshot of the connection).
+   */
+  list(): readonly SessionHandle[] {
     return [...this.sessions.values()];
   }
 
@@ -242,19 +278,21 @@ export class SessionService implements OnApplicationShutdown {
 
   /** Every open session as plain values (cluster, admin, metrics): no owner needed, nothing to mutate. */
   summaries(): SessionSummary[] {
-    return [...this.sessions.values()].filter((s) => !s.closed).map(summaryOf);
+    return [...this.sessions.values()].filter((s) => !s.closed).map((s) => (s instanceof Session ? summaryOf(s) : s.summary()));
   }
 
   /** One session's summary, whoever owns it, until it has left (its last `state` listeners still read it). */
   summary(sessionId: string): SessionSummary | undefined {
     const s = this.sessions.get(sessionId);
-    return s ? summaryOf(s) : undefined;
+    if (!s) return undefined;
+    return s instanceof Session ? summaryOf(s) : s.summary();
   }
 
   /** The SDP each side of an open session last applied. */
   descriptions(sessionId: string): SessionDescriptions | undefined {
     const s = this.sessions.get(sessionId);
-    return s && !s.closed ? descriptionsOf(s) : undefined;
+    if (!s || s.closed) return undefined;
+    return s instanceof Session ? descriptionsOf(s) : s.descriptions();
   }
 
   /** Ends a session whoever owns it (an operator's request); false when no such open session. */
@@ -272,8 +310,27 @@ export class SessionService implements OnApplicationShutdown {
     await this.stopVideo(s.ownerId, sessionId, reason);
   }
 
-  onApplicationShutdown(): void {
+  /**
+   * With media workers: the sessions' summaries brought up to date (each worker sends its
+   * sessions' counters at once; otherwise they are at most 250 ms old). For a metrics scrape.
+   */
+  async refresh(): Promise<void> {
+    await this.workers?.refresh();
+  }
+
+  /** The media workers (empty in single-thread mode): readiness, sessions, restarts. */
+  mediaWorkers(): MediaWorkerStatus[] {
+    return this.workers?.status() ?? [];
+  }
+
+  /** The worker pool (tests: warm-up, crash injection); undefined in single-thread mode. */
+  get workerPool(): MediaWorkerPool | undefined {
+    return this.workers;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     this.drain();
+    await this.workers?.close();
   }
 
   // --- internals ---------------------------------------------------------------------
@@ -308,12 +365,12 @@ export class SessionService implements OnApplicationShutdown {
     return codec;
   }
 
-  private sessionsOf(ownerId: string): Session[] {
+  private sessionsOf(ownerId: string): SessionHandle[] {
     return [...this.sessions.values()].filter((s) => s.ownerId === ownerId);
   }
 
   /** A session that does not exist and one owned by another client look the same. */
-  private get(ownerId: string, sessionId: string): Session {
+  private get(ownerId: string, sessionId: string): SessionHandle {
     const s = this.sessions.get(sessionId);
     if (!s || s.ownerId !== ownerId || s.closed) {
       throw new StreamingError(ErrorCode.SESSION_NOT_FOUND, 'no such session');
@@ -330,17 +387,22 @@ export class SessionService implements OnApplicationShutdown {
     safeEmit(this.events as EventEmitter, this.log, event, args);
   }
 
-  private async withSession<T>(ownerId: string, sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
+  /** Counts (and sweeps) a local session's transports; a worker does that for its own. */
+  private track(s: SessionHandle): number {
+    return s instanceof Session ? this.transports.track(s) : 0;
+  }
+
+  private async withSession<T>(ownerId: string, sessionId: string, fn: (s: SessionHandle) => Promise<T>): Promise<T> {
     const s = this.get(ownerId, sessionId);
     try {
       const result = await fn(s);
-      if (this.transports.track(s) > TransportSweeper.MAX_TRANSPORTS) {
+      if (this.track(s) > TransportSweeper.MAX_TRANSPORTS) {
         s.close('negotiation-failed');
         throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offers ask for more transports than a session may have (use BUNDLE)');
       }
       return result;
     } catch (err) {
-      this.transports.track(s);
+      this.track(s);
       if (err instanceof StreamingError) throw err;
       this.log.error(`session ${sessionId}: ${(err as Error).stack}`);
       throw new StreamingError(ErrorCode.INTERNAL, 'internal error');

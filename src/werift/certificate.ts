@@ -8,6 +8,13 @@ export interface DtlsCertificate {
   getFingerprints(): { algorithm: string; value: string }[];
 }
 
+/** A certificate as plain values (what crosses to a media worker). */
+export interface DtlsCertificatePem {
+  privateKey: string;
+  certPem: string;
+  signatureHash: unknown;
+}
+
 interface RTCDtlsTransportStatics {
   localCertificate?: DtlsCertificate;
   localCertificatePromise?: Promise<DtlsCertificate>;
@@ -36,6 +43,23 @@ export class DtlsCertificates {
       this.renew().catch((err: Error) => new Logger('DtlsCertificates').warn(`could not make a DTLS certificate: ${err.message}`));
     }
     return this.current?.certificate;
+  }
+
+  /**
+   * Makes this (PEM) certificate werift's default and the current one: a media worker thread
+   * (src/workers) uses the main thread's certificate, so the process keeps one. Idempotent.
+   */
+  adopt(pem: DtlsCertificatePem): DtlsCertificate {
+    if (this.current?.certificate.certPem === pem.certPem) return this.current.certificate;
+    const dtls = weriftModule('webrtc/src/transport/dtls.js') as {
+      RTCDtlsTransport: RTCDtlsTransportStatics;
+      RTCCertificate: new (privateKeyPem: string, certPem: string, signatureHash: unknown) => DtlsCertificate;
+    };
+    const certificate = new dtls.RTCCertificate(pem.privateKey, pem.certPem, pem.signatureHash);
+    dtls.RTCDtlsTransport.localCertificate = certificate;
+    dtls.RTCDtlsTransport.localCertificatePromise = undefined;
+    this.current = { certificate, createdAt: this.now() };
+    return certificate;
   }
 
   /** Makes a new certificate (once at a time) and makes it werift's default. */

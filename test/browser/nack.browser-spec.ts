@@ -8,7 +8,8 @@ import { chromium, type Browser, type BrowserServer, type Page } from 'playwrigh
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:dgram';
 import { SessionService } from '../../src/session/session.service';
-import { TestApp, startApp } from '../helpers/app';
+import { Session } from '../../src/session/session';
+import { TEST_MEDIA_WORKERS, TestApp, startApp } from '../helpers/app';
 import { BrowserContextHandle, CHROMIUM_ARGS, CHROMIUM_PATH, describeWithBrowser, newContext } from '../helpers/browser';
 import { until } from '../helpers/wait';
 
@@ -86,7 +87,7 @@ describeWithBrowser('NACK repair of server-side packet loss in headless Chromium
     });
   }
 
-  it('5 % of RTP dropped by the server: NACKs are answered, frames keep coming, nothing fails to decrypt', async () => {
+  (TEST_MEDIA_WORKERS > 0 ? it.skip : it)('5 % of RTP dropped by the server: NACKs are answered, frames keep coming, nothing fails to decrypt', async () => {
     const page = await ctx.newPage();
     await page.goto(`${t.url}/?loopback=1`);
     await page.waitForFunction(() => (window as unknown as { demo: { frames: number } }).demo?.frames > 15, undefined, {
@@ -94,7 +95,8 @@ describeWithBrowser('NACK repair of server-side packet loss in headless Chromium
       polling: 100,
     });
     expect(sessions.count).toBe(1);
-    const session = sessions.list()[0];
+    // werift's sender and its debug switch are reached here: the session must be on this thread.
+    const session = sessions.list()[0] as Session;
     expect(session.leanStats?.sent).toBeGreaterThan(0);
     const sender = session.peerConnection.getTransceivers().find((x) => x.kind === 'video')!.sender as unknown as {
       retransmittedPacketsSent: number;

@@ -9,8 +9,16 @@ import type { SessionOptions } from '../../src/session/session.options';
 import type { SessionEvents, SessionService } from '../../src/session/session.service';
 import type { StreamingModuleOptions } from '../../src/streaming.options';
 
+/**
+ * Media workers for every test application: `MEDIA_WORKERS=2 npx jest ...` runs a suite with
+ * its sessions in two worker threads (default 0: the main thread), unless a test sets its own.
+ * Carried by LOOPBACK_ONLY, which every test's session options start from.
+ */
+export const TEST_MEDIA_WORKERS = Number(process.env.MEDIA_WORKERS ?? 0) || 0;
+
 /** Keeps every ICE packet on 127.0.0.1: only that address is gathered or paired. */
 export const LOOPBACK_ONLY: Partial<SessionOptions> = {
+  mediaWorkers: TEST_MEDIA_WORKERS,
   announcedAddresses: ['127.0.0.1'],
   bindAddress: '127.0.0.1',
   remoteAddressFilter: (address) => address.startsWith('127.'),
@@ -36,7 +44,9 @@ export async function startApp(
   } = {},
 ): Promise<TestApp> {
   let builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ session: { ...LOOPBACK_ONLY, ...opts.session }, streaming: opts.streaming })],
+    imports: [
+      AppModule.forRoot({ session: { ...LOOPBACK_ONLY, ...opts.session }, streaming: opts.streaming }),
+    ],
   });
   if (opts.source) {
     builder =
