@@ -4,16 +4,24 @@ import { RTCIceCandidate, RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTi
 import type { IceCandidateInit } from '../protocol';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
-/** A session's werift connection: one video codec, no audio, the process's DTLS certificate. */
-export function createPeerConnection(options: SessionOptions, codec: RTCRtpCodecParameters): RTCPeerConnection {
+/**
+ * A session's werift connection: one video codec, the source's audio codec (Opus) or no
+ * audio, the process's DTLS certificate.
+ */
+export function createPeerConnection(
+  options: SessionOptions,
+  codec: RTCRtpCodecParameters,
+  audioCodec?: RTCRtpCodecParameters,
+): RTCPeerConnection {
   // The process's certificate (its fingerprint is in every answer), not one per session.
   const certificate = dtlsCertificates.get(options.certificateRotationMs);
   return new RTCPeerConnection({
     ...weriftIceConfig(options),
     ...(certificate ? { dtls: {}, certificates: [certificate as never] } : {}),
-    codecs: { audio: [], video: [codec] },
+    codecs: { audio: audioCodec ? [audioCodec] : [], video: [codec] },
     headerExtensions: {
-      audio: [],
+      // The audio's transport-wide sequence numbers share the video's counter (one transport).
+      audio: audioCodec ? [useSdesMid(), useAbsSendTime(), useTransportWideCC()] : [],
       // Give the browser's bandwidth estimator the data it needs.
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },

@@ -76,6 +76,57 @@ export function spawnRtpSender(opts: { port: number; codec: 'VP8' | 'H264'; payl
   );
 }
 
+/**
+ * Starts a long-running ffmpeg that sends a live test picture (VP8 or H.264) and a 440 Hz
+ * tone (Opus) as two RTP streams to 127.0.0.1:videoPort and :audioPort.
+ */
+export function spawnRtpAvSender(opts: {
+  videoPort: number;
+  audioPort: number;
+  codec: 'VP8' | 'H264';
+  videoPayloadType?: number;
+  audioPayloadType?: number;
+}): ChildProcess {
+  const enc =
+    opts.codec === 'VP8'
+      ? ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8']
+      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', '-tune', 'zerolatency'];
+  const rtp = (pt: number, port: number) => ['-f', 'rtp', '-pkt_size', '1200', '-payload_type', String(pt), `rtp://127.0.0.1:${port}?rtcpport=${port}`];
+  return spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      '-map',
+      '0:v',
+      ...enc,
+      ...rtp(opts.videoPayloadType ?? 96, opts.videoPort),
+      '-map',
+      '1:a',
+      '-c:a',
+      'libopus',
+      '-ac',
+      '2',
+      '-b:a',
+      '64k',
+      ...rtp(opts.audioPayloadType ?? 111, opts.audioPort),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
 /** Kills a child and waits for it to be gone (SIGKILL after 3 s). */
 export async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;

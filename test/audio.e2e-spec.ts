@@ -1,0 +1,168 @@
+import type { ChildProcess } from 'node:child_process';
+import { RtpSource } from '../src/media/sources/rtp.source';
+import { killChild, spawnRtpAvSender } from '../src/media/sources/testing/helpers';
+import { SessionService } from '../src/session/session.service';
+import { startApp, TestApp } from './helpers/app';
+import { sleep } from './helpers/wait';
+import { WeriftViewer, ok, request } from './helpers/werift-viewer';
+
+/**
+ * Audio end to end with werift viewers: an RTP source with VP8 and Opus (a 440 Hz tone, both
+ * from one ffmpeg), in every negotiation flow; stop and resume of all media or of one kind,
+ * with the data channel working throughout.
+ */
+describe('audio (RTP source with Opus, werift viewers)', () => {
+  let t: TestApp;
+  let source: RtpSource;
+  let sender: ChildProcess | undefined;
+  const viewers: WeriftViewer[] = [];
+
+  beforeEach(async () => {
+    source = new RtpSource({ id: 'av', codec: 'VP8', port: 0, audio: { port: 0 } });
+    t = await startApp({ source });
+    sender = spawnRtpAvSender({ videoPort: source.port, audioPort: source.audioPort!, codec: 'VP8' });
+  });
+
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await killChild(sender);
+    sender = undefined;
+    await t.close();
+  });
+
+  async function viewer(mode: 'client' | 'server' | 'data-first'): Promise<WeriftViewer> {
+    const v = new WeriftViewer(await t.connect());
+    viewers.push(v);
+    if (mode === 'client') await v.startWithOffer(undefined, { audio: true });
+    else if (mode === 'data-first') await v.startDataFirst();
+    else await v.startWithServerOffer();
+    await v.waitForState('streaming', 15_000);
+    await v.waitForPackets(10, 15_000);
+    await v.waitForAudioPackets(10, 15_000);
+    return v;
+  }
+
+  /** Audio and video packets that arrive within `ms`. */
+  async function arriving(v: WeriftViewer, ms = 400): Promise<{ audio: number; video: number }> {
+    const a = v.audioPackets;
+    const p = v.packets;
+    await sleep(ms);
+    return { audio: v.audioPackets - a, video: v.packets - p };
+  }
+
+  it('sources:list says the source has audio', async () => {
+    const socket = await t.connect();
+    const res = await ok<{ sources: { id: string; audioMimeType?: string }[] }>(socket, 'sources:list', {});
+    expect(res.sources.find((s) => s.id === 'av')?.audioMimeType).toBe('audio/opus');
+  });
+
+  for (const mode of ['client', 'server', 'data-first'] as const) {
+    it(`audio and video arrive in one stream; stop-video stops both, keeps the data channel; resume brings both (${mode})`, async () => {
+      const v = await viewer(mode);
+      const remote = v.pc.remoteDescription!.sdp;
+      expect(remote).toMatch(/m=audio [1-9]\d* /);
+      // One MediaStream for both tracks (the browser lip-syncs a stream's tracks).
+      const msids = [...remote.matchAll(/^a=msid:(\S+) /gm)].map((m) => m[1]);
+      expect(msids.length).toBe(2);
+      expect(new Set(msids).size).toBe(1);
+      expect(t.app.get(SessionService).summaries()[0].audio).toBe('live');
+
+      await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
+      expect(v.state).toBe('data-only');
+      expect(v.pc.remoteDescription!.sdp).toMatch(/m=audio [1-9]\d* [^\r\n]*\r\n(?:(?!m=)[^\r\n]*\r\n)*a=inactive/);
+      expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+      await sleep(200); // in-flight packets
+      const off = await arriving(v);
+      expect(off.audio).toBeLessThan(3);
+      expect(off.video).toBeLessThan(3);
+      expect(v.pc.connectionState).toBe('connected');
+      expect(t.app.get(SessionService).summaries()[0].audio).toBe('stopped');
+
+      await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+      expect(v.state).toBe('streaming');
+      await v.waitForAudioPackets(v.audioPackets + 10);
+      await v.waitForPackets(v.packets + 10);
+      expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    });
+  }
+
+  it("kind 'audio' stops and resumes only the audio; the video goes on", async () => {
+    const v = await viewer('data-first');
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'audio' });
+    expect(v.state).toBe('streaming');
+    await sleep(200);
+    const off = await arriving(v, 1000);
+    expect(off.audio).toBeLessThan(3);
+    expect(off.video).toBeGreaterThan(5);
+    // Idempotent.
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'audio' });
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
+    await v.waitForAudioPackets(v.audioPackets + 10);
+    expect(v.state).toBe('streaming');
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+  });
+
+  it("kind 'video' stops only the video (data-only); the audio goes on", async () => {
+    const v = await viewer('client');
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'video' });
+    expect(v.state).toBe('data-only');
+    await sleep(200);
+    const off = await arriving(v, 1000);
+    expect(off.video).toBeLessThan(3);
+    expect(off.audio).toBeGreaterThan(5);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'video' });
+    expect(v.state).toBe('streaming');
+    await v.waitForPackets(v.packets + 10);
+    // A stop of all media after a video-only stop also stops the audio.
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'video' });
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
+    await sleep(200);
+    expect((await arriving(v)).audio).toBeLessThan(3);
+  });
+
+  it('a client offering video only gets no audio m-line added; an explicit audio resume adds one', async () => {
+    const v = new WeriftViewer(await t.connect());
+    viewers.push(v);
+    await v.startWithOffer();
+    await v.waitForState('streaming', 15_000);
+    await v.waitForPackets(10, 15_000);
+    expect(v.pc.remoteDescription!.sdp).not.toMatch(/m=audio/);
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId });
+    expect(v.pc.remoteDescription!.sdp).not.toMatch(/m=audio/);
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
+    await v.waitForAudioPackets(10);
+  });
+
+  it('refuses an unknown kind', async () => {
+    const v = await viewer('data-first');
+    const res = await request(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'subtitles' });
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error.code).toBe('VALIDATION_FAILED');
+  });
+});
+
+describe('audio m-lines for a source without audio', () => {
+  let t: TestApp;
+  const viewers: WeriftViewer[] = [];
+  beforeEach(async () => {
+    t = await startApp();
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await t.close();
+  });
+
+  it('an offered audio m-line is answered rejected; the video plays as before', async () => {
+    const v = new WeriftViewer(await t.connect());
+    viewers.push(v);
+    await v.startWithOffer(undefined, { audio: true });
+    await v.waitForState('streaming');
+    await v.waitForPackets(10);
+    expect(v.pc.remoteDescription!.sdp).toMatch(/m=audio 0 /);
+    expect(t.app.get(SessionService).summaries()[0].audio).toBe('none');
+    await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId });
+    await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
+    expect(v.audioPackets).toBe(0);
+  });
+});
