@@ -127,6 +127,57 @@ export function spawnRtpAvSender(opts: {
   );
 }
 
+/**
+ * Starts a long-running ffmpeg that plays a camera: a live H.264 test picture and a 440 Hz
+ * tone in AAC (or G.711 µ-law), published to an RTSP server (`RtspRelayServer`) over TCP.
+ */
+export function spawnRtspCamera(url: string, audio: 'aac' | 'pcm_mulaw' = 'aac'): ChildProcess {
+  return spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=440:sample_rate=${audio === 'aac' ? 44100 : 8000}`,
+      '-map',
+      '0:v',
+      '-map',
+      '1:a',
+      '-c:v',
+      'libx264',
+      '-profile:v',
+      'baseline',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '30',
+      '-bf',
+      '0',
+      '-tune',
+      'zerolatency',
+      '-c:a',
+      audio,
+      ...(audio === 'aac' ? ['-b:a', '64k'] : ['-ar', '8000', '-ac', '1']),
+      '-f',
+      'rtsp',
+      '-rtsp_transport',
+      'tcp',
+      url,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
 /** Kills a child and waits for it to be gone (SIGKILL after 3 s). */
 export async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
