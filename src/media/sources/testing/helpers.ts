@@ -128,10 +128,14 @@ export function spawnRtpAvSender(opts: {
 }
 
 /**
- * Starts a long-running ffmpeg that plays a camera: a live H.264 test picture and a 440 Hz
- * tone in AAC (or G.711 µ-law), published to an RTSP server (`RtspRelayServer`) over TCP.
+ * Starts a long-running ffmpeg that plays a camera: a live H.264 (or VP8) test picture and a
+ * 440 Hz tone in AAC (or G.711 µ-law), published to an RTSP server (`RtspRelayServer`) over TCP.
  */
-export function spawnRtspCamera(url: string, audio: 'aac' | 'pcm_mulaw' = 'aac'): ChildProcess {
+export function spawnRtspCamera(url: string, audio: 'aac' | 'pcm_mulaw' = 'aac', video: 'H264' | 'VP8' = 'H264'): ChildProcess {
+  const enc =
+    video === 'VP8'
+      ? ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8']
+      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', '-tune', 'zerolatency'];
   return spawn(
     'ffmpeg',
     [
@@ -153,18 +157,7 @@ export function spawnRtspCamera(url: string, audio: 'aac' | 'pcm_mulaw' = 'aac')
       '0:v',
       '-map',
       '1:a',
-      '-c:v',
-      'libx264',
-      '-profile:v',
-      'baseline',
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      '30',
-      '-bf',
-      '0',
-      '-tune',
-      'zerolatency',
+      ...enc,
       '-c:a',
       audio,
       ...(audio === 'aac' ? ['-b:a', '64k'] : ['-ar', '8000', '-ac', '1']),
