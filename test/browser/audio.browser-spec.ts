@@ -148,4 +148,31 @@ describeEachBrowser('audio from a source with sound', (browserName) => {
     await stopResumeKeepsChannel(page);
     expect(ctx!.problems).toEqual([]);
   });
+
+  it('the demo page (client library): the audio comes in the video element, muted until a click', async () => {
+    await app({ sources: [{ id: 'opus', kind: 'rtp', codec: 'VP8', port: 0, audioPort: 0 }] });
+    const source = t!.app.get(MediaSourceRegistry).get('opus') as RtpSource;
+    children.push(spawnRtpAvSender({ videoPort: source.port, audioPort: source.audioPort!, codec: 'VP8' }));
+    await until('source live', () => source.currentState === 'live', 20_000);
+    const page = await ctx!.newPage();
+    await page.goto(`${t!.url}/?${browserName === 'chromium' ? 'loopback=1&' : ''}source=opus`);
+    type Demo = { demo: { frames: number; session: null | { state: string; hasAudio: boolean }; stats: null | { audio?: Inbound } } };
+    await page.waitForFunction(() => {
+      const d = (window as unknown as Partial<Demo>).demo;
+      return !!d?.session?.hasAudio && d.frames > 10;
+    }, undefined, { timeout: 25_000 });
+    expect(await page.isVisible('#sound')).toBe(true);
+    expect(await page.evaluate(() => document.querySelector('video')!.muted)).toBe(true);
+    expect(await page.evaluate(() => (document.querySelector('video')!.srcObject as MediaStream).getTracks().map((x) => x.kind).sort())).toEqual(['audio', 'video']);
+    await page.click('#sound');
+    expect(await page.evaluate(() => document.querySelector('video')!.muted)).toBe(false);
+    expect(await page.textContent('#sound')).toBe('Mute');
+    // The page's stats poll (once a second) reads the audio through the client library.
+    const audio = await page.waitForFunction(() => {
+      const a = (window as unknown as Demo).demo.stats?.audio;
+      return a && (a.packetsReceived ?? 0) > 20 && (a.audioLevel ?? 0) > 0 ? a : undefined;
+    }, undefined, { timeout: 15_000 });
+    console.log(`demo page audio in ${browserName}: ${JSON.stringify(audio)}`);
+    expect(ctx!.problems).toEqual([]);
+  });
 });
