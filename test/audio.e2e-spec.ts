@@ -3,8 +3,9 @@ import { RtpSource } from '../src/media/sources/rtp.source';
 import { killChild, spawnRtpAvSender } from '../src/media/sources/testing/helpers';
 import { SessionService } from '../src/session/session.service';
 import { startApp, TestApp } from './helpers/app';
-import { sleep } from './helpers/wait';
+import { sleep, until } from './helpers/wait';
 import { WeriftViewer, ok, request } from './helpers/werift-viewer';
+import { whepPost } from './whep/whep-client';
 
 /**
  * Audio end to end with werift viewers: an RTP source with VP8 and Opus (a 440 Hz tone, both
@@ -132,6 +133,50 @@ describe('audio (RTP source with Opus, werift viewers)', () => {
     expect(v.pc.remoteDescription!.sdp).not.toMatch(/m=audio/);
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
     await v.waitForAudioPackets(10);
+  });
+
+  it('WHEP: the offered audio m-line is answered sendonly; stop and resume (no renegotiation) stop and restart the audio on it', async () => {
+    const c = await whepPost(`${t.url}/whep`, { audio: true });
+    try {
+      expect(c.status).toBe(201);
+      expect(c.pc.remoteDescription!.sdp).toMatch(/m=audio [1-9]\d* [^\r\n]*\r\n(?:(?!m=)[^\r\n]*\r\n)*a=sendonly/);
+      await until('audio and video', () => c.audioPackets() > 10 && c.packets() > 10, 15_000);
+      const sessions = t.app.get(SessionService);
+      const [s] = sessions.summaries();
+      await sessions.stopVideoById(s.id, 'video-stopped');
+      await sleep(300);
+      const a = c.audioPackets();
+      await sleep(500);
+      expect(c.audioPackets() - a).toBeLessThan(3);
+      await sessions.resumeVideo(s.ownerId, s.id);
+      await until('audio again', () => c.audioPackets() > a + 10, 10_000);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a client that sets its audio transceiver inactive and offers stops the audio; recvonly again resumes it', async () => {
+    const v = await viewer('client');
+    const audio = v.pc.getTransceivers().find((x) => x.kind === 'audio')!;
+    const offerWith = async () => {
+      await v.pc.setLocalDescription(await v.pc.createOffer());
+      const res = await ok<{ answer: { sdp: string } }>(v.socket, 'session:offer', {
+        sessionId: v.sessionId,
+        offer: { type: 'offer', sdp: v.pc.localDescription!.sdp },
+      });
+      await v.pc.setRemoteDescription(res.answer as never);
+    };
+    audio.setDirection('inactive');
+    await offerWith();
+    await sleep(200);
+    const off = await arriving(v, 1000);
+    expect(off.audio).toBeLessThan(3);
+    expect(off.video).toBeGreaterThan(5);
+    expect(v.state).toBe('streaming');
+    audio.setDirection('recvonly');
+    await offerWith();
+    await v.waitForAudioPackets(v.audioPackets + 10);
+    expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
   });
 
   it('refuses an unknown kind', async () => {
