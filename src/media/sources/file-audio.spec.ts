@@ -39,7 +39,7 @@ describe('FileSource with audio', () => {
   it.each([
     ['mp4 (H.264 + AAC)', () => mp4],
     ['webm (VP8 + Vorbis)', () => webm],
-  ])('%s: video as is, audio as Opus, looped; nothing left after stop', async (_name, path) => {
+  ])('%s: video as is, audio as Opus; nothing left after stop', async (_name, path) => {
     const s = (source = new FileSource({ id: 'f', path: path(), audio: true }));
     expect(s.hasAudio).toBe(true);
     await s.onModuleInit();
