@@ -87,6 +87,32 @@ describe('audio (RTP source with Opus, werift viewers)', () => {
     });
   }
 
+  it('the sender reports of both tracks put their RTP timestamps on one wall clock (what lip sync needs)', async () => {
+    const v = await viewer('data-first');
+    // For each kind: the last packet's RTP timestamp and arrival (epoch ms), and how far the
+    // arrival is from the time the latest sender report maps that timestamp to.
+    const clocks = { audio: 48_000, video: 90_000 };
+    const off: Record<'audio' | 'video', number[]> = { audio: [], video: [] };
+    for (const tr of v.pc.getTransceivers()) {
+      const kind = tr.kind as 'audio' | 'video';
+      let last: { ts: number; at: number } | undefined;
+      tr.receiver.tracks[0]?.onReceiveRtp.subscribe((p: { header: { timestamp: number } }) => {
+        last = { ts: p.header.timestamp >>> 0, at: Date.now() };
+      });
+      tr.receiver.onRtcp.subscribe((r: { type: number; senderInfo?: { ntpTimestamp: bigint; rtpTimestamp: number } }) => {
+        if (r.type !== 200 || !r.senderInfo || !last) return;
+        const ntpMs = Number(r.senderInfo.ntpTimestamp >> 32n) * 1000 + (Number(r.senderInfo.ntpTimestamp & 0xffffffffn) / 2 ** 32) * 1000 - 2_208_988_800_000;
+        const dt = (((last.ts - r.senderInfo.rtpTimestamp) | 0) / clocks[kind]) * 1000;
+        off[kind].push(Math.round(last.at - (ntpMs + dt)));
+      });
+    }
+    await until(() => `sender reports of both (${JSON.stringify(off)})`, () => off.audio.length >= 3 && off.video.length >= 3, 15_000);
+    console.log(`arrival minus sender-report time, ms: audio ${off.audio.join(' ')}; video ${off.video.join(' ')}`);
+    // Loopback: a packet arrives within a few ms of the time its report gives it; a video
+    // frame's packets are published over a few ms, and a loaded machine adds some.
+    for (const d of [...off.audio, ...off.video]) expect(Math.abs(d)).toBeLessThan(150);
+  });
+
   it("kind 'audio' stops and resumes only the audio; the video goes on", async () => {
     const v = await viewer('data-first');
     await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'audio' });
