@@ -58,7 +58,6 @@ export class RtspTestServer {
 
   private onClient(socket: Socket): void {
     this.clients.add(socket);
-    let buf = Buffer.alloc(0);
     let player: IvfPlayer | undefined;
     let channel = 0;
     const session = String(Math.floor(Math.random() * 1e9));
@@ -76,31 +75,10 @@ export class RtspTestServer {
       if (body) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
       socket.write(`${text}\r\n${body}`);
     };
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        if (buf.length === 0) return;
-        if (buf[0] === 0x24) {
-          // Interleaved data from the client (RTCP receiver reports): skip.
-          if (buf.length < 4) return;
-          const len = buf.readUInt16BE(2);
-          if (buf.length < 4 + len) return;
-          buf = buf.subarray(4 + len);
-          continue;
-        }
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const lines = head.split('\r\n');
-        const headers = new Map<string, string>();
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
-        }
-        const bodyLen = Number(headers.get('content-length') ?? 0);
-        if (buf.length < end + 4 + bodyLen) return;
-        buf = buf.subarray(end + 4 + bodyLen);
-        const [method, uri] = lines[0].split(' ');
+    readRtsp(socket, {
+      // Interleaved data from the client (RTCP receiver reports): skipped.
+      interleaved: () => undefined,
+      request: (method, uri, headers) => {
         const cseq = headers.get('cseq') ?? '0';
         switch (method) {
           case 'OPTIONS':
@@ -163,7 +141,7 @@ export class RtspTestServer {
           default:
             reply(cseq, { Session: session });
         }
-      }
+      },
     });
   }
 }
@@ -217,7 +195,6 @@ export class RtspRelayServer {
 
   private onClient(socket: Socket): void {
     this.sockets.add(socket);
-    let buf = Buffer.alloc(0);
     const session = String(Math.floor(Math.random() * 1e9));
     // As a player: its track index -> its interleaved channel; as a publisher: channel -> track.
     const player: Player = { socket, channels: new Map(), playing: false };
@@ -239,34 +216,12 @@ export class RtspRelayServer {
     };
     const pathOf = (uri: string) => new URL(uri).pathname.replace(/^\/+/, '').split('/')[0];
     const trackOf = (uri: string) => Number(/streamid=(\d+)/.exec(uri)?.[1] ?? 0);
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        if (buf.length === 0) return;
-        if (buf[0] === 0x24) {
-          if (buf.length < 4) return;
-          const len = buf.readUInt16BE(2);
-          if (buf.length < 4 + len) return;
-          const frame = buf.subarray(0, 4 + len);
-          buf = buf.subarray(4 + len);
-          const p = path ? this.paths.get(path) : undefined;
-          if (p && p.publisher === socket) this.relay(p, frame);
-          continue;
-        }
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const lines = head.split('\r\n');
-        const headers = new Map<string, string>();
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
-        }
-        const bodyLen = Number(headers.get('content-length') ?? 0);
-        if (buf.length < end + 4 + bodyLen) return;
-        const body = buf.subarray(end + 4, end + 4 + bodyLen).toString('utf8');
-        buf = buf.subarray(end + 4 + bodyLen);
-        const [method, uri] = lines[0].split(' ');
+    readRtsp(socket, {
+      interleaved: (frame) => {
+        const p = path ? this.paths.get(path) : undefined;
+        if (p && p.publisher === socket) this.relay(p, frame);
+      },
+      request: (method, uri, headers, body) => {
         const cseq = headers.get('cseq') ?? '0';
         switch (method) {
           case 'OPTIONS':
@@ -327,7 +282,7 @@ export class RtspRelayServer {
           default:
             reply(cseq, { Session: session });
         }
-      }
+      },
     });
   }
 
@@ -351,4 +306,48 @@ interface Player {
   socket: Socket;
   channels: Map<number, number>;
   playing: boolean;
+}
+
+/**
+ * Reads what an RTSP client sends on its connection: requests (request line, headers with
+ * lower-case names, body by Content-Length) and interleaved frames (`$`, channel, length;
+ * RFC 2326 section 10.12), in order.
+ */
+function readRtsp(
+  socket: Socket,
+  on: {
+    request(method: string, uri: string, headers: Map<string, string>, body: string): void;
+    interleaved(frame: Buffer): void;
+  },
+): void {
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length === 0) return;
+      if (buf[0] === 0x24) {
+        if (buf.length < 4) return;
+        const len = buf.readUInt16BE(2);
+        if (buf.length < 4 + len) return;
+        const frame = buf.subarray(0, 4 + len);
+        buf = buf.subarray(4 + len);
+        on.interleaved(frame);
+        continue;
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = new Map<string, string>();
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+      }
+      const bodyLen = Number(headers.get('content-length') ?? 0);
+      if (buf.length < end + 4 + bodyLen) return;
+      const body = buf.subarray(end + 4, end + 4 + bodyLen).toString('utf8');
+      buf = buf.subarray(end + 4 + bodyLen);
+      const [method, uri] = lines[0].split(' ');
+      on.request(method, uri, headers, body);
+    }
+  });
 }
