@@ -120,7 +120,8 @@ describe('audio (RTP source with Opus, werift viewers)', () => {
     await sleep(200);
     const off = await arriving(v, 1000);
     expect(off.audio).toBeLessThan(3);
-    expect(off.video).toBeGreaterThan(5);
+    // The other kind goes on (waited for: a loaded machine may delay the encoder's packets).
+    await v.waitForPackets(v.packets + 10);
     // Idempotent.
     await ok(v.socket, 'session:stop-video', { sessionId: v.sessionId, kind: 'audio' });
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
@@ -136,7 +137,7 @@ describe('audio (RTP source with Opus, werift viewers)', () => {
     await sleep(200);
     const off = await arriving(v, 1000);
     expect(off.video).toBeLessThan(3);
-    expect(off.audio).toBeGreaterThan(5);
+    await v.waitForAudioPackets(v.audioPackets + 10);
     expect(await v.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
     await ok(v.socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'video' });
     expect(v.state).toBe('streaming');
@@ -197,7 +198,8 @@ describe('audio (RTP source with Opus, werift viewers)', () => {
     await sleep(200);
     const off = await arriving(v, 1000);
     expect(off.audio).toBeLessThan(3);
-    expect(off.video).toBeGreaterThan(5);
+    // The other kind goes on (waited for: a loaded machine may delay the encoder's packets).
+    await v.waitForPackets(v.packets + 10);
     expect(v.state).toBe('streaming');
     audio.setDirection('recvonly');
     await offerWith();
