@@ -1,8 +1,13 @@
+import type { ChildProcess } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MediaSource } from '../src/media/media-source';
 import { SessionService } from '../src/session/session.service';
-import { appPerTest } from './helpers/app';
+import { MediaSourceRegistry } from '../src/media/source-registry';
+import { childPids, killChild, spawnRtspCamera } from '../src/media/sources/testing/helpers';
+import { RtspRelayServer } from '../src/media/sources/testing/rtsp-test-server';
+import { Session } from '../src/session/session';
+import { appPerTest, startApp, TestApp, TEST_MEDIA_WORKERS } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 import { until } from './helpers/wait';
@@ -113,6 +118,90 @@ describeLinux('resource leaks', () => {
       () => {
         fullGc();
         return leanSenders.every((r) => r.deref() === undefined);
+      },
+      15_000,
+    );
+  }, 180_000);
+});
+
+describeLinux('resource leaks with audio', () => {
+  let relay: RtspRelayServer;
+  let camera: ChildProcess | undefined;
+  let t: TestApp | undefined;
+  const viewers: WeriftViewer[] = [];
+
+  beforeEach(async () => {
+    relay = new RtspRelayServer();
+    await relay.listen();
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await t?.close();
+    t = undefined;
+    await killChild(camera);
+    await relay.close();
+  });
+
+  const SESSIONS = 20;
+
+  // Media workers carry no audio yet (their ring holds a source's video only): single-thread mode.
+  (TEST_MEDIA_WORKERS > 0 ? it.skip : it)(`${SESSIONS} sessions of an on-demand RTSP camera with audio (stopped, resumed, closed) leave no ffmpeg, socket, handle or sender behind`, async () => {
+    camera = spawnRtspCamera(relay.url('cam'), 'aac', 'VP8');
+    await until('the camera publishing', () => relay.publishing('cam'), 20_000);
+    const cameraPid = camera.pid!;
+    const baseline = { udp: udpSocketCount(), handles: resources(), ffmpeg: childPids('ffmpeg') };
+    expect(baseline.ffmpeg).toEqual([cameraPid]);
+    t = await startApp({
+      streaming: { sources: [{ id: 'cam', kind: 'rtsp', url: relay.url('cam'), codec: 'VP8', audio: true, onDemand: true, lingerMs: 1500 }] },
+    });
+    const sessions = t.app.get(SessionService);
+    const source = t.app.get(MediaSourceRegistry).get('cam')!;
+    const senders: WeakRef<object>[] = [];
+
+    async function one(n: number): Promise<void> {
+      const socket = await t!.connect();
+      const v = new WeriftViewer(socket);
+      viewers.push(v);
+      if (n % 3 === 0) await v.startWithOffer('cam', { audio: true });
+      else if (n % 3 === 1) await v.startDataFirst('cam');
+      else await v.startWithServerOffer('cam');
+      await v.waitForState('streaming', 20_000);
+      await v.waitForAudioPackets(5, 20_000);
+      const session = sessions.list().find((s) => s.id === v.sessionId)!;
+      senders.push(new WeakRef((session as Session).leanAudioStats!));
+      if (n % 2 === 0) {
+        await ok(socket, 'session:stop-video', { sessionId: v.sessionId });
+        await ok(socket, 'session:resume-video', { sessionId: v.sessionId, kind: 'audio' });
+        await v.waitForAudioPackets(v.audioPackets + 5);
+      }
+      if (n % 4 < 2) await ok(socket, 'session:close', { sessionId: v.sessionId });
+      socket.disconnect();
+      await v.close();
+      viewers.splice(viewers.indexOf(v), 1);
+    }
+    for (let b = 0; b < SESSIONS; b += 5) await Promise.all(Array.from({ length: 5 }, (_, i) => one(b + i)));
+
+    await until(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
+    expect(source.viewers).toBe(0);
+    expect(source.audioListeners).toBe(0);
+    // On demand: the source's ffmpeg stops after the linger time; only the camera's is left.
+    await until(() => `the source's ffmpeg stopped (${childPids('ffmpeg').join(', ')})`, () => childPids('ffmpeg').length === 1, 15_000);
+    expect(childPids('ffmpeg')).toEqual([cameraPid]);
+    await t.close();
+    t = undefined;
+    await until(() => `UDP sockets are back to ${baseline.udp} (now ${udpSocketCount()})`, () => udpSocketCount() <= baseline.udp, 30_000);
+    const KINDS = ['UDPWrap', 'Timeout'];
+    const grown = () => {
+      const now = resources();
+      return KINDS.filter((k) => (now[k] ?? 0) > (baseline.handles[k] ?? 0)).map((k) => `${k} ${baseline.handles[k] ?? 0} -> ${now[k]}`);
+    };
+    await until(() => `handles are back to the baseline (${grown().join(', ')})`, () => grown().length === 0, 30_000);
+    expect(senders).toHaveLength(SESSIONS);
+    await until(
+      () => `every audio lean sender is collected (${senders.filter((r) => r.deref()).length} still reachable)`,
+      () => {
+        fullGc();
+        return senders.every((r) => r.deref() === undefined);
       },
       15_000,
     );

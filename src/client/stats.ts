@@ -32,6 +32,8 @@ export interface ViewerStats {
   jitterBufferDelayMs?: number;
   /** The negotiated video codec, e.g. `video/VP8`. */
   codec?: string;
+  /** Audio (a source with sound): packets received, and the level of the last samples (0..1; 0 while muted at the source). */
+  audio?: { packetsReceived?: number; packetsLost?: number; audioLevel?: number; jitterMs?: number };
   /** The browser's full report, for what the summary leaves out. */
   report: RTCStatsReport;
 }
@@ -58,6 +60,18 @@ export function summarizeStats(report: RTCStatsReport, previous?: StatsBaseline)
     entries.find((e) => e.type === 'candidate-pair' && (e.selected === true || (e.nominated === true && e.state === 'succeeded')));
   const rtt = num(pair?.currentRoundTripTime);
   const stats: ViewerStats = { timestamp: num(video?.timestamp) ?? performance.now(), report };
+  const audio = entries
+    .filter((e) => e.type === 'inbound-rtp' && (e.kind ?? e.mediaType) === 'audio')
+    .sort((a, b) => (num(b.packetsReceived) ?? 0) - (num(a.packetsReceived) ?? 0))[0];
+  if (audio) {
+    const jitter = num(audio.jitter);
+    stats.audio = {
+      packetsReceived: num(audio.packetsReceived),
+      packetsLost: num(audio.packetsLost),
+      audioLevel: num(audio.audioLevel),
+      ...(jitter !== undefined ? { jitterMs: jitter * 1000 } : {}),
+    };
+  }
   if (rtt !== undefined) stats.roundTripTimeMs = rtt * 1000;
   if (!video) return { stats };
 

@@ -1,4 +1,4 @@
-import type { SessionStateEvent } from '../protocol/index.js';
+import type { MediaKind, SessionStateEvent } from '../protocol/index.js';
 import { bundleTag } from '../sdp/sdp.js';
 import {
   AutoplayBlockedEvent,
@@ -136,8 +136,15 @@ export class ViewerSession extends EventTarget {
     pc.onicecandidate = (e) => current() && candidates.local(e.candidate);
     pc.ontrack = (e) => {
       if (!current()) return;
-      // A resumed video is a new transceiver with a new stream.
-      this.stream = e.streams[0] ?? new MediaStream([e.track]);
+      // A resumed video is a new transceiver with a new stream. The audio of a source with
+      // sound comes in the video's stream (the server puts both in one, for lip sync), so the
+      // video element plays it; an audio track in a stream of its own (another server) is
+      // added to the current stream instead of replacing the picture.
+      if (e.track.kind === 'audio' && this.stream && e.streams[0] !== this.stream) {
+        if (!this.stream.getTracks().includes(e.track)) this.stream.addTrack(e.track);
+      } else {
+        this.stream = e.streams[0] ?? new MediaStream([e.track]);
+      }
       this.attachVideo();
       this.dispatchEvent(new Event('track'));
     };
@@ -202,9 +209,19 @@ export class ViewerSession extends EventTarget {
     return this.ice.restart('manual');
   }
 
-  /** Asks the server to stop only the video; the data channel stays. Resolves when done. */
-  async stopVideo(): Promise<void> {
-    await this.client.request('session:stop-video', { sessionId: this.id });
+  /**
+   * Asks the server to stop the media: the video and the audio, or only `kind`; the data
+   * channel stays. Resolves when done.
+   */
+  async stopVideo(kind?: MediaKind): Promise<void> {
+    await this.client.request('session:stop-video', { sessionId: this.id, ...(kind ? { kind } : {}) });
+  }
+
+  /** Whether the session receives audio now (a source with sound, its audio not stopped). */
+  get hasAudio(): boolean {
+    return this.pc
+      .getTransceivers()
+      .some((t) => t.receiver.track.kind === 'audio' && (t.currentDirection === 'recvonly' || t.currentDirection === 'sendrecv'));
   }
 
   /**
@@ -223,12 +240,12 @@ export class ViewerSession extends EventTarget {
     });
   }
 
-  /** Asks the server to bring the video back. Resolves when the renegotiation is done. */
-  async resumeVideo(): Promise<void> {
+  /** Asks the server to bring the media back (the video and the audio, or only `kind`). Resolves when the renegotiation is done. */
+  async resumeVideo(kind?: MediaKind): Promise<void> {
     // After our own inactive stop: receive again, so that our answer to the server's offer does.
     const t = this.videoTransceiver();
-    if (t?.direction === 'inactive') t.direction = 'recvonly';
-    await this.client.request('session:resume-video', { sessionId: this.id });
+    if (kind !== 'audio' && t?.direction === 'inactive') t.direction = 'recvonly';
+    await this.client.request('session:resume-video', { sessionId: this.id, ...(kind ? { kind } : {}) });
   }
 
   /** The live video transceiver, if any. */
@@ -319,7 +336,8 @@ export class ViewerSession extends EventTarget {
   private attachVideo(): void {
     const video = this.opts.video;
     if (!video || !this.stream) return;
-    video.srcObject = this.stream;
+    // The same stream again (its audio track arrived): setting it anew would reload the element.
+    if (video.srcObject !== this.stream) video.srcObject = this.stream;
     video.play().then(
       () => (this.playBlocked = false),
       (err: unknown) => {

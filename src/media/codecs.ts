@@ -1,5 +1,5 @@
 import { parseProfileLevelId, Profile } from 'h264-profile-level-id';
-import { RTCRtpCodecParameters, useH264, useVP8 } from 'werift';
+import { RTCRtpCodecParameters, useH264, useOPUS, useVP8 } from 'werift';
 import { fmtpParams, videoCodecsOf } from '../sdp/sdp';
 import type { VideoCodecName } from './media-source';
 
@@ -115,4 +115,23 @@ export function codecChoice(
 ): (detected?: string) => RTCRtpCodecParameters {
   if (option !== 'auto') codecParametersFor(codec, option);
   return (detected) => codecParametersFor(codec, option === 'auto' ? detected : option);
+}
+
+/** Audio codecs a source can carry. Browsers decode Opus everywhere; AAC or G.711 is transcoded to it. */
+export type AudioCodecName = 'opus';
+
+/** The RTP payload type ffmpeg is told to use for Opus (the receiver takes only this one). */
+export const OPUS_PAYLOAD_TYPE = 111;
+
+/** RTP clock of Opus (RFC 7587: always 48 kHz, two channels in the SDP whatever is sent). */
+export const OPUS_CLOCK_RATE = 48_000;
+
+/**
+ * The werift codec for a source's audio: Opus 48 kHz/2 with in-band FEC allowed (what
+ * browsers offer), `minptime=10`. When a browser offers, werift answers with the browser's
+ * payload type and parameters.
+ */
+export function audioCodecParameters(codec: AudioCodecName): RTCRtpCodecParameters {
+  if (codec !== 'opus') throw new Error(`unsupported audio codec: ${String(codec)}`);
+  return useOPUS({ parameters: 'minptime=10;useinbandfec=1' });
 }

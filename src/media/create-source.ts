@@ -33,6 +33,7 @@ function build(config: SourceConfig | SourceConfigInit): MediaSource {
         payloadType: config.payloadType,
         offlineAfterMs: config.offlineAfterMs,
         profileLevelId: config.profileLevelId,
+        ...(config.audioPort !== undefined ? { audio: { port: config.audioPort, payloadType: config.audioPayloadType } } : {}),
       });
     case 'rtsp':
       return new RtspSource({
@@ -44,6 +45,7 @@ function build(config: SourceConfig | SourceConfigInit): MediaSource {
         stallRestartMs: config.stallRestartMs,
         profileLevelId: config.profileLevelId,
         ffmpegPath: config.ffmpegPath,
+        audio: config.audio,
       });
     case 'file':
       return new FileSource({
@@ -53,6 +55,7 @@ function build(config: SourceConfig | SourceConfigInit): MediaSource {
         container: config.container,
         profileLevelId: config.profileLevelId,
         ffmpegPath: config.ffmpegPath,
+        audio: config.audio,
       });
     default:
       throw new Error(`unknown source kind: ${(config as { kind: unknown }).kind}`);

@@ -1,7 +1,7 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
-import { codecDescription } from './codecs';
+import { AudioCodecName, audioCodecParameters, codecDescription } from './codecs';
 import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 import { KeyframeCache } from './keyframe-cache';
 import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
@@ -13,6 +13,7 @@ export { SourceTrack } from './source-track';
 export const PICTURE_LOSS_MIN_INTERVAL_MS = 1000;
 
 export type VideoCodecName = 'VP8' | 'H264';
+export type { AudioCodecName } from './codecs';
 
 /** `idle`: an on-demand source that no viewer needs now (nothing runs). */
 export type SourceState = 'idle' | 'starting' | 'live' | 'offline' | 'stopped';
@@ -48,6 +49,8 @@ export interface SourceInfo {
   mimeType: string;
   /** H.264: the parameters the server offers (profile-level-id, packetization-mode). */
   sdpFmtpLine?: string;
+  /** The source's audio codec as `RTCRtpReceiver.getCapabilities('audio')` lists it (`audio/opus`); absent without audio. */
+  audioMimeType?: string;
 }
 
 /**
@@ -62,6 +65,12 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   abstract readonly id: string;
   abstract readonly kind: string;
   abstract readonly codec: VideoCodecName;
+  /**
+   * The audio codec when the source carries audio (Opus), set by a subclass configured with
+   * audio; undefined for a video-only source. Sessions negotiate an audio m-line only when set,
+   * so it must be known before the first viewer (it is configuration, not read from the stream).
+   */
+  readonly audioCodec?: AudioCodecName;
 
   protected readonly logger = new Logger(this.constructor.name);
   protected state: SourceState = 'starting';
@@ -74,6 +83,10 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** State changes; every session of the source listens (so no listener limit). */
   readonly events = new EventEmitter<MediaSourceEvents>().setMaxListeners(0);
   private readonly tracks = new Set<SourceTrack>();
+  /** Viewers of the audio: fanned out like the video, without a cache (audio needs no keyframe). */
+  private readonly audioTracks = new Set<SourceTrack>();
+  /** The last audio packets, prepared once for every viewer's lean sender (as `history`). */
+  private readonly audioHistory = new PacketHistory(256);
   private readonly cache = new KeyframeCache();
   /** What a track replays from; one function for the source, not one per packet. */
   private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
@@ -150,8 +163,10 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.cache.clear();
     this.history.clear();
     for (const tap of [...this.taps]) tap.ended(reason);
-    for (const t of [...this.tracks]) t.stop(reason);
+    for (const t of [...this.tracks, ...this.audioTracks]) t.stop(reason);
     this.tracks.clear();
+    this.audioTracks.clear();
+    this.audioHistory.clear();
   }
 
   /** Changes the state and emits `state` (no event when it is unchanged; `stopped` is final). */
@@ -189,6 +204,41 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** The codec werift negotiates for this source. */
   codecParameters(): RTCRtpCodecParameters {
     return useVP8();
+  }
+
+  /** Whether the source carries audio (see `audioCodec`). */
+  get hasAudio(): boolean {
+    return this.audioCodec !== undefined;
+  }
+
+  /** The audio codec werift negotiates (Opus), or undefined for a video-only source. */
+  audioCodecParameters(): RTCRtpCodecParameters | undefined {
+    return this.audioCodec ? audioCodecParameters(this.audioCodec) : undefined;
+  }
+
+  /**
+   * Adds a listener of the source's audio: every audio packet from now on (nothing cached: an
+   * Opus packet decodes on its own). Its track ends with the source, like the video's. A
+   * source without audio returns a track that has ended.
+   */
+  subscribeAudio(sink: MediaSink): SourceTrack {
+    const track = new SourceTrack(this.id, sink, 'audio');
+    if (this.ended || !this.hasAudio) {
+      track.stop(this.ended ? 'source-ended' : 'no-audio');
+      return track;
+    }
+    this.audioTracks.add(track);
+    track.once('ended', () => {
+      this.audioTracks.delete(track);
+      if (this.demand) this.viewersChanged();
+    });
+    if (this.demand) this.viewersChanged();
+    return track;
+  }
+
+  /** Audio listeners (sessions whose audio is on). */
+  get audioListeners(): number {
+    return this.audioTracks.size;
   }
 
   /**
@@ -230,7 +280,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private viewersChanged(): void {
     const d = this.demand!;
     if (this.ended) return;
-    if (this.tracks.size > 0) {
+    // Audio listeners count too: a viewer who stopped only the video still hears the source.
+    if (this.tracks.size + this.audioTracks.size > 0) {
       clearTimeout(d.linger);
       d.linger = undefined;
       if (!d.wanted) {
@@ -240,7 +291,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     } else if (d.wanted && !d.linger) {
       d.linger = setTimeout(() => {
         d.linger = undefined;
-        if (this.tracks.size > 0) return;
+        if (this.tracks.size + this.audioTracks.size > 0) return;
         d.wanted = false;
         void this.applyDemand();
       }, d.lingerMs);
@@ -288,7 +339,28 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       state: this.state,
       viewers: this.viewers,
       ...codecDescription(this.codecParameters()),
+      ...(this.audioCodec ? { audioMimeType: this.audioCodecParameters()!.mimeType.toLowerCase() } : {}),
     };
+  }
+
+  /**
+   * Fans an audio packet out to every audio listener (the same packet to each, prepared once
+   * for the lean path). Its timestamps are at the codec's clock (48 kHz for Opus) and run on
+   * for the source's life, as the video's do. Lip sync: each viewer's sender reports pair a
+   * packet's RTP timestamp with the wall-clock time it was published (video and audio alike),
+   * so the browser aligns both tracks on that one clock.
+   */
+  protected publishAudio(packet: RtpPacket): void {
+    if (this.audioTracks.size === 0) return;
+    const shared = this.audioHistory.push(packet);
+    for (const track of this.audioTracks) {
+      try {
+        track.deliver(packet, noCache, shared);
+      } catch (err) {
+        this.logger.warn(`audio sink failed: ${(err as Error).message}`);
+        track.stop('sink-failed');
+      }
+    }
   }
 
   /** Packets and payload bytes the source has published (metrics: input rate). */
@@ -315,3 +387,6 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     }
   }
 }
+
+/** Audio tracks replay nothing. */
+const noCache = (): readonly RtpPacket[] => [];

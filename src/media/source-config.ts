@@ -59,6 +59,12 @@ export class RtpSourceConfig extends BaseSourceConfig {
   /** H.264: the profile-level-id to negotiate (6 hex digits, or `auto` = from the stream's SPS). */
   @IsOptional() @Matches(PROFILE, { message: 'profileLevelId must be 6 hex digits or "auto"' })
   profileLevelId?: string;
+  /** Opus audio from the encoder on this UDP port (same host): the source then carries audio. */
+  @IsOptional() @IsInt() @Min(0) @Max(65535)
+  audioPort?: number;
+  /** The audio's payload type (default 111). */
+  @IsOptional() @IsInt() @Min(96) @Max(127)
+  audioPayloadType?: number;
 }
 
 /** What the sources that run ffmpeg (RTSP, file) share. */
@@ -73,6 +79,9 @@ abstract class FfmpegSourceConfig extends BaseSourceConfig {
   /** On demand: stop this long after the last viewer left (ms, default 10000). */
   @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
   lingerMs?: number;
+  /** Relay the input's audio too, transcoded to Opus by ffmpeg (the video is still copied; default false). */
+  @IsOptional() @IsBoolean()
+  audio?: boolean;
 }
 
 /** An RTSP camera pulled by ffmpeg without transcoding. */

@@ -59,6 +59,8 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     readonly sourceId: string,
     /** @internal the source's fan-out calls this (through `deliver`) */
     readonly sink: MediaSink,
+    /** What the track carries: the source's video (replays, PLI) or its audio (neither). */
+    readonly kind: 'video' | 'audio' = 'video',
   ) {
     super();
     this.takesNumbers = (sink as Partial<NumberedSink>).takesNumbers === true;

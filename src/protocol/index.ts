@@ -88,6 +88,14 @@ export interface SessionIdRequest {
   sessionId: string;
 }
 
+/** What `session:stop-video` / `session:resume-video` act on: all media (no `kind`), or one kind. */
+export type MediaKind = 'video' | 'audio';
+export const MEDIA_KINDS: readonly MediaKind[] = ['video', 'audio'];
+export interface SessionMediaRequest extends SessionIdRequest {
+  /** Only this kind; without it, the video and the audio together. */
+  kind?: MediaKind;
+}
+
 export interface SessionCandidateEvent {
   sessionId: string;
   candidate: IceCandidateInit | null;
@@ -133,6 +141,8 @@ export interface SourceDescription {
   mimeType: string;
   /** H.264: the parameters the server offers (`profile-level-id=...;packetization-mode=1;...`). */
   sdpFmtpLine?: string;
+  /** `audio/opus` when the source carries audio; absent for a video-only source. */
+  audioMimeType?: string;
 }
 export interface SourcesListResult {
   sources: SourceDescription[];
@@ -179,9 +189,9 @@ export interface ClientToServerEvents {
   'session:candidate': (req: SessionCandidateRequest, ack: AckFn) => void;
   'session:close': (req: SessionIdRequest, ack: AckFn) => void;
   /** Stop only the video; the data channel stays. The server renegotiates. */
-  'session:stop-video': (req: SessionIdRequest, ack: AckFn) => void;
+  'session:stop-video': (req: SessionMediaRequest, ack: AckFn) => void;
   /** Bring the video back after a stop. The server renegotiates. */
-  'session:resume-video': (req: SessionIdRequest, ack: AckFn) => void;
+  'session:resume-video': (req: SessionMediaRequest, ack: AckFn) => void;
 }
 
 export interface ServerHelloEvent {

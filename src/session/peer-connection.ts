@@ -4,8 +4,15 @@ import { RTCIceCandidate, RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTi
 import type { IceCandidateInit } from '../protocol';
 import { SessionOptions, weriftIceConfig } from './session.options';
 
-/** A session's werift connection: one video codec, no audio, the process's DTLS certificate. */
-export function createPeerConnection(options: SessionOptions, codec: RTCRtpCodecParameters): RTCPeerConnection {
+/**
+ * A session's werift connection: one video codec, the source's audio codec (Opus) or no
+ * audio, the process's DTLS certificate.
+ */
+export function createPeerConnection(
+  options: SessionOptions,
+  codec: RTCRtpCodecParameters,
+  audioCodec?: RTCRtpCodecParameters,
+): RTCPeerConnection {
   // The process's certificate (its fingerprint is in every answer), not one per session.
   const certificate = dtlsCertificates.get(options.certificateRotationMs);
   return new RTCPeerConnection({
@@ -13,9 +20,10 @@ export function createPeerConnection(options: SessionOptions, codec: RTCRtpCodec
     ...(certificate ? { dtls: {}, certificates: [certificate as never] } : {}),
     // RTX (RFC 4588) beside the codec: negotiated when the browser offers it (Chromium does),
     // so NACKed packets go back on their own SSRC and never trip the receiver's SRTP replay check.
-    codecs: { audio: [], video: [codec, rtxFor(codec)] },
+    codecs: { audio: audioCodec ? [audioCodec] : [], video: [codec, rtxFor(codec)] },
     headerExtensions: {
-      audio: [],
+      // The audio's transport-wide sequence numbers share the video's counter (one transport).
+      audio: audioCodec ? [useSdesMid(), useAbsSendTime(), useTransportWideCC()] : [],
       // Give the browser's bandwidth estimator the data it needs.
       video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()],
     },

@@ -21,6 +21,13 @@ export interface VideoHost {
   setState(state: SessionState, reason?: VideoOffReason | StateNotice): void;
   /** Re-sends the current state with a notice. */
   reportState(reason: StateNotice): void;
+  /** The id of the session's one MediaStream (the audio's too: the browser lip-syncs a stream's tracks). */
+  readonly streamId?: string;
+  /**
+   * The session's audio, switched with the video when a stop or resume is for all media: set
+   * before the server's offer (so one offer carries both), settled after it.
+   */
+  readonly audio?: { prepareOn(): void; prepareOff(): void; settle(): void };
 }
 
 /**
@@ -50,7 +57,7 @@ export class SessionVideo {
   async sendOn(video: RTCRtpTransceiver): Promise<void> {
     const track = this.newTrack();
     await video.sender.replaceTrack(track);
-    video.sender.setStreams([new MediaStream([track])]);
+    video.sender.setStreams([this.streamOf(track)]);
     video.setDirection('sendonly');
     this.slot = { kind: 'live', transceiver: video, track };
   }
@@ -67,7 +74,7 @@ export class SessionVideo {
    * renegotiates: the video m-line is rejected, or parked `inactive` when it is the BUNDLE
    * tag (see stopPlan). Used for `session:stop-video`, and when the source ends. Idempotent.
    */
-  stopVideo(reason: VideoOffReason = 'video-stopped'): Promise<void> {
+  stopVideo(reason: VideoOffReason = 'video-stopped', withAudio = false): Promise<void> {
     return this.negotiation.serial(async () => {
       const plan = stopPlan(this.slot, reason, {
         renegotiation: this.host.renegotiates(),
@@ -77,6 +84,7 @@ export class SessionVideo {
       const t = this.slot.kind === 'off' ? undefined : this.slot.transceiver;
       this.detachVideo();
       this.slot = plan.next;
+      if (withAudio) this.host.audio?.prepareOff();
       if (!this.host.renegotiates()) return this.refreshState(reason);
       if (plan.mline === 'park') t!.setDirection('inactive');
       else if (plan.mline === 'stop') t!.stop();
@@ -97,19 +105,19 @@ export class SessionVideo {
    * video m-line is turned back to sendonly; otherwise a new sendonly transceiver on a new
    * m-line. Idempotent.
    */
-  resumeVideo(): Promise<void> {
-    return this.negotiation.serial(() => this.addVideo('video-resumed'));
+  resumeVideo(withAudio = false): Promise<void> {
+    return this.negotiation.serial(() => this.addVideo('video-resumed', withAudio));
   }
 
-  /** Adds the session's video in a negotiation of its own, right after the current one. */
+  /** Adds the session's video (and audio) in a negotiation of its own, right after the current one. */
   scheduleVideo(): void {
     this.slot = { kind: 'adding' };
-    this.negotiation.serial(() => this.addVideo(undefined)).catch((err: Error) => {
+    this.negotiation.serial(() => this.addVideo(undefined, true)).catch((err: Error) => {
       this.log.warn(`adding the video failed: ${err.message}`);
     });
   }
 
-  private async addVideo(reason: 'video-resumed' | undefined): Promise<void> {
+  private async addVideo(reason: 'video-resumed' | undefined, withAudio: boolean): Promise<void> {
     const before = this.slot;
     const plan = resumePlan(before, { renegotiation: this.host.renegotiates(), receives: (t) => this.remoteReceives(t.mid) });
     if (plan.do === 'nothing') return;
@@ -122,6 +130,7 @@ export class SessionVideo {
       const track = this.newTrack();
       await plan.transceiver.sender.replaceTrack(track);
       this.slot = { kind: 'live', transceiver: plan.transceiver, track };
+      if (withAudio) this.host.audio?.prepareOn();
       return this.refreshState(reason);
     }
     this.detachVideo();
@@ -131,15 +140,17 @@ export class SessionVideo {
       transceiver = plan.reuse as RTCRtpTransceiver;
       await this.unpark(transceiver, track);
     } else {
-      transceiver = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+      transceiver = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.streamOf(track)] });
       // werift would put it on the stopped video m-line with a new mid; aiortc 1.4 then
       // gives the old, stopped transceiver the new mid too and never plays the new one.
       // A new m-line at the end (the stopped one stays at port 0) works for every peer.
       transceiver.mLineIndex = undefined;
     }
     this.slot = { kind: 'adding', transceiver, track };
+    if (withAudio) this.host.audio?.prepareOn();
     try {
       await this.negotiation.renegotiate();
+      if (withAudio) this.host.audio?.settle();
       if (this.rejectedByRemote(transceiver.mid)) {
         throw new StreamingError(
           ErrorCode.CODEC_NOT_SUPPORTED,
@@ -153,6 +164,7 @@ export class SessionVideo {
         );
       }
     } catch (err) {
+      if (withAudio) this.host.audio?.settle();
       // Leave the session as it was: data-only, data channel untouched.
       this.detachVideo();
       if (plan.reuse) transceiver.setDirection('inactive');
@@ -190,7 +202,7 @@ export class SessionVideo {
     if (plan.unpark) void this.unpark(on, track);
     else {
       void on.sender.replaceTrack(track);
-      on.sender.setStreams([new MediaStream([track])]);
+      on.sender.setStreams([this.streamOf(track)]);
       on.setDirection('sendonly');
     }
     this.slot = { kind: 'live', transceiver: on, track };
@@ -201,13 +213,18 @@ export class SessionVideo {
    * direction is set before this returns its promise).
    */
   private unpark(t: RTCRtpTransceiver, track: MediaStreamTrack): Promise<void> {
-    t.sender.setStreams([new MediaStream([track])]);
+    t.sender.setStreams([this.streamOf(track)]);
     t.setDirection('sendonly');
     return t.sender.replaceTrack(track);
   }
 
   newTrack(): MediaStreamTrack {
     return new MediaStreamTrack({ kind: 'video' });
+  }
+
+  /** The session's MediaStream for a new track (one id for the video and the audio, when the host gives one). */
+  private streamOf(track: MediaStreamTrack): MediaStream {
+    return this.host.streamId ? new MediaStream({ id: this.host.streamId, tracks: [track] }) : new MediaStream([track]);
   }
 
   /**

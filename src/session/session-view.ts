@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { RTCRtpSender } from 'werift';
 import type {
   IceCandidateInit,
+  MediaKind,
   SessionDescriptionAnswer,
   SessionDescriptionOffer,
   SessionStartRequest,
@@ -49,6 +50,8 @@ export interface SessionSummary {
   /** The lean send path's own counters of the current (or last) video feed; absent on werift's path. */
   lean?: LeanCounters;
   pictureLoss: { source: number; replay: number; limited: number; ended: number };
+  /** The audio: `none` (the source or the client has none), `live` (sending), `stopped`. */
+  audio: 'none' | 'live' | 'stopped';
 }
 
 /** The SDP each side last applied (WHEP answers with the local one, checks ICE restarts on the remote one). */
@@ -65,8 +68,9 @@ export interface OwnedSessions {
   answer(sessionId: string, answer: SessionDescriptionAnswer): Promise<void>;
   renegotiate(sessionId: string, offer: SessionDescriptionOffer): Promise<SessionDescriptionAnswer>;
   candidate(sessionId: string, candidate: IceCandidateInit | null): Promise<void>;
-  stopVideo(sessionId: string, reason?: string): Promise<void>;
-  resumeVideo(sessionId: string): Promise<void>;
+  /** Stops the video and the audio, or only `kind`. */
+  stopVideo(sessionId: string, reason?: string, kind?: MediaKind): Promise<void>;
+  resumeVideo(sessionId: string, kind?: MediaKind): Promise<void>;
   close(sessionId: string, reason?: string): void;
   /** Closes every session of the client (its socket went away); returns how many. */
   closeAll(reason: string): number;
@@ -94,6 +98,7 @@ export function summaryOf(session: Session): SessionSummary {
     senders: pc.getTransceivers().map((t) => senderCounters(t.sender)),
     ...leanOf(session),
     pictureLoss: { ...session.pictureLoss },
+    audio: session.audioStatus,
   };
 }
 
@@ -122,8 +127,8 @@ export function ownedView(service: SessionService, ownerId: string): OwnedSessio
     answer: (id, answer) => service.answer(ownerId, id, answer),
     renegotiate: (id, offer) => service.renegotiate(ownerId, id, offer),
     candidate: (id, candidate) => service.candidate(ownerId, id, candidate),
-    stopVideo: (id, reason) => service.stopVideo(ownerId, id, reason),
-    resumeVideo: (id) => service.resumeVideo(ownerId, id),
+    stopVideo: (id, reason, kind) => service.stopVideo(ownerId, id, reason, kind),
+    resumeVideo: (id, kind) => service.resumeVideo(ownerId, id, kind),
     close: (id, reason) => service.close(ownerId, id, reason),
     closeAll: (reason) => service.closeAllOf(ownerId, reason),
   };

@@ -9,6 +9,7 @@ import { MediaSourceRegistry } from '../media/source-registry';
 import {
   ErrorCode,
   IceCandidateInit,
+  MediaKind,
   SessionCandidateEvent,
   SessionDescriptionAnswer,
   SessionDescriptionOffer,
@@ -195,14 +196,17 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     await this.withSession(ownerId, sessionId, (s) => s.addRemoteCandidate(candidate));
   }
 
-  /** Stops only the video; the data channel stays. The state becomes `data-only`. */
-  async stopVideo(ownerId: string, sessionId: string, reason = 'video-stopped'): Promise<void> {
-    await this.withSession(ownerId, sessionId, (s) => s.stopVideo(reason));
+  /**
+   * Stops the media (video and audio; with `kind` only that one); the data channel stays.
+   * The state becomes `data-only` once the video is off.
+   */
+  async stopVideo(ownerId: string, sessionId: string, reason = 'video-stopped', kind?: MediaKind): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.stopVideo(reason, kind));
   }
 
-  /** Brings the video back after a stop. The state becomes `streaming`. */
-  async resumeVideo(ownerId: string, sessionId: string): Promise<void> {
-    await this.withSession(ownerId, sessionId, (s) => s.resumeVideo());
+  /** Brings the media back after a stop (with `kind` only that one). The state becomes `streaming` with the video. */
+  async resumeVideo(ownerId: string, sessionId: string, kind?: MediaKind): Promise<void> {
+    await this.withSession(ownerId, sessionId, (s) => s.resumeVideo(kind));
   }
 
   close(ownerId: string, sessionId: string, reason = 'client-closed'): void {

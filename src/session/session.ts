@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 // First: werift's fixes apply before any RTCPeerConnection exists.
 import '../werift';
 import type { RTCIceCandidate, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
@@ -8,6 +9,7 @@ import {
   DATA_CHANNEL_LABEL,
   ErrorCode,
   IceCandidateInit,
+  MediaKind,
   SessionDescriptionAnswer,
   SessionDescriptionOffer,
   SessionState,
@@ -20,6 +22,7 @@ import { Negotiation } from './negotiation';
 import { watchPeerSilence } from './peer-silence';
 import { createPeerConnection, fromCandidateInit, preferDtlsServer, toCandidateInit } from './peer-connection';
 import { SessionOptions } from './session.options';
+import { keepRejectedAudioOfferable, SessionAudio } from './session-audio';
 import { SessionVideo } from './session-video';
 import { offReason, wantsVideo } from './video-slot';
 
@@ -55,6 +58,8 @@ export class Session {
   private readonly channel: SessionDataChannel;
   /** The video: its state (off, on its way, live, parked) and what each change takes. */
   private readonly video: SessionVideo;
+  /** The audio, for a source that has it (see session-audio.ts); idle otherwise. */
+  private readonly audio: SessionAudio;
   private disconnectTimer?: NodeJS.Timeout;
   private _state: SessionState = 'connecting';
   private _closed = false;
@@ -86,7 +91,18 @@ export class Session {
       after: (ms, fn) => this.after(ms, fn),
       clearTimer: (t) => this.clearTimer(t),
     });
+    // One MediaStream for the video and the audio: the browser lip-syncs the tracks of a stream.
+    const streamId = randomUUID();
+    this.audio = new SessionAudio(pc, source, this.negotiation, {
+      log: this.log,
+      sendPath: options.sendPath,
+      streamId,
+      isClosed: () => this._closed,
+      renegotiates: () => this.renegotiation,
+    });
     this.video = new SessionVideo(pc, source, this.negotiation, {
+      streamId: source.hasAudio ? streamId : undefined,
+      audio: this.audio,
       log: this.log,
       sendPath: options.sendPath,
       pictureLoss: this.pictureLoss,
@@ -119,6 +135,16 @@ export class Session {
     return this.video.lastSink?.lean?.stats;
   }
 
+  /** The lean send path's counters of the last audio feed (undefined on werift's path or without audio). */
+  get leanAudioStats(): LeanSenderStats | undefined {
+    return this.audio.lastSink?.lean?.stats;
+  }
+
+  /** The audio: `none` (the source or the client has none), `live`, or `stopped`. */
+  get audioStatus(): 'none' | 'live' | 'stopped' {
+    return this.audio.status;
+  }
+
   static create(args: {
     id: string;
     ownerId: string;
@@ -128,7 +154,7 @@ export class Session {
     /** The video codec to negotiate (default: the source's; see `codecForOffer`). */
     codec?: RTCRtpCodecParameters;
   }): Session {
-    const pc = createPeerConnection(args.options, args.codec ?? args.source.codecParameters());
+    const pc = createPeerConnection(args.options, args.codec ?? args.source.codecParameters(), args.source.audioCodecParameters());
     const session = new Session(args.id, args.ownerId, args.source, pc, args.options, args.callbacks);
     session.wire();
     return session;
@@ -171,14 +197,20 @@ export class Session {
     await this.negotiation.applyRemote(offer);
     preferDtlsServer(this.pc);
     const video = this.pc.getTransceivers().find((t) => t.kind === 'video' && !t.stopped);
+    const audio = this.pc.getTransceivers().find((t) => t.kind === 'audio' && !t.stopped);
     if (video) {
+      // The client's offer says whether it wants audio (an audio m-line), the server adds none.
+      this.audio.addable = false;
+      if (audio) await this.audio.sendOn(audio);
       await this.video.sendOn(video);
     } else if (sdp.hasDataChannel(offer.sdp)) {
       this.video.scheduleVideo();
     } else {
       throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has neither a video m-line nor a data channel');
     }
-    return this.negotiation.createLocal('answer') as Promise<SessionDescriptionAnswer>;
+    const answer = (await this.negotiation.createLocal('answer')) as SessionDescriptionAnswer;
+    if (!this.source.hasAudio) keepRejectedAudioOfferable(this.pc);
+    return answer;
   }
 
   /**
@@ -200,17 +232,27 @@ export class Session {
   }
 
   /**
-   * Stops the video and keeps the data channel: ends the viewer's feed and track, and
-   * renegotiates (the m-line is rejected, or parked inactive when it is the BUNDLE tag; see
-   * stopPlan). Used for `session:stop-video`, and when the source ends. Idempotent.
+   * Stops the media and keeps the data channel: ends the viewer's feeds and tracks, and
+   * renegotiates (the video m-line is rejected, or parked inactive when it is the BUNDLE tag,
+   * see stopPlan; the audio m-line is parked). Without `kind` the video and the audio stop
+   * (in one offer); with `kind`, only that one. Used for `session:stop-video`, and when the
+   * source ends. Idempotent.
    */
-  stopVideo(reason: VideoOffReason = 'video-stopped'): Promise<void> {
-    return this.video.stopVideo(reason);
+  async stopVideo(reason: VideoOffReason = 'video-stopped', kind?: MediaKind): Promise<void> {
+    if (kind === 'audio') return this.audio.stop();
+    await this.video.stopVideo(reason, kind === undefined);
+    // The video was off already: the audio may still be on.
+    if (kind === undefined) await this.audio.stop();
   }
 
-  /** Brings the video back, then the source's cached keyframe at once. Idempotent. */
-  resumeVideo(): Promise<void> {
-    return this.video.resumeVideo();
+  /**
+   * Brings the media back (the video's cached keyframe at once). Without `kind` the video and
+   * the audio (in one offer); with `kind`, only that one. Idempotent.
+   */
+  async resumeVideo(kind?: MediaKind): Promise<void> {
+    if (kind === 'audio') return this.audio.resume(true);
+    await this.video.resumeVideo(kind === undefined);
+    if (kind === undefined) await this.audio.resume();
   }
 
   /** An offer from the client after the session started (for example, it stopped its video). */
@@ -229,6 +271,7 @@ export class Session {
       const desc = await this.pc.createAnswer();
       await this.pc.setLocalDescription(desc);
       this.video.refreshState(wantsVideo(this.video.slot) ? 'video-resumed' : 'video-stopped');
+      this.audio.settle();
       return { type: 'answer', sdp: this.pc.localDescription?.sdp ?? desc.sdp } as SessionDescriptionAnswer;
     });
   }
@@ -271,6 +314,7 @@ export class Session {
       }
     }
     this.video.close();
+    this.audio.close();
     // werift's close() is async; the session is already unreachable, so only log failures.
     this.pc.close().catch((err: Error) => this.log.warn(`close: ${err.message}`));
     this.setState('closed', reason);
@@ -295,6 +339,7 @@ export class Session {
       if (this.disconnectTimer) this.clearTimer(this.disconnectTimer);
       this.disconnectTimer = undefined;
       this.video.refreshState(offReason(this.video.slot));
+      this.audio.refresh();
     } else if (state === 'disconnected') {
       this.disconnectTimer ??= this.after(this.options.disconnectedGraceMs, () => this.close('ice-disconnected'));
     } else if (state === 'failed') {

@@ -31,6 +31,7 @@ import {
   SessionAnswerDto,
   SessionCandidateDto,
   SessionIdDto,
+  SessionMediaDto,
   SessionOfferDto,
   SourcesListDto,
   StartSessionDto,
@@ -270,14 +271,14 @@ export class SignallingGateway
   }
 
   @SubscribeMessage('session:stop-video')
-  async stopVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
-    await this.sessions.ownedBy(socket.id).stopVideo(dto.sessionId);
+  async stopVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionMediaDto): Promise<AckOk<object>> {
+    await this.sessions.ownedBy(socket.id).stopVideo(dto.sessionId, undefined, dto.kind);
     return { ok: true };
   }
 
   @SubscribeMessage('session:resume-video')
-  async resumeVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionIdDto): Promise<AckOk<object>> {
-    await this.sessions.ownedBy(socket.id).resumeVideo(dto.sessionId);
+  async resumeVideo(@ConnectedSocket() socket: IoSocket, @MessageBody() dto: SessionMediaDto): Promise<AckOk<object>> {
+    await this.sessions.ownedBy(socket.id).resumeVideo(dto.sessionId, dto.kind);
     return { ok: true };
   }
 }

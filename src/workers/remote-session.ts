@@ -130,6 +130,8 @@ export class RemoteSession {
       ...(s?.remote ? { remote: s.remote } : {}),
       senders: s?.senders ?? [],
       pictureLoss: this.pictureLoss,
+      // Worker-hosted sessions carry no audio yet (the ring holds a source's video only).
+      audio: s?.audio ?? 'none',
     };
   }
 

@@ -83,8 +83,8 @@ export function describeWithBrowser(name: string, fn: () => void): void {
   describe.skip(name, fn);
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
 }
 
 /** One recorded call of a permission-related API in a page. */
@@ -304,12 +304,13 @@ export function describeEachBrowser(name: string, fn: (browser: BrowserName) => 
   }
 }
 
-export async function launch(name: BrowserName): Promise<TestBrowser> {
-  return name === 'chromium' ? launchChromium() : launchFirefox();
+/** `chromiumArgs`: flags added for this launch (e.g. `--autoplay-policy=no-user-gesture-required`). */
+export async function launch(name: BrowserName, opts: { chromiumArgs?: string[] } = {}): Promise<TestBrowser> {
+  return name === 'chromium' ? launchChromium(opts.chromiumArgs) : launchFirefox();
 }
 
-async function launchChromium(): Promise<TestBrowser> {
-  const browser = await launchBrowser();
+async function launchChromium(extraArgs?: string[]): Promise<TestBrowser> {
+  const browser = await launchBrowser(extraArgs);
   return {
     name: 'chromium',
     serverHost: '127.0.0.1',
@@ -550,6 +551,7 @@ export async function servePages(host: string): Promise<{ url: string; close(): 
   const files: Record<string, { path: string; type: string }> = {
     '/socket.io.min.js': { path: join(__dirname, '..', '..', 'node_modules', 'socket.io-client', 'dist', 'socket.io.min.js'), type: 'text/javascript' },
     '/classic.html': { path: join(root, 'classic.html'), type: 'text/html; charset=utf-8' },
+    '/audio.html': { path: join(root, 'audio.html'), type: 'text/html; charset=utf-8' },
   };
   const server: Server = createServer((req, res) => {
     const f = files[new URL(req.url ?? '/', 'http://x').pathname];

@@ -75,6 +75,9 @@ export class WeriftViewer {
   readonly states: SessionStateEvent[] = [];
   readonly messages: string[] = [];
   packets = 0;
+  /** Audio RTP packets received (a source with audio; not counted in `packets`). */
+  audioPackets = 0;
+  audioTrack?: MediaStreamTrack;
   tracks = 0;
   keyframes = 0;
   firstPacketAt?: number;
@@ -128,6 +131,11 @@ export class WeriftViewer {
       else this.localQueue.push(candidate);
     });
     this.pc.onTrack.subscribe((track) => {
+      if (track.kind === 'audio') {
+        this.audioTrack = track;
+        track.onReceiveRtp.subscribe(() => this.audioPackets++);
+        return;
+      }
       this.videoTrack = track;
       this.tracks++;
       track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
@@ -146,9 +154,10 @@ export class WeriftViewer {
     return this.states[this.states.length - 1]?.state;
   }
 
-  /** The client offers recvonly video and a data channel (the aiortc example's flow). */
-  startWithOffer(source?: string): Promise<void> {
+  /** The client offers recvonly video (and audio) and a data channel (the aiortc example's flow). */
+  startWithOffer(source?: string, opts: { audio?: boolean } = {}): Promise<void> {
     this.pc.addTransceiver('video', { direction: 'recvonly' });
+    if (opts.audio) this.pc.addTransceiver('audio', { direction: 'recvonly' });
     return this.offerFirst(source);
   }
 
@@ -217,6 +226,10 @@ export class WeriftViewer {
 
   waitForPackets(n: number, timeoutMs = 10_000): Promise<number> {
     return waitFor(`${n} RTP packets (have ${this.packets})`, () => (this.packets >= n ? this.packets : undefined), timeoutMs);
+  }
+
+  waitForAudioPackets(n: number, timeoutMs = 10_000): Promise<number> {
+    return waitFor(`${n} audio RTP packets (have ${this.audioPackets})`, () => (this.audioPackets >= n ? this.audioPackets : undefined), timeoutMs);
   }
 
   waitForChannelOpen(timeoutMs = 10_000): Promise<RTCDataChannel> {

@@ -10,6 +10,8 @@ export interface WhepClient {
   resource?: string;
   /** RTP packets received on the video track. */
   packets: () => number;
+  /** RTP packets received on the audio track (a source with audio). */
+  audioPackets: () => number;
   close(): Promise<void>;
 }
 
@@ -19,8 +21,10 @@ export async function whepPost(
 ): Promise<WhepClient> {
   const pc = loopbackPeer();
   let packets = 0;
+  let audioPackets = 0;
   pc.onTrack.subscribe((track) => {
     if (track.kind === 'video') track.onReceiveRtp.subscribe(() => packets++);
+    else track.onReceiveRtp.subscribe(() => audioPackets++);
   });
   pc.addTransceiver('video', { direction: 'recvonly' });
   if (opts.audio) pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -67,6 +71,7 @@ export async function whepPost(
     headers: res.headers,
     resource,
     packets: () => packets,
+    audioPackets: () => audioPackets,
     async close() {
       await pc.close();
     },

@@ -22,6 +22,36 @@ export function rtpOutputArgs(port: number): string[] {
   ];
 }
 
+/**
+ * ffmpeg arguments for a second output: the input's first audio stream transcoded to Opus
+ * (48 kHz stereo, 20 ms frames, 64 kb/s) as RTP to our receiver on 127.0.0.1:`port`. Cameras
+ * send AAC or G.711, which browsers cannot take over WebRTC; only the audio is transcoded.
+ * Put it after the video output's arguments (each output takes the options before it).
+ */
+export function opusOutputArgs(port: number, payloadType: number): string[] {
+  return [
+    '-map',
+    '0:a:0',
+    '-c:a',
+    'libopus',
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-b:a',
+    '64k',
+    '-frame_duration',
+    '20',
+    '-application',
+    'lowdelay',
+    '-f',
+    'rtp',
+    '-payload_type',
+    String(payloadType),
+    `rtp://127.0.0.1:${port}?rtcpport=${port}`,
+  ];
+}
+
 export interface BackoffOptions {
   /** First restart delay (ms, default 500). */
   initialMs?: number;

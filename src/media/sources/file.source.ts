@@ -3,11 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { RTCRtpCodecParameters } from 'werift';
-import { MediaSource, VideoCodecName } from '../media-source';
-import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
+import { AudioCodecName, MediaSource, VideoCodecName } from '../media-source';
+import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, opusOutputArgs, rtpOutputArgs } from './ffmpeg-process';
 import { IvfPlayer } from './ivf-player';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { ProfileLevelIdOption, codecChoice } from '../codecs';
+import { OPUS_PAYLOAD_TYPE, ProfileLevelIdOption, codecChoice } from '../codecs';
 
 export type FileContainer = 'ivf' | 'webm' | 'mp4';
 
@@ -27,6 +27,11 @@ export interface FileSourceOptions {
   offlineAfterMs?: number;
   /** Restart delays when a looping ffmpeg dies (default 0.5 s doubling to 30 s). */
   backoff?: BackoffOptions;
+  /**
+   * Also play the file's first audio stream, transcoded to Opus by ffmpeg (WebM/MP4 only:
+   * IVF holds no audio). Default false. A file without audio fails to start.
+   */
+  audio?: boolean;
 }
 
 const PAYLOAD_TYPE = FFMPEG_RTP_PAYLOAD_TYPE;
@@ -55,7 +60,9 @@ export class FileSource extends MediaSource {
   readonly codec: VideoCodecName;
   readonly container: FileContainer;
   readonly loop: boolean;
+  override readonly audioCodec?: AudioCodecName = undefined;
   protected override readonly reportsOwnState: boolean;
+  private audioReceiver?: RtpReceiver;
   private readonly codecFor: ReturnType<typeof codecChoice>;
   private fileProfileLevelId?: string;
   private player?: IvfPlayer;
@@ -75,6 +82,10 @@ export class FileSource extends MediaSource {
     this.codec = container === 'mp4' ? 'H264' : 'VP8';
     this.loop = options.loop ?? true;
     this.codecFor = codecChoice(this.codec, options.profileLevelId);
+    if (options.audio) {
+      if (container === 'ivf') throw new Error(`${options.path}: an IVF file has no audio (use WebM or MP4 for audio)`);
+      this.audioCodec = 'opus';
+    }
     // The in-process IVF player is live from the start; ffmpeg playback is live on its packets.
     this.reportsOwnState = container !== 'ivf';
   }
@@ -133,9 +144,16 @@ export class FileSource extends MediaSource {
     receiver.feed((packet, key) => this.publish(packet, key), (state) => this.setState(state));
     await receiver.start();
     this.lastRtpPort = receiver.port;
+    let audio: RtpReceiver | undefined;
+    if (this.audioCodec) {
+      audio = new RtpReceiver({ codec: 'opus', port: 0, payloadType: OPUS_PAYLOAD_TYPE, offlineAfterMs: this.options.offlineAfterMs, logger: this.logger });
+      this.audioReceiver = audio;
+      audio.on('packet', (packet) => this.publishAudio(packet));
+      await audio.start();
+    }
     this.ffmpeg = new FfmpegProcess({
       ffmpegPath: this.options.ffmpegPath,
-      args: () => this.ffmpegArgs(receiver.port),
+      args: () => this.ffmpegArgs(receiver.port, audio?.port),
       restart: this.loop,
       backoff: this.options.backoff,
       logger: this.logger,
@@ -157,8 +175,8 @@ export class FileSource extends MediaSource {
     this.ffmpeg.start();
   }
 
-  /** The ffmpeg arguments for WebM/MP4 playback to `port`. */
-  ffmpegArgs(port: number): string[] {
+  /** The ffmpeg arguments for WebM/MP4 playback to `port` (and the audio to `audioPort`). */
+  ffmpegArgs(port: number, audioPort?: number): string[] {
     // MP4 keeps SPS/PPS out of band (avcC); they must go in band before every IDR. The
     // h264_mp4toannexb output filter does it but breaks at the first -stream_loop wrap in
     // ffmpeg 5.1 ("A non-NULL packet sent after an EOF"); the concat demuxer converts to
@@ -173,10 +191,12 @@ export class FileSource extends MediaSource {
       '-re',
       ...(this.loop ? ['-stream_loop', '-1'] : []),
       ...input,
+      ...(audioPort !== undefined ? ['-map', '0:v:0'] : []),
       '-an',
       '-c:v',
       'copy',
       ...rtpOutputArgs(port),
+      ...(audioPort !== undefined ? opusOutputArgs(audioPort, OPUS_PAYLOAD_TYPE) : []),
     ];
   }
 
@@ -188,6 +208,8 @@ export class FileSource extends MediaSource {
     this.ffmpeg = undefined;
     await this.receiver?.stop();
     this.receiver = undefined;
+    await this.audioReceiver?.stop();
+    this.audioReceiver = undefined;
     if (this.tempDir) await rm(this.tempDir, { recursive: true, force: true });
     this.tempDir = undefined;
     this.concatList = undefined;

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { createSocket, Socket } from 'node:dgram';
 import { EventEmitter, once } from 'node:events';
 import { RtpPacket, Vp8RtpPayload } from 'werift';
-import type { VideoCodecName } from '../media-source';
+import type { AudioCodecName, VideoCodecName } from '../media-source';
+import { OPUS_CLOCK_RATE } from '../codecs';
 import { RtpRewriter, RtpRewriterOptions } from './rtp-rewriter';
 
 /**
@@ -13,7 +14,8 @@ import { RtpRewriter, RtpRewriterOptions } from './rtp-rewriter';
 export const MAX_RTP_PAYLOAD = 1200;
 
 export interface RtpReceiverOptions {
-  codec: VideoCodecName;
+  /** The stream's codec: video (keyframes are found) or Opus audio (no keyframes, 48 kHz clock). */
+  codec: VideoCodecName | AudioCodecName;
   /** Address to bind (default 127.0.0.1). Use an IPv6 address for an IPv6 socket. */
   host?: string;
   /** UDP port to bind; 0 = an ephemeral port (read `port` after `start()`). */
@@ -57,7 +59,7 @@ export interface RtpReceiverEvents {
  * The building block of `RtpSource`, `RtspSource` and `FileSource`.
  */
 export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
-  readonly codec: VideoCodecName;
+  readonly codec: VideoCodecName | AudioCodecName;
   readonly host: string;
   readonly payloadType: number;
   readonly offlineAfterMs: number;
@@ -96,7 +98,10 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     this.payloadType = options.payloadType ?? 96;
     this.offlineAfterMs = options.offlineAfterMs ?? 2000;
     this.maxPayload = options.maxPayload ?? MAX_RTP_PAYLOAD;
-    this.rewriter = new RtpRewriter(options.rewriter);
+    this.rewriter = new RtpRewriter({
+      ...(options.codec === 'opus' ? { clockRate: OPUS_CLOCK_RATE } : {}),
+      ...options.rewriter,
+    });
     this.logger = options.logger ?? new Logger(RtpReceiver.name);
   }
 
@@ -208,7 +213,8 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     try {
       packet = RtpPacket.deSerialize(msg);
       if (packet.payload.length === 0) throw new Error('empty payload');
-      keyframeStart = this.codec === 'VP8' ? this.vp8KeyframeStart(packet) : this.h264KeyframeStart(packet);
+      keyframeStart =
+        this.codec === 'opus' ? false : this.codec === 'VP8' ? this.vp8KeyframeStart(packet) : this.h264KeyframeStart(packet);
     } catch {
       this.stats.malformed++;
       return;

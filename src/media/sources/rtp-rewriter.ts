@@ -7,13 +7,15 @@ export { seqDiff, tsDiff };
 export const RTP_VIDEO_CLOCK = 90_000;
 
 export interface RtpRewriterOptions {
+  /** The stream's RTP clock rate (default 90000, video; Opus audio is 48000). */
+  clockRate?: number;
   /** First outgoing sequence number (default random). */
   initialSequenceNumber?: number;
   /** First outgoing timestamp (default random). */
   initialTimestamp?: number;
   /** Outgoing SSRC, constant for the rewriter's life (default random). */
   ssrc?: number;
-  /** Frame interval assumed until one has been measured, in 90 kHz ticks (default 3000: 30 fps). */
+  /** Frame interval assumed until one has been measured, in clock ticks (default 3000 at 90 kHz: 30 fps; 20 ms for audio). */
   defaultFrameTicks?: number;
   /**
    * A forward sequence jump larger than this starts a new segment (RFC 3550 A.1's
@@ -53,6 +55,7 @@ export class RtpRewriter {
   private readonly maxMisorder: number;
   private readonly maxTimestampJump: number;
   private readonly staleSsrcMs: number;
+  private readonly clockRate: number;
 
   private started = false;
   private inSsrc = 0;
@@ -71,10 +74,12 @@ export class RtpRewriter {
 
   constructor(options: RtpRewriterOptions = {}) {
     this.ssrc = (options.ssrc ?? Math.floor(Math.random() * 0xffffffff)) >>> 0;
-    this.defaultFrameTicks = options.defaultFrameTicks ?? 3000;
+    this.clockRate = options.clockRate ?? RTP_VIDEO_CLOCK;
+    // Video: 30 fps; audio: 20 ms frames (Opus's usual).
+    this.defaultFrameTicks = options.defaultFrameTicks ?? (this.clockRate === RTP_VIDEO_CLOCK ? 3000 : Math.round(this.clockRate / 50));
     this.maxDropout = options.maxDropout ?? 3000;
     this.maxMisorder = options.maxMisorder ?? 100;
-    this.maxTimestampJump = options.maxTimestampJump ?? 10 * RTP_VIDEO_CLOCK;
+    this.maxTimestampJump = options.maxTimestampJump ?? 10 * this.clockRate;
     this.staleSsrcMs = options.staleSsrcMs ?? 2000;
     // "Previous" output values, so that the first packet gets exactly the initial ones.
     this.outSeq = ((options.initialSequenceNumber ?? Math.floor(Math.random() * SEQ_MOD)) - 1) & 0xffff;
@@ -128,12 +133,12 @@ export class RtpRewriter {
       const seqBreak = ds > this.maxDropout || ds < -this.maxMisorder;
       // A large timestamp jump on a packet that runs on in sequence: the stream was cut and
       // resumed with new timestamps (e.g. a looping file whose timestamps start again).
-      const tsBreak = ds > 0 && (dt > this.maxTimestampJump || dt < -RTP_VIDEO_CLOCK / 2);
+      const tsBreak = ds > 0 && (dt > this.maxTimestampJump || dt < -this.clockRate / 2);
       if (seqBreak || tsBreak) {
         this.newSegment(seq, ts, this.inSsrc, this.gapTicks(nowMs), nowMs);
         result = 'new-segment';
       } else if (ds > 0) {
-        if (ds === 1 && dt > 0 && dt <= RTP_VIDEO_CLOCK) this.pushDelta(dt);
+        if (ds === 1 && dt > 0 && dt <= this.clockRate) this.pushDelta(dt);
         this.inSeq = seq;
         this.inTs = ts;
       }
@@ -152,7 +157,7 @@ export class RtpRewriter {
 
   /** Timestamp advance for a discontinuity: a frame interval, or the silence if longer. */
   private gapTicks(nowMs: number): number {
-    const wall = Math.round(Math.max(0, nowMs - this.lastArrivalMs) * (RTP_VIDEO_CLOCK / 1000));
+    const wall = Math.round(Math.max(0, nowMs - this.lastArrivalMs) * (this.clockRate / 1000));
     return Math.max(this.estimatedFrameTicks, wall);
   }
 

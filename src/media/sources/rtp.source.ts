@@ -1,6 +1,6 @@
 import type { RTCRtpCodecParameters } from 'werift';
-import { ProfileLevelIdOption, codecChoice } from '../codecs';
-import { MediaSource, VideoCodecName } from '../media-source';
+import { OPUS_PAYLOAD_TYPE, ProfileLevelIdOption, codecChoice } from '../codecs';
+import { AudioCodecName, MediaSource, VideoCodecName } from '../media-source';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
 
 // Their home is codecs.ts; still exported from here for code that imported them here.
@@ -20,11 +20,18 @@ export interface RtpSourceOptions {
   offlineAfterMs?: number;
   /** H.264 only: the profile-level-id to negotiate (default 42e01f; `auto` = from the SPS). */
   profileLevelId?: ProfileLevelIdOption;
+  /**
+   * Opus audio that the encoder sends to a second UDP port (on the same `host`): the source
+   * then carries audio. `payloadType` defaults to 111. Example: ffmpeg's second output
+   * `-c:a libopus -f rtp -payload_type 111 rtp://127.0.0.1:5006`.
+   */
+  audio?: { port: number; payloadType?: number };
 }
 
 /**
  * Kind `rtp`: takes RTP video (VP8, or H.264 packetization-mode 1) that any encoder sends
- * to a UDP port, and relays it to every viewer without transcoding.
+ * to a UDP port, and relays it to every viewer without transcoding; with `audio`, Opus RTP
+ * on a second port too.
  *
  * The encoder must keep payloads at most 1200 bytes (ffmpeg: `-f rtp -pkt_size 1200`;
  * GStreamer: `rtpvp8pay mtu=1200`), or packets may be fragmented or lost on the way to
@@ -44,8 +51,10 @@ export class RtpSource extends MediaSource {
   readonly id: string;
   readonly kind = 'rtp';
   readonly codec: VideoCodecName;
+  override readonly audioCodec?: AudioCodecName = undefined;
   protected override readonly reportsOwnState = true;
   private readonly receiver: RtpReceiver;
+  private readonly audioReceiver?: RtpReceiver;
   private readonly codecFor: ReturnType<typeof codecChoice>;
 
   constructor(options: RtpSourceOptions) {
@@ -63,6 +72,29 @@ export class RtpSource extends MediaSource {
     });
     this.receiver.feed((packet, key) => this.publish(packet, key), (state) => this.setState(state));
     this.receiver.on('profile', (id) => this.logger.log(`H.264 stream profile-level-id ${id}`));
+    if (options.audio) {
+      this.audioCodec = 'opus';
+      // The video's packets drive the source's state; the audio only follows.
+      this.audioReceiver = new RtpReceiver({
+        codec: 'opus',
+        port: options.audio.port,
+        host: options.host,
+        payloadType: options.audio.payloadType ?? OPUS_PAYLOAD_TYPE,
+        offlineAfterMs: options.offlineAfterMs,
+        logger: this.logger,
+      });
+      this.audioReceiver.on('packet', (packet) => this.publishAudio(packet));
+    }
+  }
+
+  /** The audio's UDP port (after start, with `audio`). */
+  get audioPort(): number | undefined {
+    return this.audioReceiver?.port;
+  }
+
+  /** The audio receiver's counters (with `audio`). */
+  get audioStats(): Readonly<RtpReceiverStats> | undefined {
+    return this.audioReceiver?.stats;
   }
 
   /** The UDP port (after start). */
@@ -85,9 +117,16 @@ export class RtpSource extends MediaSource {
 
   protected async start(): Promise<void> {
     await this.receiver.start();
+    try {
+      await this.audioReceiver?.start();
+    } catch (err) {
+      await this.receiver.stop();
+      throw err;
+    }
   }
 
   protected async stop(): Promise<void> {
     await this.receiver.stop();
+    await this.audioReceiver?.stop();
   }
 }

@@ -137,7 +137,9 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
       url: server!.url(),
       codec: 'VP8',
       offlineAfterMs: 300,
-      stallRestartMs: 1000,
+      // Long enough for a restarted ffmpeg to deliver its first packet on a loaded machine
+      // (1 s was not, with other ffmpeg encoders running beside this test).
+      stallRestartMs: 2500,
       backoff: { initialMs: 100 },
     });
     await source.onModuleInit();
@@ -147,7 +149,7 @@ describe('RtspSource (ffmpeg pulling from a local RTSP server)', () => {
     // Freeze the stream without closing the connection.
     server!.freeze();
     await until('offline', () => source!.info().state === 'offline', 3000);
-    await until('ffmpeg restarted by the watchdog', () => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 5000);
+    await until('ffmpeg restarted by the watchdog', () => source!.ffmpegPid !== undefined && source!.ffmpegPid !== pid1, 8000);
     await until('live again', () => source!.info().state === 'live', 20_000);
     await sleep(100);
     expect(firstSeqGap(rec.packets)).toBe(-1);

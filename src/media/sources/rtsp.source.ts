@@ -1,8 +1,8 @@
 import { RTCRtpCodecParameters } from 'werift';
-import { MediaSource, VideoCodecName } from '../media-source';
-import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, rtpOutputArgs } from './ffmpeg-process';
+import { AudioCodecName, MediaSource, VideoCodecName } from '../media-source';
+import { BackoffOptions, FFMPEG_RTP_PAYLOAD_TYPE, FfmpegProcess, opusOutputArgs, rtpOutputArgs } from './ffmpeg-process';
 import { RtpReceiver, RtpReceiverStats } from './rtp-receiver';
-import { ProfileLevelIdOption, codecChoice } from '../codecs';
+import { OPUS_PAYLOAD_TYPE, ProfileLevelIdOption, codecChoice } from '../codecs';
 
 export interface RtspSourceOptions {
   id: string;
@@ -24,13 +24,19 @@ export interface RtspSourceOptions {
   ffmpegPath?: string;
   /** H.264 only: the profile-level-id to negotiate (default 42e01f; `auto` = from the SPS). */
   profileLevelId?: ProfileLevelIdOption;
+  /**
+   * Also relay the camera's audio (AAC, G.711, any codec ffmpeg decodes), transcoded to Opus
+   * by the same ffmpeg (the video is still copied). Default false. The camera must send
+   * audio: ffmpeg refuses to start an audio output without an audio stream.
+   */
+  audio?: boolean;
 }
 
 const PAYLOAD_TYPE = FFMPEG_RTP_PAYLOAD_TYPE;
 
 /**
  * Kind `rtsp`: pulls a camera's (or any server's) RTSP stream with ffmpeg, without
- * transcoding (`-c:v copy`), repacketized to 1200-byte RTP and sent to an internal
+ * transcoding (`-c:v copy`; with `audio`, the audio transcoded to Opus on a second output), repacketized to 1200-byte RTP and sent to an internal
  * `RtpReceiver` on an ephemeral loopback port. ffmpeg is restarted with exponential backoff
  * when it dies, and also when it stays silent for `stallRestartMs`; sequence numbers and
  * timestamps stay continuous across restarts. State: `starting`, then `live` while packets
@@ -40,8 +46,11 @@ export class RtspSource extends MediaSource {
   readonly id: string;
   readonly kind = 'rtsp';
   readonly codec: VideoCodecName;
+  override readonly audioCodec?: AudioCodecName = undefined;
   protected override readonly reportsOwnState = true;
   private readonly receiver: RtpReceiver;
+  /** The Opus from ffmpeg's second output (with `audio`). */
+  private readonly audioReceiver?: RtpReceiver;
   readonly ffmpeg: FfmpegProcess;
   private readonly codecFor: ReturnType<typeof codecChoice>;
   private readonly stallRestartMs: number;
@@ -70,6 +79,19 @@ export class RtspSource extends MediaSource {
       },
       (state) => this.setState(state),
     );
+    if (options.audio) {
+      this.audioCodec = 'opus';
+      // The video's packets drive the source's state; the audio only follows.
+      this.audioReceiver = new RtpReceiver({
+        codec: 'opus',
+        port: 0,
+        host: '127.0.0.1',
+        payloadType: OPUS_PAYLOAD_TYPE,
+        offlineAfterMs: options.offlineAfterMs,
+        logger: this.logger,
+      });
+      this.audioReceiver.on('packet', (packet) => this.publishAudio(packet));
+    }
     this.ffmpeg = new FfmpegProcess({
       ffmpegPath: options.ffmpegPath,
       args: () => this.ffmpegArgs(),
@@ -103,6 +125,16 @@ export class RtspSource extends MediaSource {
     return this.codecFor(this.receiver.profileLevelId);
   }
 
+  /** The internal loopback RTP port of the Opus audio (after start, with `audio`). */
+  get audioRtpPort(): number | undefined {
+    return this.audioReceiver?.port;
+  }
+
+  /** The audio receiver's counters (with `audio`). */
+  get audioStats(): Readonly<RtpReceiverStats> | undefined {
+    return this.audioReceiver?.stats;
+  }
+
   /** The ffmpeg arguments (for the receiver's current port). */
   ffmpegArgs(): string[] {
     const port = this.receiver.port;
@@ -118,17 +150,25 @@ export class RtspSource extends MediaSource {
       '5000000',
       '-i',
       this.options.url,
+      ...(this.audioReceiver ? ['-map', '0:v:0'] : []),
       '-an',
       '-c:v',
       'copy',
       // H.264 from RTSP usually has SPS/PPS only in the SDP: put them before every keyframe.
       ...(this.codec === 'H264' ? ['-bsf:v', 'dump_extra=freq=keyframe'] : []),
       ...rtpOutputArgs(port),
+      ...(this.audioReceiver ? opusOutputArgs(this.audioReceiver.port, OPUS_PAYLOAD_TYPE) : []),
     ];
   }
 
   protected async start(): Promise<void> {
     await this.receiver.start();
+    try {
+      await this.audioReceiver?.start();
+    } catch (err) {
+      await this.receiver.stop();
+      throw err;
+    }
     this.ffmpeg.start();
     const every = Math.max(100, Math.min(1000, Math.floor(this.stallRestartMs / 4)));
     this.stallTimer = setInterval(() => {
@@ -147,6 +187,7 @@ export class RtspSource extends MediaSource {
     this.stallTimer = undefined;
     await this.ffmpeg.stop();
     await this.receiver.stop();
+    await this.audioReceiver?.stop();
   }
 }
 

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import {
   Equals,
+  IsIn,
   IsInt,
   IsNotEmpty,
   IsObject,
@@ -14,12 +15,14 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { MAX_SDP_LENGTH } from '../../protocol';
+import { MAX_SDP_LENGTH, MEDIA_KINDS } from '../../protocol';
 import type {
   IceCandidateInit,
   SessionAnswerRequest,
   SessionCandidateRequest,
+  MediaKind,
   SessionIdRequest,
+  SessionMediaRequest,
   SessionOfferRequest,
   SessionStartRequest,
 } from '../../protocol';
@@ -85,6 +88,13 @@ export class SourcesListDto {}
 export class SessionIdDto implements SessionIdRequest {
   @IsUUID('4', { message: 'sessionId must be a session id' })
   sessionId!: string;
+}
+
+/** `session:stop-video` / `session:resume-video`: the session, and optionally one kind of media. */
+export class SessionMediaDto extends SessionIdDto implements SessionMediaRequest {
+  @IsOptional()
+  @IsIn(MEDIA_KINDS, { message: 'kind must be "video" or "audio"' })
+  kind?: MediaKind;
 }
 
 export class StartSessionDto implements SessionStartRequest {

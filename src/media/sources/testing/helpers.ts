@@ -45,34 +45,59 @@ export async function makeFixtures(seconds = 2): Promise<Fixtures> {
   return fx;
 }
 
+/** ffmpeg's encoder arguments for the live test picture: VP8 or H.264 Constrained Baseline, a keyframe a second. */
+function testVideoEncoder(codec: 'VP8' | 'H264'): string[] {
+  return codec === 'VP8'
+    ? ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8']
+    : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', '-tune', 'zerolatency'];
+}
+
+/** Runs ffmpeg in real time on the live test picture (input 0) and, with `tone`, a 440 Hz tone (input 1). */
+function spawnTestFfmpeg(output: string[], tone?: { sampleRate: number }): ChildProcess {
+  const inputs = ['-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30'];
+  if (tone) inputs.push('-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${tone.sampleRate}`);
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...inputs, ...output], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** RTP output arguments to 127.0.0.1:port (RTCP to the same port). */
+function rtpTo(port: number, payloadType: number, pktSize = 1200): string[] {
+  return ['-f', 'rtp', '-pkt_size', String(pktSize), '-payload_type', String(payloadType), `rtp://127.0.0.1:${port}?rtcpport=${port}`];
+}
+
 /** Starts a long-running ffmpeg that sends a live test picture as RTP to 127.0.0.1:port. */
 export function spawnRtpSender(opts: { port: number; codec: 'VP8' | 'H264'; payloadType: number; pktSize?: number }): ChildProcess {
-  const enc =
-    opts.codec === 'VP8'
-      ? ['-c:v', 'libvpx', '-g', '30', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8']
-      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0', '-tune', 'zerolatency'];
-  return spawn(
-    'ffmpeg',
+  return spawnTestFfmpeg([...testVideoEncoder(opts.codec), ...rtpTo(opts.port, opts.payloadType, opts.pktSize)]);
+}
+
+/**
+ * Starts a long-running ffmpeg that sends a live test picture (VP8 or H.264) and a 440 Hz
+ * tone (Opus) as two RTP streams to 127.0.0.1:videoPort and :audioPort.
+ */
+export function spawnRtpAvSender(opts: {
+  videoPort: number;
+  audioPort: number;
+  codec: 'VP8' | 'H264';
+  videoPayloadType?: number;
+  audioPayloadType?: number;
+}): ChildProcess {
+  return spawnTestFfmpeg(
     [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=320x240:rate=30',
-      ...enc,
-      '-f',
-      'rtp',
-      '-pkt_size',
-      String(opts.pktSize ?? 1200),
-      '-payload_type',
-      String(opts.payloadType),
-      `rtp://127.0.0.1:${opts.port}?rtcpport=${opts.port}`,
+      ...['-map', '0:v', ...testVideoEncoder(opts.codec), ...rtpTo(opts.videoPort, opts.videoPayloadType ?? 96)],
+      ...['-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-b:a', '64k', ...rtpTo(opts.audioPort, opts.audioPayloadType ?? 111)],
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { sampleRate: 48000 },
+  );
+}
+
+/**
+ * Starts a long-running ffmpeg that plays a camera: a live H.264 (or VP8) test picture and a
+ * 440 Hz tone in AAC (or G.711 µ-law), published to an RTSP server (`RtspRelayServer`) over TCP.
+ */
+export function spawnRtspCamera(url: string, audio: 'aac' | 'pcm_mulaw' = 'aac', video: 'H264' | 'VP8' = 'H264'): ChildProcess {
+  const audioArgs = audio === 'aac' ? ['-c:a', 'aac', '-b:a', '64k'] : ['-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1'];
+  return spawnTestFfmpeg(
+    ['-map', '0:v', '-map', '1:a', ...testVideoEncoder(video), ...audioArgs, '-f', 'rtsp', '-rtsp_transport', 'tcp', url],
+    { sampleRate: audio === 'aac' ? 44100 : 8000 },
   );
 }
 

@@ -58,7 +58,6 @@ export class RtspTestServer {
 
   private onClient(socket: Socket): void {
     this.clients.add(socket);
-    let buf = Buffer.alloc(0);
     let player: IvfPlayer | undefined;
     let channel = 0;
     const session = String(Math.floor(Math.random() * 1e9));
@@ -76,31 +75,10 @@ export class RtspTestServer {
       if (body) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
       socket.write(`${text}\r\n${body}`);
     };
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        if (buf.length === 0) return;
-        if (buf[0] === 0x24) {
-          // Interleaved data from the client (RTCP receiver reports): skip.
-          if (buf.length < 4) return;
-          const len = buf.readUInt16BE(2);
-          if (buf.length < 4 + len) return;
-          buf = buf.subarray(4 + len);
-          continue;
-        }
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const lines = head.split('\r\n');
-        const headers = new Map<string, string>();
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
-        }
-        const bodyLen = Number(headers.get('content-length') ?? 0);
-        if (buf.length < end + 4 + bodyLen) return;
-        buf = buf.subarray(end + 4 + bodyLen);
-        const [method, uri] = lines[0].split(' ');
+    readRtsp(socket, {
+      // Interleaved data from the client (RTCP receiver reports): skipped.
+      interleaved: () => undefined,
+      request: (method, uri, headers) => {
         const cseq = headers.get('cseq') ?? '0';
         switch (method) {
           case 'OPTIONS':
@@ -163,7 +141,213 @@ export class RtspTestServer {
           default:
             reply(cseq, { Session: session });
         }
-      }
+      },
     });
   }
+}
+
+/**
+ * An RTSP relay for tests: an encoder publishes to it (ffmpeg's RTSP output: ANNOUNCE, SETUP
+ * with `mode=record`, RECORD, RTP interleaved over TCP), and every player (DESCRIBE, SETUP,
+ * PLAY, interleaved over TCP) is sent the publisher's SDP and its RTP and RTCP, track by
+ * track. It stands in for a camera that sends what ffmpeg encodes, e.g. H.264 + AAC:
+ * `ffmpeg -re -f lavfi -i testsrc2 -f lavfi -i sine -c:v libx264 -c:a aac -f rtsp
+ * -rtsp_transport tcp rtsp://127.0.0.1:PORT/cam`. One publisher per path; 127.0.0.1 only.
+ */
+export class RtspRelayServer {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly paths = new Map<string, { sdp: string; publisher?: Socket; channels: Map<number, number>; players: Set<Player> }>();
+  /** How many PLAY requests were served. */
+  plays = 0;
+
+  get port(): number {
+    const addr = this.server?.address();
+    if (!addr || typeof addr === 'string') throw new Error('not listening');
+    return addr.port;
+  }
+
+  url(path = 'cam'): string {
+    return `rtsp://127.0.0.1:${this.port}/${path}`;
+  }
+
+  /** Whether a publisher is recording on `path`. */
+  publishing(path = 'cam'): boolean {
+    return !!this.paths.get(path)?.publisher;
+  }
+
+  async listen(port = 0): Promise<void> {
+    this.server = createServer((socket) => this.onClient(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.paths.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private onClient(socket: Socket): void {
+    this.sockets.add(socket);
+    const session = String(Math.floor(Math.random() * 1e9));
+    // As a player: its track index -> its interleaved channel; as a publisher: channel -> track.
+    const player: Player = { socket, channels: new Map(), playing: false };
+    let path: string | undefined;
+    const cleanup = () => {
+      this.sockets.delete(socket);
+      for (const [name, p] of this.paths) {
+        p.players.delete(player);
+        if (p.publisher === socket) this.paths.delete(name);
+      }
+    };
+    socket.on('close', cleanup);
+    socket.on('error', cleanup);
+    const reply = (cseq: string, headers: Record<string, string> = {}, body = '', status = '200 OK') => {
+      let text = `RTSP/1.0 ${status}\r\nCSeq: ${cseq}\r\n`;
+      for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
+      if (body) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+      socket.write(`${text}\r\n${body}`);
+    };
+    const pathOf = (uri: string) => new URL(uri).pathname.replace(/^\/+/, '').split('/')[0];
+    const trackOf = (uri: string) => Number(/streamid=(\d+)/.exec(uri)?.[1] ?? 0);
+    readRtsp(socket, {
+      interleaved: (frame) => {
+        const p = path ? this.paths.get(path) : undefined;
+        if (p && p.publisher === socket) this.relay(p, frame);
+      },
+      request: (method, uri, headers, body) => {
+        const cseq = headers.get('cseq') ?? '0';
+        switch (method) {
+          case 'OPTIONS':
+            reply(cseq, { Public: 'OPTIONS, DESCRIBE, ANNOUNCE, SETUP, RECORD, PLAY, TEARDOWN' });
+            break;
+          case 'ANNOUNCE':
+            path = pathOf(uri);
+            this.paths.set(path, { sdp: body, publisher: socket, channels: new Map(), players: new Set() });
+            reply(cseq);
+            break;
+          case 'DESCRIBE': {
+            const p = this.paths.get(pathOf(uri));
+            if (!p) {
+              reply(cseq, {}, '', '404 Not Found');
+              break;
+            }
+            reply(cseq, { 'Content-Type': 'application/sdp', 'Content-Base': `${uri.replace(/\/$/, '')}/` }, p.sdp);
+            break;
+          }
+          case 'SETUP': {
+            const transport = headers.get('transport') ?? '';
+            const m = /interleaved=(\d+)/.exec(transport);
+            if (!/TCP/i.test(transport) || !m) {
+              reply(cseq, {}, '', '461 Unsupported Transport');
+              break;
+            }
+            const channel = Number(m[1]);
+            path ??= pathOf(uri);
+            const p = this.paths.get(path);
+            if (!p) {
+              reply(cseq, {}, '', '404 Not Found');
+              break;
+            }
+            if (/mode=\"?record/i.test(transport)) p.channels.set(channel, trackOf(uri));
+            else player.channels.set(trackOf(uri), channel);
+            reply(cseq, {
+              Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`,
+              Session: `${session};timeout=60`,
+            });
+            break;
+          }
+          case 'RECORD':
+            reply(cseq, { Session: session });
+            break;
+          case 'PLAY': {
+            const p = path ? this.paths.get(path) : undefined;
+            reply(cseq, { Session: session, Range: 'npt=0.000-' });
+            this.plays++;
+            player.playing = true;
+            p?.players.add(player);
+            break;
+          }
+          case 'TEARDOWN':
+            reply(cseq, { Session: session });
+            cleanup();
+            socket.end();
+            break;
+          default:
+            reply(cseq, { Session: session });
+        }
+      },
+    });
+  }
+
+  /** One interleaved frame of the publisher to every player, on the player's channel for that track. */
+  private relay(p: { channels: Map<number, number>; players: Set<Player> }, frame: Buffer): void {
+    const ch = frame[1];
+    const rtcp = ch % 2 === 1;
+    const track = p.channels.get(rtcp ? ch - 1 : ch);
+    if (track === undefined) return;
+    for (const player of p.players) {
+      const base = player.channels.get(track);
+      if (base === undefined || player.socket.destroyed) continue;
+      const out = Buffer.from(frame);
+      out[1] = base + (rtcp ? 1 : 0);
+      player.socket.write(out);
+    }
+  }
+}
+
+interface Player {
+  socket: Socket;
+  channels: Map<number, number>;
+  playing: boolean;
+}
+
+/**
+ * Reads what an RTSP client sends on its connection: requests (request line, headers with
+ * lower-case names, body by Content-Length) and interleaved frames (`$`, channel, length;
+ * RFC 2326 section 10.12), in order.
+ */
+function readRtsp(
+  socket: Socket,
+  on: {
+    request(method: string, uri: string, headers: Map<string, string>, body: string): void;
+    interleaved(frame: Buffer): void;
+  },
+): void {
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length === 0) return;
+      if (buf[0] === 0x24) {
+        if (buf.length < 4) return;
+        const len = buf.readUInt16BE(2);
+        if (buf.length < 4 + len) return;
+        const frame = buf.subarray(0, 4 + len);
+        buf = buf.subarray(4 + len);
+        on.interleaved(frame);
+        continue;
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = new Map<string, string>();
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        if (i > 0) headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+      }
+      const bodyLen = Number(headers.get('content-length') ?? 0);
+      if (buf.length < end + 4 + bodyLen) return;
+      const body = buf.subarray(end + 4, end + 4 + bodyLen).toString('utf8');
+      buf = buf.subarray(end + 4 + bodyLen);
+      const [method, uri] = lines[0].split(' ');
+      on.request(method, uri, headers, body);
+    }
+  });
 }
