@@ -173,6 +173,8 @@ export interface ClientLink {
 export interface SessionControl {
   readonly session: ViewerSession;
   negotiate(): Promise<string>;
+  /** `start()` has handed the session to the application: deliver the events held until then. */
+  handedOut(): void;
   lost(reason: string): void;
   /** The signalling socket is connected (again). */
   socketUp(): void;

@@ -110,6 +110,7 @@ export class StreamingClient {
     try {
       this.register(await control.negotiate(), control);
       this.live.add(control);
+      control.handedOut();
       return session;
     } catch (err) {
       control.markClosed('start-failed');

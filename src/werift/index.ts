@@ -14,6 +14,7 @@ import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
+import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
 import type { WeriftFix } from './fixes/fix';
 import { noDefaultStun } from './fixes/no-default-stun';
@@ -44,6 +45,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   senderReadyEvent,
   sctpFlushBeforeStart,
   iceRestartConnect,
+  extmapIdsInBundle,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');
