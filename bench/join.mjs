@@ -476,7 +476,7 @@ async function burst(server, n, watchers) {
       const pc = joiners[i].v?.pc ?? joiners[i].pc;
       console.log(
         `  failed: ${r.reason.message}; pc ${pc?.connectionState} ice ${pc?.iceConnectionState} signalling ${pc?.signalingState}` +
-          ` dtls ${pc?.dtlsTransports?.map((t) => `${t.role}:${t.state}`).join(',')} states ${joiners[i].v?.states?.map((s) => s.state).join(',')}` +
+          ` dtls ${pc?.dtlsTransports?.map((t) => `${t.role}:${t.state}`).join(',')} states ${joiners[i].v?.states?.map((s) => s.state + (s.reason ? `(${s.reason})` : "")).join(",")}` +
           ` errors ${joiners[i].v?.errors?.map((e) => e.message).join(';')}`,
       );
     }
