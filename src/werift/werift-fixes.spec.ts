@@ -162,6 +162,28 @@ describe('werift fixes (src/werift)', () => {
     expect(offered).toEqual(ids);
   });
 
+  it('remote-sdp-parsed-once: applying an offer parses it once; dtls-lazy-log-summary: no cipher summary for a log that is off', async () => {
+    const client = pc();
+    const server = pc();
+    client.addTransceiver('video', { direction: 'recvonly' });
+    client.createDataChannel('data');
+    const offer = await client.createOffer();
+    await client.setLocalDescription(offer);
+    const { SessionDescription } = weriftModule('webrtc/src/sdp.js');
+    const parse = SessionDescription.parse;
+    const parsed: string[] = [];
+    SessionDescription.parse = (sdp: string) => (parsed.push(sdp), parse(sdp));
+    try {
+      await server.setRemoteDescription(new RTCSessionDescription(offer.sdp, 'offer'));
+    } finally {
+      SessionDescription.parse = parse;
+    }
+    expect(parsed.filter((s) => s === offer.sdp)).toHaveLength(1);
+    expect(server.getTransceivers()).toHaveLength(1);
+    const AEADCipher = weriftModule('dtls/src/cipher/suites/aead.js').default;
+    expect(new AEADCipher().summary).toBeUndefined();
+  });
+
   it('certificate: one per process, renewed on request; a live connection keeps its own', async () => {
     const certs = new DtlsCertificates();
     const first = await certs.renew();
