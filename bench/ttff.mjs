@@ -51,9 +51,12 @@ if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
 // --timeline: the server's side of each run (ms from session:start's arrival), median of the runs.
 const TIMELINE = args.timeline === 'true';
-// --client=PATH: serve this client bundle as /client.js instead of dist/public/client.js
-// (e.g. one built from an earlier commit, to compare client flows in one run).
-const CLIENT_BUNDLE = args.client ? readFileSync(args.client, 'utf8') : undefined;
+// --client=PATH[,PATH2]: serve this client bundle as /client.js instead of
+// dist/public/client.js (e.g. one built from an earlier commit); with two, runs alternate
+// between them (so that the machine's load drifts over both alike) and each gets a summary.
+const CLIENT_PATHS = args.client ? args.client.split(',') : [];
+const CLIENT_BUNDLES = CLIENT_PATHS.map((f) => readFileSync(f, 'utf8'));
+let currentBundle;
 const RUN_TIMEOUT_MS = 20_000;
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Keep in sync with test/helpers/browser.ts.
@@ -182,7 +185,10 @@ try {
   for (let i = 0; i < WARMUP + RUNS; i++) {
     const warm = i < WARMUP;
     timelines?.splice(0);
+    const variant = CLIENT_BUNDLES.length ? i % CLIENT_BUNDLES.length : 0;
+    currentBundle = CLIENT_BUNDLES[variant];
     const r = await measure(browser, url, sessions);
+    r.variant = variant;
     if (!warm) results.push(r);
     if (!warm && timelines?.[0]) stages.push(timelines[0]);
     console.log(
@@ -219,6 +225,12 @@ try {
     if (process.env.TTFF_RAW) for (const t of stages) console.log(JSON.stringify(t));
     console.log(`\nserver timeline, median ms after session:start arrived: ${cols.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
+  if (CLIENT_BUNDLES.length > 1) {
+    for (const [v, path] of CLIENT_PATHS.entries()) {
+      const mine = results.filter((r) => r.variant === v).map((r) => r.signallingToFrame);
+      console.log(`TTFF with ${path} (${mine.length} runs): median ${ms(median(mine))}, p90 ${ms(p90(mine))}`);
+    }
+  }
   const m = median(results.map((r) => r.signallingToFrame));
   const q = p90(results.map((r) => r.signallingToFrame));
   console.log(`\nTTFF (signalling start -> first decoded frame) of ${RUNS}: median ${ms(m)}, p90 ${ms(q)}`);
@@ -238,8 +250,8 @@ async function measure(browser, url, sessions) {
   try {
     await context.route('**/*', (route) => {
       const u = new URL(route.request().url());
-      if (CLIENT_BUNDLE && /^127\./.test(u.hostname) && u.pathname === '/client.js') {
-        return route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: CLIENT_BUNDLE });
+      if (currentBundle && /^127\./.test(u.hostname) && u.pathname === '/client.js') {
+        return route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: currentBundle });
       }
       return /^127\./.test(u.hostname) ? route.continue() : route.abort('blockedbyclient');
     });
