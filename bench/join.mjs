@@ -20,10 +20,10 @@
  *   own node_modules) the same way; Janus 1.1 with a config of its own in a temporary
  *   directory (HTTP transport on 127.0.0.1, one RTP mountpoint, ICE on 192.0.2.1 only).
  * - Viewers: werift peer connections in this process (test/helpers/werift-viewer.ts for
- *   this service: by default one offer with the recvonly video and the data channel, which
- *   is the server's work for the client library's offer (`--flow=data-first`: the data
- *   channel alone, the server adding the video in a second negotiation, the library's flow
- *   before); Janus's HTTP API for Janus: create, attach,
+ *   this service: by default one offer with the recvonly video and the data channel (the
+ *   server's work for the client library's `videoInOffer` offer; `--flow=data-first`: the
+ *   data channel alone, the server adding the video in a second negotiation, the library's
+ *   default); Janus's HTTP API for Janus: create, attach,
  *   watch, answer, start).
  * - setups: `--setups` viewers, `--concurrency` at a time, each from nothing (new socket /
  *   Janus session) to its first RTP packet, then closed. Server CPU from /proc/<pid>/stat

@@ -4,7 +4,7 @@
  * service started in this process (loopback only).
  *
  *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1] [--gop=SECONDS]
- *       [--timeline] [--client=BUNDLE]
+ *       [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]
  *
  * --timeline also prints the server's side (median ms after session:start arrived: answer
  * sent, server offer sent, signalling states, ICE and DTLS connected, streaming); --client
@@ -46,6 +46,10 @@ const args = Object.fromEntries(
 const RUNS = int(args.runs ?? '10', 'runs');
 const WARMUP = int(args.warmup ?? '1', 'warmup');
 const OFFERER = args.offerer ?? 'client';
+// --flow=one-offer: the client library's `videoInOffer` (the video in the first offer, one
+// negotiation); default: the data channel first, the server adding the video.
+const FLOW = args.flow ?? 'default';
+if (!['default', 'one-offer'].includes(FLOW)) usage('--flow must be default or one-offer');
 const GOP_S = args.gop === undefined ? undefined : int(args.gop, 'gop');
 if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
@@ -78,7 +82,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function usage(msg) {
-  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--timeline] [--client=BUNDLE]`);
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]`);
   process.exit(2);
 }
 function int(v, name) {
@@ -163,7 +167,7 @@ try {
   );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
-  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}`;
+  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;
   const sessions = app.get(SessionService);
   const timelines = TIMELINE ? watchTimelines(sessions) : undefined;
 
