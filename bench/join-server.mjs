@@ -37,6 +37,9 @@ const app = await NestFactory.create(
     streaming: {
       sources: [{ id: 'feed', kind: 'rtp', codec: 'VP8', port: Number(portArg), payloadType: 96 }],
       defaultSource: 'feed',
+      // Every bench viewer comes from 127.0.0.1: the per-address limits (50 sockets, 16
+      // sessions in progress) are for the open internet, not for one load client.
+      limits: { maxSocketsPerAddress: 10_000, maxSessionsInProgressPerAddress: 10_000 },
     },
   }),
   { logger: ['error', 'warn'] },

@@ -5,7 +5,8 @@
  * plugin (Debian `janus`), in the same run, on the same RTP feed, with the same viewers.
  *
  *   npm run build && node bench/join.mjs [--targets=this,janus] [--before=/path/to/dist]
- *       [--setups=200] [--concurrency=8] [--burst=200] [--watchers=10] [--flow=data-first|recvonly]
+ *       [--setups=200] [--concurrency=8] [--burst=200] [--watchers=10] [--flow=recvonly|data-first]
+ *       [--server-cpu=0] [--client-cpu=1]
  *
  * Runs as root inside a network namespace of its own (it re-executes itself under
  * `unshare -n`): loopback, plus a veth pair holding 192.0.2.1 for Janus, which gathers no
@@ -19,7 +20,10 @@
  *   own node_modules) the same way; Janus 1.1 with a config of its own in a temporary
  *   directory (HTTP transport on 127.0.0.1, one RTP mountpoint, ICE on 192.0.2.1 only).
  * - Viewers: werift peer connections in this process (test/helpers/werift-viewer.ts for
- *   this service, the client library's flow; Janus's HTTP API for Janus: create, attach,
+ *   this service: by default one offer with the recvonly video and the data channel (the
+ *   server's work for the client library's `videoInOffer` offer; `--flow=data-first`: the
+ *   data channel alone, the server adding the video in a second negotiation, the library's
+ *   default); Janus's HTTP API for Janus: create, attach,
  *   watch, answer, start).
  * - setups: `--setups` viewers, `--concurrency` at a time, each from nothing (new socket /
  *   Janus session) to its first RTP packet, then closed. Server CPU from /proc/<pid>/stat
@@ -30,6 +34,8 @@
  *   receive RTP, and what the watchers lost meanwhile (RTP sequence gaps, and frames not
  *   received complete, from the burst's start until 1 s after the last joiner's first
  *   packet).
+ * - The server (every thread) is pinned to --server-cpu and this process, the load client,
+ *   to --client-cpu (default 0 and 1 on 2+ cores; `none`: not pinned), with taskset.
  * The load client's (this process's) own CPU is printed beside each figure. Results also go
  * to .bench-results/join.json.
  */
@@ -55,7 +61,7 @@ const args = Object.fromEntries(
     return [m[1], m[2] ?? 'true'];
   }),
 );
-const KNOWN = ['targets', 'before', 'setups', 'concurrency', 'burst', 'watchers', 'flow', 'warmup', 'dist'];
+const KNOWN = ['targets', 'before', 'setups', 'concurrency', 'burst', 'watchers', 'flow', 'warmup', 'dist', 'server-cpu', 'client-cpu'];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const TARGETS = (args.targets ?? 'this,janus').split(',');
 for (const t of TARGETS) if (!['this', 'janus'].includes(t)) usage('--targets: this and/or janus');
@@ -65,14 +71,19 @@ const CONCURRENCY = int(args.concurrency ?? '8', 'concurrency', 1);
 const BURST = int(args.burst ?? '200', 'burst', 0);
 const WATCHERS = int(args.watchers ?? '10', 'watchers', 1);
 const WARMUP = int(args.warmup ?? '10', 'warmup', 0);
-const FLOW = args.flow ?? 'data-first';
+const FLOW = args.flow ?? 'recvonly';
+// The server (this service, or Janus with all its threads) and the load client (this
+// process, every viewer) on cores of their own, so that neither measures the other's load.
+const MULTI_CORE = (await import('node:os')).cpus().length >= 2;
+const SERVER_CPU = args['server-cpu'] ?? (MULTI_CORE ? '0' : 'none');
+const CLIENT_CPU = args['client-cpu'] ?? (MULTI_CORE ? '1' : 'none');
 if (!['data-first', 'recvonly'].includes(FLOW)) usage('--flow must be data-first or recvonly');
 const DIST = resolve(ROOT, args.dist ?? 'dist');
 
 function usage(msg) {
   console.error(
     `join: ${msg}\nusage: node bench/join.mjs [--targets=this,janus] [--before=DIST] [--setups=200] [--concurrency=8]` +
-      ' [--burst=200] [--watchers=10] [--warmup=10] [--flow=data-first|recvonly] [--dist=dist]',
+      ' [--burst=200] [--watchers=10] [--warmup=10] [--flow=recvonly|data-first] [--dist=dist] [--server-cpu=0|none] [--client-cpu=1|none]',
   );
   process.exit(2);
 }
@@ -92,6 +103,11 @@ function procCpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // utime + stime
+}
+/** Pins a process, every thread of it, to a core (`none`: left alone). */
+function pin(pid, cpu) {
+  if (cpu === 'none') return;
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
 }
 function selfCpuMs() {
   const u = process.cpuUsage();
@@ -310,6 +326,7 @@ async function startThis(dist, rtpPort) {
     30_000,
     'the server to start',
   );
+  pin(child.pid, SERVER_CPU);
   const sessions = () =>
     new Promise((ok) => {
       const on = (m) => m.type === 'sessions' && (child.off('message', on), ok(m.count));
@@ -376,6 +393,7 @@ feed: { type = "rtp" id = 1 description = "join bench" media = ( { type = "video
     if (Date.now() > end || janus.exitCode !== null) throw new Error('Janus did not start (is Debian janus installed?)');
     await sleep(100);
   }
+  pin(janus.pid, SERVER_CPU); // its threads exist by now; later ones inherit the mask
   return {
     pid: janus.pid,
     viewer: () => new JanusViewer(base),
@@ -476,7 +494,7 @@ async function burst(server, n, watchers) {
       const pc = joiners[i].v?.pc ?? joiners[i].pc;
       console.log(
         `  failed: ${r.reason.message}; pc ${pc?.connectionState} ice ${pc?.iceConnectionState} signalling ${pc?.signalingState}` +
-          ` dtls ${pc?.dtlsTransports?.map((t) => `${t.role}:${t.state}`).join(',')} states ${joiners[i].v?.states?.map((s) => s.state).join(',')}` +
+          ` dtls ${pc?.dtlsTransports?.map((t) => `${t.role}:${t.state}`).join(',')} states ${joiners[i].v?.states?.map((s) => s.state + (s.reason ? `(${s.reason})` : "")).join(",")}` +
           ` errors ${joiners[i].v?.errors?.map((e) => e.message).join(';')}`,
       );
     }
@@ -497,6 +515,7 @@ async function burst(server, n, watchers) {
 
 async function main() {
   ensureClip();
+  pin(process.pid, CLIENT_CPU);
   const ports = { this: freePort(), before: freePort(), janus: freePort() };
   const feed = startFeed(Object.values(ports));
   // Also when this process dies of an uncaught error: no ffmpeg is left behind.
@@ -508,6 +527,7 @@ async function main() {
   if (TARGETS.includes('janus')) plan.push(['janus', () => startJanus(ports.janus)]);
   console.log(
     `join: ${SETUPS} setups, ${CONCURRENCY} at a time; burst of ${BURST} beside ${WATCHERS} watchers; flow ${FLOW}; ` +
+      `server on CPU ${SERVER_CPU}, load client on CPU ${CLIENT_CPU}; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}; ` +
       `targets: ${plan.map((p) => p[0]).join(', ')}`,
   );
   try {

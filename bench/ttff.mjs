@@ -4,6 +4,11 @@
  * service started in this process (loopback only).
  *
  *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1] [--gop=SECONDS]
+ *       [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]
+ *
+ * --timeline also prints the server's side (median ms after session:start arrived: answer
+ * sent, server offer sent, signalling states, ICE and DTLS connected, streaming); --client
+ * serves another client bundle as /client.js (a before/after comparison of client flows).
  *
  * For each run a fresh browser context loads `/?loopback=1` and we read the page's
  * `window.demo`:
@@ -24,7 +29,7 @@
  */
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { existsSync, accessSync, constants, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, accessSync, constants, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,9 +46,21 @@ const args = Object.fromEntries(
 const RUNS = int(args.runs ?? '10', 'runs');
 const WARMUP = int(args.warmup ?? '1', 'warmup');
 const OFFERER = args.offerer ?? 'client';
+// --flow=one-offer: the client library's `videoInOffer` (the video in the first offer, one
+// negotiation); default: the data channel first, the server adding the video.
+const FLOW = args.flow ?? 'default';
+if (!['default', 'one-offer'].includes(FLOW)) usage('--flow must be default or one-offer');
 const GOP_S = args.gop === undefined ? undefined : int(args.gop, 'gop');
 if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
+// --timeline: the server's side of each run (ms from session:start's arrival), median of the runs.
+const TIMELINE = args.timeline === 'true';
+// --client=PATH[,PATH2]: serve this client bundle as /client.js instead of
+// dist/public/client.js (e.g. one built from an earlier commit); with two, runs alternate
+// between them (so that the machine's load drifts over both alike) and each gets a summary.
+const CLIENT_PATHS = args.client ? args.client.split(',') : [];
+const CLIENT_BUNDLES = CLIENT_PATHS.map((f) => readFileSync(f, 'utf8'));
+let currentBundle;
 const RUN_TIMEOUT_MS = 20_000;
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Keep in sync with test/helpers/browser.ts.
@@ -65,7 +82,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function usage(msg) {
-  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS]`);
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]`);
   process.exit(2);
 }
 function int(v, name) {
@@ -150,8 +167,9 @@ try {
   );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
-  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}`;
+  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;
   const sessions = app.get(SessionService);
+  const timelines = TIMELINE ? watchTimelines(sessions) : undefined;
 
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   console.log(`ttff: ${browser.version()} -> ${url}`);
@@ -167,10 +185,16 @@ try {
   console.log(row(widths.map((w) => '-'.repeat(w))));
 
   const results = [];
+  const stages = [];
   for (let i = 0; i < WARMUP + RUNS; i++) {
     const warm = i < WARMUP;
+    timelines?.splice(0);
+    const variant = CLIENT_BUNDLES.length ? i % CLIENT_BUNDLES.length : 0;
+    currentBundle = CLIENT_BUNDLES[variant];
     const r = await measure(browser, url, sessions);
+    r.variant = variant;
     if (!warm) results.push(r);
+    if (!warm && timelines?.[0]) stages.push(timelines[0]);
     console.log(
       row([
         warm ? `warm-up` : String(i - WARMUP + 1),
@@ -199,6 +223,18 @@ try {
       ]),
     );
   }
+  if (TIMELINE && stages.length) {
+    const keys = [...new Set(stages.flatMap((t) => Object.keys(t)))];
+    const cols = keys.map((k) => [k, median(stages.filter((t) => k in t).map((t) => t[k]))]).sort((a, b) => a[1] - b[1]);
+    if (process.env.TTFF_RAW) for (const t of stages) console.log(JSON.stringify(t));
+    console.log(`\nserver timeline, median ms after session:start arrived: ${cols.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  }
+  if (CLIENT_BUNDLES.length > 1) {
+    for (const [v, path] of CLIENT_PATHS.entries()) {
+      const mine = results.filter((r) => r.variant === v).map((r) => r.signallingToFrame);
+      console.log(`TTFF with ${path} (${mine.length} runs): median ${ms(median(mine))}, p90 ${ms(p90(mine))}`);
+    }
+  }
   const m = median(results.map((r) => r.signallingToFrame));
   const q = p90(results.map((r) => r.signallingToFrame));
   console.log(`\nTTFF (signalling start -> first decoded frame) of ${RUNS}: median ${ms(m)}, p90 ${ms(q)}`);
@@ -217,8 +253,11 @@ async function measure(browser, url, sessions) {
   const context = await browser.newContext();
   try {
     await context.route('**/*', (route) => {
-      const host = new URL(route.request().url()).hostname;
-      return /^127\./.test(host) ? route.continue() : route.abort('blockedbyclient');
+      const u = new URL(route.request().url());
+      if (currentBundle && /^127\./.test(u.hostname) && u.pathname === '/client.js') {
+        return route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: currentBundle });
+      }
+      return /^127\./.test(u.hostname) ? route.continue() : route.abort('blockedbyclient');
     });
     const page = await context.newPage();
     await page.goto(url);
@@ -256,6 +295,30 @@ async function measure(browser, url, sessions) {
       console.error(`ttff: warning: ${sessions.count} session(s) still open after the run`);
     });
   }
+}
+
+/** Per session: when the server answered, offered, got the answer, and connected (ms after the request). */
+function watchTimelines(sessions) {
+  const list = [];
+  sessions.events.on('started', (_owner, { sessionId, requestedAt }) => {
+    const s = sessions.list().find((x) => x.id === sessionId);
+    if (!s) return;
+    const t = { 'answer/offer sent': performance.now() - requestedAt };
+    const mark = (k) => (t[k] ??= performance.now() - requestedAt);
+    const pc = s.peerConnection;
+    pc.iceConnectionStateChange.subscribe((st) => st === 'connected' && mark('ice connected'));
+    pc.connectionStateChange.subscribe((st) => st === 'connected' && mark('dtls connected'));
+    pc.signalingStateChange.subscribe((st) => mark(`signalling ${st}`));
+    const onOffer = (_o, e) => e.sessionId === sessionId && mark('server offer sent');
+    const onState = (_o, e) => e.sessionId === sessionId && e.state === 'streaming' && mark('streaming');
+    const onClosed = (e) => {
+      if (e.sessionId !== sessionId) return;
+      sessions.events.off('offer', onOffer).off('state', onState).off('closed', onClosed);
+    };
+    sessions.events.on('offer', onOffer).on('state', onState).on('closed', onClosed);
+    list.push(t);
+  });
+  return list;
 }
 
 function median(a) {

@@ -90,6 +90,15 @@ export interface StartOptions {
    * video; `server`: the server offers. Either way the data channel is negotiated first.
    */
   offerer?: 'client' | 'server';
+  /**
+   * With `offerer: 'client'`: offer the recvonly video in the first offer too, after the
+   * data channel (which stays the BUNDLE tag), so that the server answers with the video at
+   * once: one negotiation instead of two. Default false: a source whose codec this browser
+   * cannot decode is then refused at `start()` (CODEC_NOT_SUPPORTED) instead of a session
+   * that is data-only with `codec-not-supported`, and for H.264 the answer takes the
+   * browser's first matching profile rather than the source's.
+   */
+  videoInOffer?: boolean;
 }
 
 /** Data-channel payloads: text, or binary (received as an ArrayBuffer). */
@@ -173,6 +182,8 @@ export interface ClientLink {
 export interface SessionControl {
   readonly session: ViewerSession;
   negotiate(): Promise<string>;
+  /** `start()` has handed the session to the application: deliver the events held until then. */
+  handedOut(): void;
   lost(reason: string): void;
   /** The signalling socket is connected (again). */
   socketUp(): void;

@@ -29,11 +29,20 @@ export class Negotiation {
     const { client, opts, host } = this;
     return this.steps.run(async () => {
       if ((opts.offerer ?? 'client') === 'client') {
-        // Only the data channel: the server adds the video in a second negotiation, so the
-        // data channel's m-line owns the BUNDLE transport and survives a video stop
-        // (Chromium replaces the whole transport when the BUNDLE-tag m-line is stopped).
+        // The data channel's m-line must own the BUNDLE transport (the tag: the first mid),
+        // so that it survives a video stop: Chromium and Firefox replace the whole transport
+        // when the tag's m-line is rejected. By default only the data channel is offered and
+        // the server adds the video in a second negotiation. With `videoInOffer` the data
+        // channel is set alone in a first local offer, which fixes its m-line first (in one
+        // offer made with both, browsers put the data channel last), and the recvonly video
+        // is added to a second one, the one sent: the server answers with the video at once
+        // (docs/protocol.md).
         host.attachChannel(host.pc.createDataChannel(DATA_CHANNEL_LABEL));
         await host.pc.setLocalDescription(await host.pc.createOffer());
+        if (opts.videoInOffer) {
+          host.pc.addTransceiver('video', { direction: 'recvonly' });
+          await host.pc.setLocalDescription(await host.pc.createOffer());
+        }
         const res = await client.request('session:start', {
           ...(opts.source ? { source: opts.source } : {}),
           offer: { type: 'offer', sdp: host.pc.localDescription!.sdp },

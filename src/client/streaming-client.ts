@@ -97,6 +97,8 @@ export class StreamingClient {
       }
     });
     this.socket.on('connect', () => {
+      // Early, so that start() finds it (its own call reports a failure).
+      if (!this.serverConfig) this.loadServerConfig().catch(() => undefined);
       this.draining = false;
       for (const s of [...this.live]) s.socketUp();
     });
@@ -110,6 +112,7 @@ export class StreamingClient {
     try {
       this.register(await control.negotiate(), control);
       this.live.add(control);
+      control.handedOut();
       return session;
     } catch (err) {
       control.markClosed('start-failed');
@@ -125,9 +128,23 @@ export class StreamingClient {
     return this.serverConfig ? { iceServers: this.serverConfig.iceServers } : undefined;
   }
 
-  /** Fetches the server's client configuration once (an older server without `config:get`: none). */
-  private async loadServerConfig(): Promise<void> {
-    if (this.options.rtcConfig || this.serverConfig) return;
+  private configLoad?: Promise<void>;
+
+  /**
+   * Fetches the server's client configuration once (an older server without `config:get`:
+   * none). Asked as soon as the socket connects, so that `start()` does not wait a round
+   * trip for it; a failed fetch is retried by the next `start()`, which reports it.
+   */
+  private loadServerConfig(): Promise<void> {
+    if (this.options.rtcConfig || this.serverConfig) return Promise.resolve();
+    this.configLoad ??= this.fetchServerConfig().catch((err: unknown) => {
+      this.configLoad = undefined;
+      throw err;
+    });
+    return this.configLoad;
+  }
+
+  private async fetchServerConfig(): Promise<void> {
     try {
       const { iceServers } = await this.request('config:get', {});
       this.serverConfig = { iceServers };

@@ -56,6 +56,12 @@ export class ViewerSession extends EventTarget {
   private readonly negotiation: Negotiation;
   private statsBaseline?: StatsBaseline;
   private readonly ice: IceWatch;
+  /**
+   * `track` and `autoplay-blocked` come during the first negotiation (the answer carries the
+   * video), before `start()` has returned the session and the page could listen: held, and
+   * dispatched once the application has it.
+   */
+  private held?: Event[] = [];
 
   /** Made by `StreamingClient.start()`. */
   constructor(client: ClientLink, opts: StartOptions) {
@@ -65,6 +71,12 @@ export class ViewerSession extends EventTarget {
     this.control = {
       session: this,
       negotiate: () => this.negotiation.start(),
+      handedOut: () => {
+        const held = this.held ?? [];
+        this.held = undefined;
+        // After the application's `await client.start()` continuation has run.
+        if (held.length) setTimeout(() => held.forEach((ev) => this.dispatchEvent(ev)), 0);
+      },
       lost: (reason) => this.lost(reason),
       socketUp: () => this.socketUp(),
       onCandidate: (e) => this.candidates.remote(e),
@@ -146,7 +158,7 @@ export class ViewerSession extends EventTarget {
         this.stream = e.streams[0] ?? new MediaStream([e.track]);
       }
       this.attachVideo();
-      this.dispatchEvent(new Event('track'));
+      this.dispatchHeld(new Event('track'));
     };
     pc.ondatachannel = (e) => current() && this.attachChannel(e.channel);
     pc.onconnectionstatechange = () => {
@@ -344,9 +356,14 @@ export class ViewerSession extends EventTarget {
         // AbortError: a newer stream replaced this one before it played (a resume).
         if ((err as { name?: string })?.name === 'AbortError') return;
         this.playBlocked = true;
-        this.dispatchEvent(new AutoplayBlockedEvent(err));
+        this.dispatchHeld(new AutoplayBlockedEvent(err));
       },
     );
+  }
+
+  private dispatchHeld(ev: Event): void {
+    if (this.held) this.held.push(ev);
+    else this.dispatchEvent(ev);
   }
 }
 

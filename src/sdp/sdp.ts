@@ -17,12 +17,18 @@ export interface SdpCodec {
   fmtp: Record<string, string>;
 }
 
-let last: { sdp: string; parsed: SessionDescription } | undefined;
+/** The last few parsed: a negotiation reads its offer and its answer several times, in turns. */
+const recent: { sdp: string; parsed: SessionDescription }[] = [];
+const RECENT = 4;
 
-/** The parsed SDP (the last one is kept: a negotiation reads the same description several times). */
+/** The parsed SDP (kept for the next reads of the same text). */
 export function parseSdp(sdp: string): SessionDescription {
-  if (last?.sdp !== sdp) last = { sdp, parsed: parse(sdp) };
-  return last.parsed;
+  const hit = recent.find((r) => r.sdp === sdp);
+  if (hit) return hit.parsed;
+  const parsed = parse(sdp);
+  recent.unshift({ sdp, parsed });
+  if (recent.length > RECENT) recent.pop();
+  return parsed;
 }
 
 /** Whether a text is an SDP description (starts with `v=0`) with at least one m-line. */

@@ -11,13 +11,16 @@ import { certificateFingerprintOnce } from './fixes/certificate-fingerprint-once
 import { dtlsActpassOffers } from './fixes/dtls-actpass-offers';
 import { dtlsClientNoFixedDelay } from './fixes/dtls-client-no-fixed-delay';
 import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
+import { dtlsLazyLogSummary } from './fixes/dtls-lazy-log-summary';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
+import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
 import type { WeriftFix } from './fixes/fix';
 import { noDefaultStun } from './fixes/no-default-stun';
 import { rejectedMlineRtcpMux } from './fixes/rejected-mline-rtcp-mux';
+import { remoteSdpParsedOnce } from './fixes/remote-sdp-parsed-once';
 import { sctpFlushBeforeStart } from './fixes/sctp-flush-before-start';
 import { senderReadyEvent } from './fixes/sender-ready-event';
 import { srtpProfileOrder } from './fixes/srtp-profile-order';
@@ -46,6 +49,9 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   sctpFlushBeforeStart,
   iceRestartConnect,
   udpCloseOnFailedBind,
+  extmapIdsInBundle,
+  dtlsLazyLogSummary,
+  remoteSdpParsedOnce,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

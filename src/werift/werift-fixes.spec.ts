@@ -1,5 +1,5 @@
 import { createECDH, createHash, randomBytes } from 'node:crypto';
-import { RTCPeerConnection, RTCSessionDescription } from 'werift';
+import { RTCPeerConnection, RTCSessionDescription, useAbsSendTime, useSdesMid, useTransportWideCC } from 'werift';
 import { loopbackPeer } from '../../test/helpers/werift-viewer';
 import { applyWeriftFixes, DtlsCertificates, WERIFT_FIXES, WERIFT_VERSION } from '.';
 import { installedWeriftVersion, weriftModule, weriftRoot } from './werift-lib';
@@ -130,6 +130,58 @@ describe('werift fixes (src/werift)', () => {
     await client.setLocalDescription(answer);
     await server.setRemoteDescription(client.localDescription!);
     expect(server.dtlsTransports[0].role).toBe(role);
+  });
+
+  it('extmap-ids-in-bundle: a video re-added on a new m-line keeps the ids the peer chose for the session', async () => {
+    const ext = () => [useSdesMid(), useAbsSendTime(), useTransportWideCC()];
+    const client = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', headerExtensions: { video: ext() } });
+    const server = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', headerExtensions: { video: ext() } });
+    pcs.push(client, server);
+    client.createDataChannel('data');
+    client.addTransceiver('video', { direction: 'recvonly' });
+    // The client's own ids, as a browser picks them (Firefox: sdes:mid is 3).
+    const offer = await client.createOffer();
+    const ids: Record<string, number> = { [useSdesMid().uri]: 3, [useAbsSendTime().uri]: 2, [useTransportWideCC().uri]: 7 };
+    const sdp = offer.sdp.replace(/^a=extmap:\d+ (\S+)/gm, (_l, uri: string) => `a=extmap:${ids[uri]} ${uri}`);
+    await client.setLocalDescription(offer);
+    await server.setRemoteDescription(new RTCSessionDescription(sdp, 'offer'));
+    server.getTransceivers()[0].setDirection('sendonly');
+    await server.setLocalDescription(await server.createAnswer());
+    await client.setRemoteDescription(server.localDescription!);
+    // The video is stopped (m-line rejected), then re-added on a new m-line by the server.
+    server.getTransceivers()[0].stop();
+    await server.setLocalDescription(await server.createOffer());
+    await client.setRemoteDescription(server.localDescription!);
+    await client.setLocalDescription(await client.createAnswer());
+    await server.setRemoteDescription(client.localDescription!);
+    server.addTransceiver('video', { direction: 'sendonly' });
+    const reoffer = await server.createOffer();
+    const last = reoffer.sdp.split(/\r\n(?=m=)/).find((m) => m.startsWith('m=video') && !m.startsWith('m=video 0 '))!;
+    expect(last).toMatch(/a=mid:2/);
+    const offered = Object.fromEntries([...last.matchAll(/^a=extmap:(\d+) (\S+)/gm)].map((m) => [m[2], Number(m[1])]));
+    expect(offered).toEqual(ids);
+  });
+
+  it('remote-sdp-parsed-once: applying an offer parses it once; dtls-lazy-log-summary: no cipher summary for a log that is off', async () => {
+    const client = pc();
+    const server = pc();
+    client.addTransceiver('video', { direction: 'recvonly' });
+    client.createDataChannel('data');
+    const offer = await client.createOffer();
+    await client.setLocalDescription(offer);
+    const { SessionDescription } = weriftModule('webrtc/src/sdp.js');
+    const parse = SessionDescription.parse;
+    const parsed: string[] = [];
+    SessionDescription.parse = (sdp: string) => (parsed.push(sdp), parse(sdp));
+    try {
+      await server.setRemoteDescription(new RTCSessionDescription(offer.sdp, 'offer'));
+    } finally {
+      SessionDescription.parse = parse;
+    }
+    expect(parsed.filter((s) => s === offer.sdp)).toHaveLength(1);
+    expect(server.getTransceivers()).toHaveLength(1);
+    const AEADCipher = weriftModule('dtls/src/cipher/suites/aead.js').default;
+    expect(new AEADCipher().summary).toBeUndefined();
   });
 
   it('certificate: one per process, renewed on request; a live connection keeps its own', async () => {

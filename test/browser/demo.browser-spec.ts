@@ -114,9 +114,11 @@ describeEachBrowser('the demo page', (browserName) => {
     expectNoProblems();
   });
 
-  for (const offerer of ['client', 'server'] as const) {
+  // 'one-offer': the client library's videoInOffer (data channel and video in one offer,
+  // the data channel first); the resume's new m-line keeps the browser's extension ids.
+  for (const offerer of ['client', 'server', 'one-offer'] as const) {
     it(`a stop started by the server keeps the data channel; Resume brings the picture back (${offerer} offered)`, async () => {
-      const page = await openDemo(offerer === 'server' ? '&offerer=server' : '');
+      const page = await openDemo(offerer === 'server' ? '&offerer=server' : offerer === 'one-offer' ? '&flow=one-offer' : '');
       await waitForStreaming(page);
       const s = fx.sessions.list()[0];
       type Pc = { demo: { session: { pc: RTCPeerConnection } }; __track?: MediaStreamTrack };
