@@ -4,6 +4,8 @@ import { RtpPacket, RTCRtpCodecParameters, useVP8 } from 'werift';
 import { AudioCodecName, audioCodecParameters, codecDescription } from './codecs';
 import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 import { KeyframeCache } from './keyframe-cache';
+import { OnDemand } from './on-demand';
+import type { MediaSourceEvents, OnDemandOptions, PublishTap, SourceInfo, SourceState, VideoCodecName } from './source-types';
 import { MediaSink, PictureLossOutcome, SourceTrack } from './source-track';
 
 export type { MediaSink, PictureLossOutcome } from './source-track';
@@ -12,46 +14,8 @@ export { SourceTrack } from './source-track';
 /** A viewer's picture-loss requests are acted on at most this often (ms). */
 export const PICTURE_LOSS_MIN_INTERVAL_MS = 1000;
 
-export type VideoCodecName = 'VP8' | 'H264';
 export type { AudioCodecName } from './codecs';
-
-/** `idle`: an on-demand source that no viewer needs now (nothing runs). */
-export type SourceState = 'idle' | 'starting' | 'live' | 'offline' | 'stopped';
-
-/** An on-demand source's settings: see `MediaSource.setOnDemand`. */
-export interface OnDemandOptions {
-  /** How long the source keeps running after its last viewer left (ms). */
-  lingerMs: number;
-}
-
-/** Events of `MediaSource.events`. */
-export interface MediaSourceEvents {
-  /** The state changed (e.g. `live` -> `offline` when an ingest goes silent, and back). */
-  state: [state: SourceState, previous: SourceState];
-}
-
-/**
- * Sees every packet a source publishes, with its keyframe flag, and the source's end: the
- * media workers' ring writer (src/workers). Not a viewer: it creates no demand and is not counted.
- */
-export interface PublishTap {
-  packet(packet: RtpPacket, keyframeStart: boolean): void;
-  ended(reason: string): void;
-}
-
-export interface SourceInfo {
-  id: string;
-  kind: string;
-  codec: VideoCodecName;
-  state: SourceState;
-  viewers: number;
-  /** The codec as `RTCRtpReceiver.getCapabilities('video')` lists it (`video/VP8`, `video/H264`). */
-  mimeType: string;
-  /** H.264: the parameters the server offers (profile-level-id, packetization-mode). */
-  sdpFmtpLine?: string;
-  /** The source's audio codec as `RTCRtpReceiver.getCapabilities('audio')` lists it (`audio/opus`); absent without audio. */
-  audioMimeType?: string;
-}
+export type { MediaSourceEvents, OnDemandOptions, PublishTap, SourceInfo, SourceState, VideoCodecName } from './source-types';
 
 /**
  * A video source: encodes or ingests once and fans the same RTP packets out to every
@@ -90,8 +54,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new KeyframeCache();
   /** What a track replays from; one function for the source, not one per packet. */
   private readonly cached = (): readonly RtpPacket[] => this.cache.snapshot();
-  /** On-demand state: whether viewers want it, whether it runs, one start/stop at a time. */
-  private demand?: { lingerMs: number; wanted: boolean; running: boolean; chain: Promise<void>; linger?: NodeJS.Timeout };
+  /** The on-demand schedule (see setOnDemand). */
+  private demand?: OnDemand;
   /**
    * The last packets published, each prepared once for every viewer's lean send path
    * (payload copy, send times); NACKs are answered from here.
@@ -121,11 +85,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.end('source-stopped');
     if (!this.demand) return this.stop();
-    const d = this.demand;
-    clearTimeout(d.linger);
-    d.linger = undefined;
-    d.wanted = false;
-    await this.applyDemand();
+    await this.demand.shutdown();
   }
 
   /**
@@ -135,7 +95,25 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
    * the source's first keyframe; later viewers get the cache. Call before the module starts.
    */
   setOnDemand(options: OnDemandOptions): this {
-    this.demand = { lingerMs: options.lingerMs, wanted: false, running: false, chain: Promise.resolve() };
+    this.demand = new OnDemand(options.lingerMs, {
+      isEnded: () => this.ended,
+      logger: this.logger,
+      listeners: () => this.tracks.size + this.audioTracks.size,
+      start: async () => {
+        this.setState('starting');
+        await this.start();
+        if (this.state === 'starting' && !this.reportsOwnState) this.setState('live');
+      },
+      stop: async () => this.stop(),
+      failed: () => {
+        if (!this.ended) this.setState('offline');
+      },
+      stopped: () => {
+        // The next viewer waits for a fresh keyframe rather than a picture from before.
+        this.dropCache();
+        if (!this.ended) this.setState('idle');
+      },
+    });
     return this;
   }
 
@@ -230,9 +208,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.audioTracks.add(track);
     track.once('ended', () => {
       this.audioTracks.delete(track);
-      if (this.demand) this.viewersChanged();
+      if (this.demand) this.demand.listenersChanged();
     });
-    if (this.demand) this.viewersChanged();
+    if (this.demand) this.demand.listenersChanged();
     return track;
   }
 
@@ -255,9 +233,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.tracks.add(track);
     track.once('ended', () => {
       this.tracks.delete(track);
-      if (this.demand) this.viewersChanged();
+      if (this.demand) this.demand.listenersChanged();
     });
-    if (this.demand) this.viewersChanged();
+    if (this.demand) this.demand.listenersChanged();
     return track;
   }
 
@@ -274,57 +252,6 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Forgets the cached group of pictures (the next viewer waits for a keyframe). */
   protected dropCache(): void {
     this.cache.clear();
-  }
-
-  /** On demand: start for the first viewer; stop after the linger time once none is left. */
-  private viewersChanged(): void {
-    const d = this.demand!;
-    if (this.ended) return;
-    // Audio listeners count too: a viewer who stopped only the video still hears the source.
-    if (this.tracks.size + this.audioTracks.size > 0) {
-      clearTimeout(d.linger);
-      d.linger = undefined;
-      if (!d.wanted) {
-        d.wanted = true;
-        void this.applyDemand();
-      }
-    } else if (d.wanted && !d.linger) {
-      d.linger = setTimeout(() => {
-        d.linger = undefined;
-        if (this.tracks.size + this.audioTracks.size > 0) return;
-        d.wanted = false;
-        void this.applyDemand();
-      }, d.lingerMs);
-      d.linger.unref();
-    }
-  }
-
-  /** Starts or stops the source to match what the viewers want; runs one at a time. */
-  private applyDemand(): Promise<void> {
-    const d = this.demand!;
-    d.chain = d.chain.then(async () => {
-      if (d.wanted && !d.running && !this.ended) {
-        d.running = true;
-        this.setState('starting');
-        try {
-          await this.start();
-          if (this.state === 'starting' && !this.reportsOwnState) this.setState('live');
-        } catch (err) {
-          this.logger.error(`on-demand start failed: ${(err as Error).message}`);
-          d.running = false;
-          d.wanted = false;
-          await Promise.resolve(this.stop()).catch(() => undefined);
-          if (!this.ended) this.setState('offline');
-        }
-      } else if (!d.wanted && d.running) {
-        d.running = false;
-        await this.stop();
-        // The next viewer waits for a fresh keyframe rather than a picture from before.
-        this.dropCache();
-        if (!this.ended) this.setState('idle');
-      }
-    });
-    return d.chain;
   }
 
   get viewers(): number {
