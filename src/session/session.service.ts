@@ -2,50 +2,18 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } fro
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { StreamingError } from '../common/streaming-error';
-import { codecForOffer } from '../media/codecs';
-import { hasLiveVideo } from '../sdp/sdp';
 import { MediaSource, SourceInfo } from '../media/media-source';
 import { MediaSourceRegistry } from '../media/source-registry';
-import {
-  ErrorCode,
-  IceCandidateInit,
-  MediaKind,
-  SessionCandidateEvent,
-  SessionDescriptionAnswer,
-  SessionDescriptionOffer,
-  SessionOfferEvent,
-  SessionStartRequest,
-  SessionStartResult,
-  SessionStateEvent,
-} from '../protocol';
+import { ErrorCode, IceCandidateInit, MediaKind, SessionDescriptionAnswer, SessionDescriptionOffer, SessionStartRequest, SessionStartResult } from '../protocol';
 import { hasLocalCandidate, hostAddressesOf, noCandidateError } from './gathering';
 import { Session, SessionCallbacks } from './session';
 import { SessionOptions } from './session.options';
 import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper } from './werift-sockets';
-import { RemoteSession } from '../workers/remote-session';
-import { dtlsCertificates } from '../werift';
-import type { DtlsCertificatePem } from '../werift/certificate';
+import { SessionEvents, SessionHandle, WorkerCertificate, createSessionHandle, resolveSource, sessionCodec, workerCertificate } from './session-setup';
 import { MediaWorkerPool, MediaWorkerStatus } from '../workers/worker-pool';
 
-/** A session on this thread, or one hosted by a media worker (`mediaWorkers` > 0). */
-export type SessionHandle = Session | RemoteSession;
-
-/** Events the service publishes, each addressed to the client (owner) of the session. */
-export interface SessionEvents {
-  candidate: [ownerId: string, event: SessionCandidateEvent];
-  offer: [ownerId: string, event: SessionOfferEvent];
-  state: [ownerId: string, event: SessionStateEvent];
-  message: [ownerId: string, event: { sessionId: string; data: string }];
-  /** A binary data-channel message (text ones are `message`). */
-  binary: [ownerId: string, event: { sessionId: string; data: Buffer }];
-  /** For metrics: a `start` succeeded (`requestedAt` is `performance.now()` when it was asked). */
-  started: [ownerId: string, event: { sessionId: string; source: string; requestedAt: number }];
-  /** For metrics: a `start` was refused or failed with this code. */
-  'start-failed': [ownerId: string, event: { code: ErrorCode }];
-  /** A session left the service (after its last `state` event): await this instead of polling `count`. */
-  closed: [event: { sessionId: string; ownerId: string; reason: string; source: string }];
-}
+export type { SessionEvents, SessionHandle } from './session-setup';
 
 /**
  * Owns every session (one werift peer connection each) and the state of its transceivers.
@@ -101,28 +69,29 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
 
   private async open(ownerId: string, req: SessionStartRequest, renegotiation: boolean): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
-    const source = this.resolveSource(req.source);
-    if (this.sessions.size >= this.options.maxSessions) {
-      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'this server is at its session limit');
-    }
-    const owned = this.sessionsOf(ownerId).length;
-    if (owned >= this.options.maxSessionsPerClient) {
-      throw new StreamingError(
-        ErrorCode.CAPACITY_EXCEEDED,
-        `a client may hold at most ${this.options.maxSessionsPerClient} sessions`,
-      );
-    }
+    const source = resolveSource(this.registry, this.source, req.source);
+    let certificate: WorkerCertificate | undefined;
     if (this.workers) {
       // The workers see the host's interfaces as this thread does: no address, no candidate anywhere.
       if (hostAddressesOf(this.options).length === 0) throw noCandidateError(this.options);
       // A worker restarting after a failure: wait for it rather than refuse (bounded).
       await this.workers.whenAnyReady();
+      certificate = await workerCertificate(this.options);
+    }
+    // From here to `sessions.set` nothing awaits, so concurrent starts cannot pass the caps
+    // together (and a drain during the awaits above is seen).
+    if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
+    if (this.sessions.size >= this.options.maxSessions) {
+      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'this server is at its session limit');
+    }
+    if (this.sessionsOf(ownerId).length >= this.options.maxSessionsPerClient) {
+      throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, `a client may hold at most ${this.options.maxSessionsPerClient} sessions`);
     }
     const id = randomUUID();
     // Resolved by the first local candidate (true) or by the end of gathering (false).
     let gathered!: (hasCandidate: boolean) => void;
     const firstCandidate = new Promise<boolean>((resolve) => (gathered = resolve));
-    const codec = this.codecFor(source, req.offer?.sdp);
+    const codec = sessionCodec(source, req.offer?.sdp);
     const callbacks: SessionCallbacks = {
       candidate: (candidate) => {
         gathered(candidate !== null);
@@ -138,18 +107,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
         this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
       },
     };
-    let session: SessionHandle;
-    if (this.workers) {
-      // The process's one DTLS certificate (made here, renewed here), adopted by the worker.
-      const cert = (dtlsCertificates.get(this.options.certificateRotationMs) ?? (await dtlsCertificates.renew())) as unknown as DtlsCertificatePem;
-      const certificate = { privateKey: cert.privateKey, certPem: cert.certPem, signatureHash: cert.signatureHash };
-      const remote = this.workers.create({ id, ownerId, source, codec, renegotiation, callbacks, certificate });
-      if (!remote) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no media worker is available');
-      session = remote;
-    } else {
-      session = Session.create({ id, ownerId, source, codec, options: this.options, callbacks });
-      session.renegotiation = renegotiation;
-    }
+    const session = createSessionHandle({ workers: this.workers, certificate, options: this.options, id, ownerId, source, codec, renegotiation, callbacks });
     this.sessions.set(id, session);
     let result: SessionStartResult;
     try {
@@ -338,36 +296,6 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   // --- internals ---------------------------------------------------------------------
-
-  private resolveSource(id: string | undefined): MediaSource {
-    if (this.registry) {
-      const found = this.registry.get(id);
-      if (found) return found;
-      throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, `unknown source (known: ${this.registry.ids().join(', ')})`);
-    }
-    if (id === undefined || id === this.source.id) return this.source;
-    throw new StreamingError(ErrorCode.SOURCE_NOT_FOUND, `unknown source (known: ${this.source.id})`);
-  }
-
-  /**
-   * The codec of a new session. A client offer with a video m-line must list the source's
-   * codec (H.264: packetization-mode 1 and a profile that decodes the source's), or the
-   * session is refused with CODEC_NOT_SUPPORTED instead of streaming a black picture. Without
-   * a video m-line the server offers the source's codec itself, and a browser that cannot
-   * decode it rejects the video (see Session.addVideo).
-   */
-  private codecFor(source: MediaSource, offerSdp: string | undefined) {
-    const own = source.codecParameters();
-    if (!offerSdp || !hasLiveVideo(offerSdp)) return own;
-    const codec = codecForOffer(source.codec, own, offerSdp);
-    if (!codec) {
-      throw new StreamingError(
-        ErrorCode.CODEC_NOT_SUPPORTED,
-        `the offer's video does not list the source's codec (${source.codec}${source.codec === 'H264' ? ', packetization-mode 1' : ''})`,
-      );
-    }
-    return codec;
-  }
 
   private sessionsOf(ownerId: string): SessionHandle[] {
     return [...this.sessions.values()].filter((s) => s.ownerId === ownerId);
