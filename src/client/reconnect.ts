@@ -1,5 +1,11 @@
 import type { ReconnectInfo, ReconnectOptions } from './client-types.js';
 
+/**
+ * Close reasons after which a session restarts: the node went away, or the network path
+ * did, not the session itself.
+ */
+export const RESTARTABLE = new Set(['signalling-lost', 'server-shutdown', 'server-draining', 'ice-failed', 'ice-disconnected', 'media-worker-failed']);
+
 /** What the restart loop needs from its session. */
 export interface ReconnectHost {
   /** Whether the session still waits to be restarted (not closed, not restarted already). */

@@ -1,29 +1,14 @@
 import type { MediaKind, SessionStateEvent } from '../protocol/index.js';
 import { bundleTag } from '../sdp/sdp.js';
-import {
-  AutoplayBlockedEvent,
-  ChannelData,
-  ClientLink,
-  ReconnectEvent,
-  ReconnectInfo,
-  SessionControl,
-  StartOptions,
-  StreamingClientError,
-  ViewerSessionEventMap,
-  ViewerState,
-} from './client-types.js';
+import { AutoplayBlockedEvent, ChannelData, ClientLink, ReconnectEvent, ReconnectInfo, SessionControl, StartOptions, StreamingClientError, ViewerSessionEventMap, ViewerState } from './client-types.js';
 import { CandidateRelay } from './candidates.js';
 import { IceWatch } from './ice-watch.js';
 import { Outbox, sendNow } from './outbox.js';
 import { Negotiation } from './negotiation.js';
-import { Reconnector } from './reconnect.js';
+import { RESTARTABLE, Reconnector } from './reconnect.js';
+import { playStream, wireChannel } from './media-element.js';
 import { StatsBaseline, ViewerStats, summarizeStats } from './stats.js';
 
-/**
- * Close reasons after which a session restarts: the node went away, or the network path
- * did, not the session itself.
- */
-const RESTARTABLE = new Set(['signalling-lost', 'server-shutdown', 'server-draining', 'ice-failed', 'ice-disconnected', 'media-worker-failed']);
 
 /**
  * One viewer session: an RTCPeerConnection that receives video and a data channel.
@@ -333,32 +318,17 @@ export class ViewerSession extends EventTarget {
 
   private attachChannel(ch: RTCDataChannel): void {
     this.channel = ch;
-    ch.binaryType = 'arraybuffer';
-    ch.onopen = () => {
-      this.outbox.flush(ch);
-      this.dispatchEvent(new Event('channel'));
-    };
-    ch.onclose = () => this.dispatchEvent(new Event('channel'));
-    ch.onmessage = (e: MessageEvent<string | ArrayBuffer>) => {
-      this.dispatchEvent(new MessageEvent('message', { data: e.data }));
-    };
+    wireChannel(ch, this.outbox, (ev) => this.dispatchEvent(ev));
   }
 
   /** Sets the stream on the video element and plays it; an autoplay refusal is reported, not thrown. */
   private attachVideo(): void {
     const video = this.opts.video;
     if (!video || !this.stream) return;
-    // The same stream again (its audio track arrived): setting it anew would reload the element.
-    if (video.srcObject !== this.stream) video.srcObject = this.stream;
-    video.play().then(
-      () => (this.playBlocked = false),
-      (err: unknown) => {
-        // AbortError: a newer stream replaced this one before it played (a resume).
-        if ((err as { name?: string })?.name === 'AbortError') return;
-        this.playBlocked = true;
-        this.dispatchHeld(new AutoplayBlockedEvent(err));
-      },
-    );
+    playStream(video, this.stream, (blocked, err) => {
+      this.playBlocked = blocked;
+      if (blocked) this.dispatchHeld(new AutoplayBlockedEvent(err));
+    });
   }
 
   private dispatchHeld(ev: Event): void {

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import { LOOPBACK_ONLY } from '../../test/helpers/app';
-import { MediaSource } from '../media/media-source';
 import { ManualSource } from '../media/sources/testing/manual-source';
 import { endedBySource, safeCallbacks } from './end-causes';
 import { Session, SessionCallbacks } from './session';

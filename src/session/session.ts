@@ -5,15 +5,7 @@ import '../werift';
 import type { RTCIceCandidate, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { StreamingError } from '../common/streaming-error';
 import type { MediaSource, PictureLossOutcome, SourceState } from '../media/media-source';
-import {
-  DATA_CHANNEL_LABEL,
-  ErrorCode,
-  IceCandidateInit,
-  MediaKind,
-  SessionDescriptionAnswer,
-  SessionDescriptionOffer,
-  SessionState,
-} from '../protocol';
+import { DATA_CHANNEL_LABEL, ErrorCode, IceCandidateInit, MediaKind, SessionDescriptionAnswer, SessionDescriptionOffer, SessionState } from '../protocol';
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import * as sdp from '../sdp/sdp';
 import { SessionDataChannel } from './data-channel';
@@ -21,26 +13,16 @@ import { safeCallbacks, SessionCloseReason, StateNotice, VideoOffReason } from '
 import { Negotiation } from './negotiation';
 import { watchPeerSilence } from './peer-silence';
 import { createPeerConnection, fromCandidateInit, preferDtlsServer, toCandidateInit } from './peer-connection';
+import type { SessionCallbacks } from './session-callbacks';
 import { SessionOptions } from './session.options';
 import { keepRejectedAudioOfferable, SessionAudio } from './session-audio';
+import { SessionResources } from './session-resources';
 import { SessionVideo } from './session-video';
 import { offReason, wantsVideo } from './video-slot';
 
 export { pingReply } from './data-channel';
 
-/** What a session tells the outside world; the service turns these into events. */
-export interface SessionCallbacks {
-  candidate(candidate: IceCandidateInit | null): void;
-  /** A renegotiation the server starts: the client must reply with an answer. */
-  offer(offer: SessionDescriptionOffer): void;
-  state(state: SessionState, reason?: SessionCloseReason | VideoOffReason | StateNotice): void;
-  message(data: string): void;
-  /** A binary data-channel message (optional: a caller without it ignores binary). */
-  binary?(data: Buffer): void;
-  closed(reason: SessionCloseReason): void;
-}
-
-type Disposer = () => void;
+export type { SessionCallbacks } from './session-callbacks';
 
 /**
  * One viewer: a werift peer connection with a sendonly video transceiver fed by a media
@@ -52,8 +34,8 @@ type Disposer = () => void;
 export class Session {
   private readonly log: Logger;
   private readonly callbacks: SessionCallbacks;
-  private readonly disposers: Disposer[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Subscriptions, listeners and timers, released by close(). */
+  private readonly held: SessionResources;
   private readonly negotiation: Negotiation;
   private readonly channel: SessionDataChannel;
   /** The video: its state (off, on its way, live, parked) and what each change takes. */
@@ -81,6 +63,7 @@ export class Session {
     callbacks: SessionCallbacks,
   ) {
     this.log = new Logger(`Session ${id.slice(0, 8)}`);
+    this.held = new SessionResources(this.log);
     // A listener that throws is logged; it never stops a negotiation or a teardown.
     this.callbacks = safeCallbacks(callbacks, this.log);
     this.negotiation = new Negotiation(pc, options.negotiationTimeoutMs, {
@@ -88,8 +71,8 @@ export class Session {
       log: this.log,
       offer: (offer) => this.callbacks.offer(offer),
       failed: () => this.close('negotiation-failed'),
-      after: (ms, fn) => this.after(ms, fn),
-      clearTimer: (t) => this.clearTimer(t),
+      after: (ms, fn) => this.held.after(ms, fn),
+      clearTimer: (t) => this.held.clearTimer(t),
     });
     // One MediaStream for the video and the audio: the browser lip-syncs the tracks of a stream.
     const streamId = randomUUID();
@@ -161,23 +144,23 @@ export class Session {
   }
 
   private wire(): void {
-    this.on(this.pc.onIceCandidate.subscribe((c) => this.emitLocalCandidate(c)));
-    this.on(this.pc.connectionStateChange.subscribe((s) => this.onConnectionState(s)));
-    this.on(
+    this.held.on(this.pc.onIceCandidate.subscribe((c) => this.emitLocalCandidate(c)));
+    this.held.on(this.pc.connectionStateChange.subscribe((s) => this.onConnectionState(s)));
+    this.held.on(
       this.pc.onDataChannel.subscribe((ch) => {
         const detach = this.channel.attach(ch);
-        if (detach) this.disposers.push(detach);
+        if (detach) this.held.add(detach);
       }),
     );
     // The source's health goes to the viewer: offline, and back online.
     const onSourceState = (state: SourceState, previous: SourceState) => this.onSourceState(state, previous);
     this.source.events.on('state', onSourceState);
-    this.disposers.push(() => this.source.events.off('state', onSourceState));
-    this.after(this.options.connectTimeoutMs, () => {
+    this.held.add(() => this.source.events.off('state', onSourceState));
+    this.held.after(this.options.connectTimeoutMs, () => {
       if (this.pc.connectionState !== 'connected') this.close('connect-timeout');
     });
     // A viewer whose network went silent (no RTCP, no consent check) is released.
-    this.disposers.push(
+    this.held.add(
       watchPeerSilence(this.pc, {
         silenceMs: this.options.peerSilenceMs,
         streaming: () => this._state === 'streaming',
@@ -219,7 +202,7 @@ export class Session {
    */
   async createOffer(): Promise<SessionDescriptionOffer> {
     const detach = this.channel.attach(this.pc.createDataChannel(DATA_CHANNEL_LABEL));
-    if (detach) this.disposers.push(detach);
+    if (detach) this.held.add(detach);
     this.video.slot = { kind: 'adding' };
     return this.negotiation.createLocal('offer') as Promise<SessionDescriptionOffer>;
   }
@@ -304,15 +287,7 @@ export class Session {
     if (this._closed) return;
     this._closed = true;
     this.negotiation.close();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    for (const dispose of this.disposers.splice(0)) {
-      try {
-        dispose();
-      } catch (err) {
-        this.log.warn(`release: ${(err as Error).message}`);
-      }
-    }
+    this.held.release();
     this.video.close();
     this.audio.close();
     // werift's close() is async; the session is already unreachable, so only log failures.
@@ -336,12 +311,12 @@ export class Session {
     if (this._closed) return;
     this.log.debug(`connection ${state}`);
     if (state === 'connected') {
-      if (this.disconnectTimer) this.clearTimer(this.disconnectTimer);
+      if (this.disconnectTimer) this.held.clearTimer(this.disconnectTimer);
       this.disconnectTimer = undefined;
       this.video.refreshState(offReason(this.video.slot));
       this.audio.refresh();
     } else if (state === 'disconnected') {
-      this.disconnectTimer ??= this.after(this.options.disconnectedGraceMs, () => this.close('ice-disconnected'));
+      this.disconnectTimer ??= this.held.after(this.options.disconnectedGraceMs, () => this.close('ice-disconnected'));
     } else if (state === 'failed') {
       this.close('ice-failed');
     } else if (state === 'closed') {
@@ -366,23 +341,5 @@ export class Session {
     if (this._state === 'closed') return;
     this._state = state;
     this.callbacks.state(state, reason);
-  }
-
-  private on(sub: { unSubscribe: () => void }): void {
-    this.disposers.push(() => sub.unSubscribe());
-  }
-
-  private after(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
-    return t;
-  }
-
-  private clearTimer(t: NodeJS.Timeout): void {
-    clearTimeout(t);
-    this.timers.delete(t);
   }
 }

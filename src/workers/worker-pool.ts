@@ -9,66 +9,18 @@ import type { MediaSource, SourceState, SourceTrack } from '../media/media-sourc
 import type { SessionCallbacks } from '../session/session';
 import type { SessionOptions } from '../session/session.options';
 import type { DtlsCertificatePem } from '../werift/certificate';
-import { FILTER_RESULT, FILTER_STATE, FromWorker, SessionCall, ToWorker, WorkerSessionOptions } from './messages';
+import { FILTER_RESULT, FILTER_STATE, FromWorker, ToWorker, WorkerSessionOptions } from './messages';
 import { PacketRingWriter, createRingBuffer } from './packet-ring';
 import { leastLoaded, splitPortRange } from './placement';
-import { RemoteSession, WorkerLink } from './remote-session';
+import { RemoteSession } from './remote-session';
+import { WorkerSlot } from './worker-slot';
+import type { MediaWorkerStatus } from './worker-slot';
 import { codecFieldsOf } from './worker-source';
 
 /** A worker that died is started again after this long (a worker that dies at once is not restarted in a tight loop). */
 const RESTART_DELAY_MS = 200;
 
-/** What `/health/ready` and the metrics read of each worker. */
-export interface MediaWorkerStatus {
-  index: number;
-  ready: boolean;
-  sessions: number;
-  /** Times this worker slot was started again after its worker died. */
-  restarts: number;
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  session?: RemoteSession;
-}
-
-/** One worker slot: the current Worker (replaced when it dies), its sessions and its calls in flight. */
-class WorkerSlot implements WorkerLink {
-  worker?: Worker;
-  ready = false;
-  restarts = 0;
-  readonly sessions = new Map<string, RemoteSession>();
-  readonly pending = new Map<number, Pending>();
-  readonly filterCell = new Int32Array(new SharedArrayBuffer(8));
-  /** Sources whose feed this worker takes (sent again to a restarted worker). */
-  readonly sources = new Set<string>();
-  /** Feeds of each source running here (for on-demand sources). */
-  readonly demand = new Map<string, number>();
-  private nextCall = 1;
-
-  constructor(
-    readonly index: number,
-    readonly portRange: [number, number] | undefined,
-  ) {}
-
-  call(sessionId: string, call: SessionCall): Promise<unknown> {
-    const callId = this.nextCall++;
-    return new Promise((resolve, reject) => {
-      if (!this.worker) return reject(new StreamingError(ErrorCode.INTERNAL, 'the media worker is not running'));
-      this.pending.set(callId, { resolve, reject, session: this.sessions.get(sessionId) });
-      this.send({ t: 'call', callId, sessionId, call });
-    });
-  }
-
-  post(m: ToWorker): void {
-    this.send(m);
-  }
-
-  send(m: ToWorker): void {
-    this.worker?.postMessage(m);
-  }
-}
+export type { MediaWorkerStatus } from './worker-slot';
 
 /** One source's ring and what keeps it fed (the publish tap, and the demand track for on-demand sources). */
 interface SourceFeed {
