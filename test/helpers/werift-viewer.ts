@@ -80,6 +80,8 @@ export class WeriftViewer {
   audioTrack?: MediaStreamTrack;
   tracks = 0;
   keyframes = 0;
+  /** Whether this viewer sent its one PLI for a picture that began without a keyframe. */
+  private askedForKeyframe = false;
   firstPacketAt?: number;
   videoTrack?: MediaStreamTrack;
   /** Answer the server's renegotiation offers automatically. */
@@ -144,7 +146,17 @@ export class WeriftViewer {
         // VP8 payload descriptor (4 bytes with PictureID as the server packetizes), then
         // the VP8 header: bit 0 of its first byte is 0 on a keyframe.
         const p = rtp.payload;
-        if (p.length > 4 && p[0] & 0x10 && (p[4] & 0x01) === 0) this.keyframes++;
+        const frameStart = p.length > 4 && (p[0] & 0x10) !== 0;
+        if (frameStart && (p[4] & 0x01) === 0) this.keyframes++;
+        // As a browser's decoder does: a picture that starts with no keyframe before it asks
+        // for one (PLI), once. (Under load werift finishes its DTLS handshake after the
+        // server has begun to send, and drops the SRTP that came first, the cached keyframe
+        // with it; browsers handle the records in order and ask the same way when they miss one.)
+        else if (frameStart && this.keyframes === 0 && !this.askedForKeyframe) {
+          this.askedForKeyframe = true;
+          const receiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
+          void receiver?.sendRtcpPLI(rtp.header.ssrc).catch(() => undefined);
+        }
       });
     });
     this.pc.onDataChannel.subscribe((ch) => this.attach(ch));
