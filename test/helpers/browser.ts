@@ -550,6 +550,7 @@ export async function servePages(host: string): Promise<{ url: string; close(): 
   const root = join(__dirname, '..', 'browser', 'pages');
   const files: Record<string, { path: string; type: string }> = {
     '/socket.io.min.js': { path: join(__dirname, '..', '..', 'node_modules', 'socket.io-client', 'dist', 'socket.io.min.js'), type: 'text/javascript' },
+    '/protocol-viewer.js': { path: join(root, 'protocol-viewer.js'), type: 'text/javascript' },
     '/classic.html': { path: join(root, 'classic.html'), type: 'text/html; charset=utf-8' },
     '/audio.html': { path: join(root, 'audio.html'), type: 'text/html; charset=utf-8' },
   };
