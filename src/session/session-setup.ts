@@ -66,6 +66,12 @@ export function sessionCodec(source: MediaSource, offerSdp: string | undefined) 
 /** The process's one DTLS certificate (made here, renewed here), as a worker adopts it. */
 export type WorkerCertificate = Pick<DtlsCertificatePem, 'privateKey' | 'certPem' | 'signatureHash'>;
 
+/** Where a worker-hosted session goes: the pool, and the certificate the worker adopts. */
+export interface WorkerPlacement {
+  pool: MediaWorkerPool;
+  certificate: WorkerCertificate;
+}
+
 export async function workerCertificate(options: SessionOptions): Promise<WorkerCertificate> {
   const cert = (dtlsCertificates.get(options.certificateRotationMs) ?? (await dtlsCertificates.renew())) as unknown as DtlsCertificatePem;
   return { privateKey: cert.privateKey, certPem: cert.certPem, signatureHash: cert.signatureHash };
@@ -76,8 +82,8 @@ export async function workerCertificate(options: SessionOptions): Promise<Worker
  * the caller checks its caps and registers the session with no await in between.
  */
 export function createSessionHandle(a: {
-  workers?: MediaWorkerPool;
-  certificate?: WorkerCertificate;
+  /** Set in worker mode: the session is made in the least-loaded worker. */
+  worker?: WorkerPlacement;
   options: SessionOptions;
   id: string;
   ownerId: string;
@@ -86,8 +92,8 @@ export function createSessionHandle(a: {
   renegotiation: boolean;
   callbacks: SessionCallbacks;
 }): SessionHandle {
-  if (a.workers && a.certificate) {
-    const remote = a.workers.create({ id: a.id, ownerId: a.ownerId, source: a.source, codec: a.codec, renegotiation: a.renegotiation, callbacks: a.callbacks, certificate: a.certificate });
+  if (a.worker) {
+    const remote = a.worker.pool.create({ id: a.id, ownerId: a.ownerId, source: a.source, codec: a.codec, renegotiation: a.renegotiation, callbacks: a.callbacks, certificate: a.worker.certificate });
     if (!remote) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'no media worker is available');
     return remote;
   }

@@ -10,7 +10,7 @@ import { Session, SessionCallbacks } from './session';
 import { SessionOptions } from './session.options';
 import { OwnedSessions, SessionDescriptions, SessionSummary, descriptionsOf, ownedView, safeEmit, summaryOf } from './session-view';
 import { TransportSweeper } from './werift-sockets';
-import { SessionEvents, SessionHandle, WorkerCertificate, createSessionHandle, resolveSource, sessionCodec, workerCertificate } from './session-setup';
+import { SessionEvents, SessionHandle, WorkerPlacement, createSessionHandle, resolveSource, sessionCodec, workerCertificate } from './session-setup';
 import { MediaWorkerPool, MediaWorkerStatus } from '../workers/worker-pool';
 
 export type { SessionEvents, SessionHandle } from './session-setup';
@@ -70,13 +70,13 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   private async open(ownerId: string, req: SessionStartRequest, renegotiation: boolean): Promise<SessionStartResult> {
     if (!this.accepting) throw new StreamingError(ErrorCode.CAPACITY_EXCEEDED, 'the server is shutting down');
     const source = resolveSource(this.registry, this.source, req.source);
-    let certificate: WorkerCertificate | undefined;
+    let worker: WorkerPlacement | undefined;
     if (this.workers) {
       // The workers see the host's interfaces as this thread does: no address, no candidate anywhere.
       if (hostAddressesOf(this.options).length === 0) throw noCandidateError(this.options);
       // A worker restarting after a failure: wait for it rather than refuse (bounded).
       await this.workers.whenAnyReady();
-      certificate = await workerCertificate(this.options);
+      worker = { pool: this.workers, certificate: await workerCertificate(this.options) };
     }
     // From here to `sessions.set` nothing awaits, so concurrent starts cannot pass the caps
     // together (and a drain during the awaits above is seen).
@@ -107,7 +107,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
         this.emit('closed', { sessionId: id, ownerId, reason, source: source.id });
       },
     };
-    const session = createSessionHandle({ workers: this.workers, certificate, options: this.options, id, ownerId, source, codec, renegotiation, callbacks });
+    const session = createSessionHandle({ worker, options: this.options, id, ownerId, source, codec, renegotiation, callbacks });
     this.sessions.set(id, session);
     let result: SessionStartResult;
     try {
