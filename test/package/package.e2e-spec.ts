@@ -17,6 +17,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freshCheckout } from './pack-helpers';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..', '..');
@@ -71,8 +72,11 @@ describe('the packed package in a fresh app, loopback-only network namespace', (
   }, 60_000);
 
   it('streams, stops and resumes the video, and nothing tries to leave the host', async () => {
-    await run('npm', ['run', 'build'], { cwd: ROOT, timeout: 180_000 });
-    const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT })).stdout) as {
+    // Built and packed in a copy of the work tree: `nest build` empties dist/, and the other
+    // lanes' tests serve this checkout's dist/public/client.js meanwhile.
+    const checkout = freshCheckout(join(dir, 'checkout'));
+    await run('npm', ['run', 'build'], { cwd: checkout, timeout: 180_000 });
+    const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: checkout })).stdout) as {
       filename: string;
       files: { path: string }[];
     }[];
