@@ -193,6 +193,36 @@ describe.each([
     expect(c.received.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
   });
 
+  it('a new feed on the same sender (a resume) runs on from the last one, across its wrap', async () => {
+    c = await connect(profile, false);
+    const history = new PacketHistory(64);
+    const feed = async (from: number, ts0: number, count: number) => {
+      lean = new LeanSender(c.transceiver.sender);
+      for (let i = 0; i < count; i++) {
+        const p = rtp(from + i, ts0 + 3000 * i, true);
+        lean.deliver(p, history.push(p));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      lean.close();
+    };
+    // The first feed crosses the 16-bit wrap: the receiver's rollover counter is 1 after it.
+    await feed(65_530, 1000, 12);
+    await until('the first feed', () => c.received.length === 12);
+    // The next one starts from the source's numbers (a new source track, no offsets), far
+    // behind and with ROC 0 of its own: the viewer must still get every packet, numbered on.
+    await new Promise((r) => setTimeout(r, 50));
+    await feed(20_000, 555, 10);
+    await until('the second feed', () => c.received.length === 22, 5_000);
+    const seqs = c.received.map((r) => r.seq);
+    expect(seqs).toEqual(Array.from({ length: 22 }, (_, i) => (65_530 + i) & 0xffff));
+    const ts = c.received.map((r) => r.ts);
+    const gap = (ts[12] - ts[11]) >>> 0;
+    // The wall time between the feeds (>= 50 ms at 90 kHz), not a jump back to the new feed's clock.
+    expect(gap).toBeGreaterThanOrEqual(4_000);
+    expect(gap).toBeLessThan(90_000 * 5);
+    expect(ts.slice(13).map((t, i) => (t - ts[12 + i]) >>> 0)).toEqual(Array(9).fill(3000));
+  });
+
   it('sends nothing after close', async () => {
     c = await connect(profile, false);
     lean = new LeanSender(c.transceiver.sender);

@@ -51,6 +51,8 @@ export class LeanSender {
   private readonly nack: NackResponder;
   private readonly report: SenderReportCounters;
   private readonly nackSub: { unSubscribe(): void };
+  /** Added to the feed's numbers so that they run on from the stream's last packet (see SenderStream); set at the first packet. */
+  private shift?: { seq: number; ts: number };
 
   constructor(sender: RTCRtpSender) {
     this.s = sender as unknown as SenderInternals;
@@ -91,8 +93,11 @@ export class LeanSender {
       const ntp = ntpNow();
       shared = new SharedPacket(-1, packet, ntp, absSendTime(ntp));
     }
-    const seq = outSeq ?? packet.header.sequenceNumber;
-    const ts = (outTs ?? packet.header.timestamp) >>> 0;
+    let seq = outSeq ?? packet.header.sequenceNumber;
+    let ts = (outTs ?? packet.header.timestamp) >>> 0;
+    const shift = (this.shift ??= c.stream.continueFrom(seq, ts, this.s.codec!.clockRate ?? 90_000));
+    seq = (seq + shift.seq) & 0xffff;
+    ts = (ts + shift.ts) >>> 0;
     const t = c.template;
     const buf = this.out.next(shared.payload.length);
     patchHeader(buf, OUT_HEAD, t, shared.marker, c.pt, seq, ts, shared.absSendTime, c.dtls!);
@@ -102,6 +107,10 @@ export class LeanSender {
     this.nack.sent(shared, seq, ts);
     this.report.sent(shared, ts, t.header.length);
     this.statsNow.sent++;
+    const last = (c.stream.last ??= { seq, ts, at: 0 });
+    last.seq = seq;
+    last.ts = ts;
+    last.at = performance.now();
   }
 
   /** Stops sending and drops the NACK listener. Idempotent. */

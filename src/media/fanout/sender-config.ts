@@ -1,6 +1,7 @@
 import type { Socket } from 'node:dgram';
 import { buildHeader, HeaderTemplate } from './header-template';
 import { createProtector, RolloverCounter, SrtpProtector } from './srtp';
+import { SenderStream } from './sender-stream';
 import type { DtlsInternals, PairInternals, SenderInternals, SrtpInternals } from './werift-internals';
 
 const NO_TEMPLATE: HeaderTemplate = { header: Buffer.alloc(0), absAt: -1, twccAt: -1 };
@@ -30,8 +31,8 @@ export class SenderConfig {
 
   // Derived from it.
   protector?: SrtpProtector;
-  mediaRoc = new RolloverCounter();
-  rtxRoc = new RolloverCounter();
+  /** The stream this sender keeps across feeds (rollover counters, last numbers sent). */
+  readonly stream: SenderStream;
   template: HeaderTemplate = NO_TEMPLATE;
   socket?: Socket;
   transport?: { closed?: boolean };
@@ -40,7 +41,17 @@ export class SenderConfig {
   /** Increases with every configuration (output buffers stamped with an older one are re-stamped). */
   generation = 0;
 
-  constructor(private readonly s: SenderInternals) {}
+  constructor(private readonly s: SenderInternals) {
+    this.stream = SenderStream.of(s);
+  }
+
+  get mediaRoc(): RolloverCounter {
+    return this.stream.mediaRoc;
+  }
+
+  get rtxRoc(): RolloverCounter {
+    return this.stream.rtxRoc;
+  }
 
   /** Whether werift's sender can send now; re-reads its configuration when it changed. */
   sync(): boolean {
@@ -81,7 +92,9 @@ export class SenderConfig {
     const s = this.s;
     this.reconfigurations++;
     if (srtp !== this.srtp || dtls !== this.dtls) {
-      // New keys: a new SRTP context at the receiver too, so the rollover counters restart.
+      // New keys: a new SRTP context at the receiver too, so the rollover counters restart
+      // (the same keys as the sender's last feed: they run on, see SenderStream).
+      this.stream.useKeys(srtp);
       const c = srtp.localContext;
       try {
         this.protector = createProtector({
@@ -93,8 +106,6 @@ export class SenderConfig {
       } catch {
         this.protector = undefined;
       }
-      this.mediaRoc = new RolloverCounter();
-      this.rtxRoc = new RolloverCounter();
     }
     this.dtls = dtls;
     this.connection = dtls.iceTransport.connection;

@@ -11,7 +11,7 @@ export interface SenderInternals {
   rtxSequenceNumber: number;
   mid?: string;
   stopped: boolean;
-  codec?: { payloadType: number };
+  codec?: { payloadType: number; clockRate?: number };
   headerExtensions: { uri: string; id: number }[];
   dtlsTransport?: DtlsInternals;
   packetCount: number;
