@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { MediaStream, MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver, useOPUS } from 'werift';
+import { MediaStream, MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { MediaSource } from '../media/media-source';
 import type { SourceTrack } from '../media/source-track';
 import { createFeedSink, FeedSink } from '../media/fanout/feed-sink';
@@ -211,19 +211,5 @@ export class SessionAudio {
 
   private stream(track: MediaStreamTrack): MediaStream {
     return new MediaStream({ id: this.host.streamId, tracks: [track] });
-  }
-}
-
-/**
- * A client's audio m-line that a source without audio cannot serve is answered rejected
- * (werift has no audio codec to offer). werift 0.25 then fails every later offer of the
- * session ("No codec remains after applying codec preferences": it assigns codecs to each
- * transceiver, stopped ones too), so stop-video could not renegotiate. A rejected m-line
- * carries no media: giving its transceiver a codec only lets the offer be written (port 0).
- */
-export function keepRejectedAudioOfferable(pc: RTCPeerConnection): void {
-  for (const t of pc.getTransceivers()) {
-    const c = t as unknown as { codecs: unknown[] };
-    if (t.kind === 'audio' && c.codecs.length === 0) c.codecs = [useOPUS()];
   }
 }

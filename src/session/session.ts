@@ -15,7 +15,7 @@ import { watchPeerSilence } from './peer-silence';
 import { createPeerConnection, fromCandidateInit, preferDtlsServer, toCandidateInit } from './peer-connection';
 import type { SessionCallbacks } from './session-callbacks';
 import { SessionOptions } from './session.options';
-import { keepRejectedAudioOfferable, SessionAudio } from './session-audio';
+import { SessionAudio } from './session-audio';
 import { SessionResources } from './session-resources';
 import { SessionVideo } from './session-video';
 import { offReason, wantsVideo } from './video-slot';
@@ -192,7 +192,6 @@ export class Session {
       throw new StreamingError(ErrorCode.NEGOTIATION_FAILED, 'the offer has neither a video m-line nor a data channel');
     }
     const answer = (await this.negotiation.createLocal('answer')) as SessionDescriptionAnswer;
-    if (!this.source.hasAudio) keepRejectedAudioOfferable(this.pc);
     return answer;
   }
 

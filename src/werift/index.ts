@@ -18,6 +18,7 @@ import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
 import type { WeriftFix } from './fixes/fix';
+import { noCodecsForRejectedMline } from './fixes/no-codecs-for-rejected-mline';
 import { noDefaultStun } from './fixes/no-default-stun';
 import { rejectedMlineRtcpMux } from './fixes/rejected-mline-rtcp-mux';
 import { remoteSdpParsedOnce } from './fixes/remote-sdp-parsed-once';
@@ -39,6 +40,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   dtlsStopRetransmitOnClose,
   staleLocalDescription,
   rejectedMlineRtcpMux,
+  noCodecsForRejectedMline,
   dtlsNodeCrypto,
   dtlsClientNoFixedDelay,
   dtlsEarlyClientHello,
