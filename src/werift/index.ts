@@ -23,6 +23,7 @@ import { noDefaultStun } from './fixes/no-default-stun';
 import { rejectedMlineRtcpMux } from './fixes/rejected-mline-rtcp-mux';
 import { remoteSdpParsedOnce } from './fixes/remote-sdp-parsed-once';
 import { sctpFlushBeforeStart } from './fixes/sctp-flush-before-start';
+import { sctpStopReplacedAssociation } from './fixes/sctp-stop-replaced-association';
 import { senderReadyEvent } from './fixes/sender-ready-event';
 import { srtpProfileOrder } from './fixes/srtp-profile-order';
 import { staleLocalDescription } from './fixes/stale-local-description';
@@ -49,6 +50,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   certificateFingerprintOnce,
   senderReadyEvent,
   sctpFlushBeforeStart,
+  sctpStopReplacedAssociation,
   iceRestartConnect,
   udpCloseOnFailedBind,
   extmapIdsInBundle,

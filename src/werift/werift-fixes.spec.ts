@@ -222,4 +222,29 @@ describe('werift fixes (src/werift)', () => {
     const flight = Object.assign(Object.create(Flight3.prototype), { dtls: { flight: 3 } });
     await expect(flight.exec({ cookie: Buffer.alloc(20) })).resolves.toBeUndefined();
   });
+  it('sctp-stop-replaced-association: a re-offer that moves the data channel to a transport of its own stops the old association', async () => {
+    const client = pc();
+    const server = pc();
+    client.addTransceiver('video', { direction: 'recvonly' });
+    const channel = client.createDataChannel('data');
+    await connect(client, server);
+    await new Promise<void>((resolve) => {
+      if (channel.readyState === 'open') return resolve();
+      channel.stateChanged.subscribe((s) => s === 'open' && resolve());
+    });
+    const { SCTP_STATE } = weriftModule('sctp/src/const.js');
+    const transport = (server as unknown as { sctpTransport: { sctp: { associationState: number; timerHeartbeatHandle?: unknown } } }).sctpTransport;
+    const old = transport.sctp;
+    expect(old.associationState).toBe(SCTP_STATE.ESTABLISHED);
+    // The client's next offer with the data channel's mid emptied (what the mutated-SDP test
+    // sends): werift takes that m-line as outside the BUNDLE group and gives it a DTLS transport
+    // of its own, hence a new association.
+    const offer = await client.createOffer();
+    const sdp = offer.sdp.replace(/(m=application[\s\S]*?a=mid:)\S+/, '$1');
+    await server.setRemoteDescription(new RTCSessionDescription(sdp, 'offer'));
+    expect(transport.sctp).not.toBe(old);
+    for (let i = 0; i < 50 && old.associationState !== SCTP_STATE.CLOSED; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(old.associationState).toBe(SCTP_STATE.CLOSED);
+    expect(old.timerHeartbeatHandle).toBeUndefined();
+  });
 });
