@@ -2,7 +2,7 @@ import { Logger, LogLevel } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RTCRtpCodecParameters } from 'werift';
+import type { RTCRtpCodecParameters, RtpPacket } from 'werift';
 import { StreamingError } from '../common/streaming-error';
 import { ErrorCode } from '../protocol';
 import type { MediaSource, SourceState, SourceTrack } from '../media/media-source';
@@ -10,7 +10,7 @@ import type { SessionCallbacks } from '../session/session';
 import type { SessionOptions } from '../session/session.options';
 import type { DtlsCertificatePem } from '../werift/certificate';
 import { FILTER_RESULT, FILTER_STATE, FromWorker, ToWorker, WorkerSessionOptions } from './messages';
-import { PacketRingWriter, createRingBuffer } from './packet-ring';
+import { AUDIO_RING, PacketRingWriter, createRingBuffer } from './packet-ring';
 import { leastLoaded, splitPortRange } from './placement';
 import { RemoteSession } from './remote-session';
 import { WorkerSlot } from './worker-slot';
@@ -27,6 +27,8 @@ interface SourceFeed {
   source: MediaSource;
   ring: SharedArrayBuffer;
   writer: PacketRingWriter;
+  /** A source with sound: its audio's ring (a second ring, so the video's slots and keyframe position stay as they were). */
+  audio?: { ring: SharedArrayBuffer; writer: PacketRingWriter };
   untap: () => void;
   offState: () => void;
   /** Held while some worker has a feed of this source: the main thread's demand on it. */
@@ -280,11 +282,15 @@ export class MediaWorkerPool {
       feed?.offState();
       const ring = createRingBuffer();
       const writer = new PacketRingWriter(ring);
-      const f: SourceFeed = { source, ring, writer, feeds: 0, untap: () => undefined, offState: () => undefined };
+      const audioRing = source.hasAudio ? createRingBuffer(AUDIO_RING) : undefined;
+      const audio = audioRing && { ring: audioRing, writer: new PacketRingWriter(audioRing) };
+      const f: SourceFeed = { source, ring, writer, audio, feeds: 0, untap: () => undefined, offState: () => undefined };
       f.untap = source.addPublishTap({
         packet: (packet, keyframe) => {
           if (!writer.write(packet.serialize(), keyframe)) this.log.warn(`source ${source.id}: a packet too large for the ring was dropped`);
         },
+        // Written whether or not any worker listens (as the video): a feed that starts reads from the live end.
+        ...(audio ? { audio: (packet: RtpPacket) => void audio.writer.write(packet.serialize(), false) } : {}),
         ended: (reason) => this.broadcast(source.id, { t: 'source-ended', id: source.id, reason }),
       });
       const onState = (state: SourceState) => {
@@ -304,7 +310,15 @@ export class MediaWorkerPool {
 
   private describe(feed: SourceFeed) {
     const s = feed.source;
-    return { id: s.id, kind: s.kind, codec: s.codec, state: s.currentState, codecParameters: codecFieldsOf(s.codecParameters()), ring: feed.ring };
+    return {
+      id: s.id,
+      kind: s.kind,
+      codec: s.codec,
+      state: s.currentState,
+      codecParameters: codecFieldsOf(s.codecParameters()),
+      ring: feed.ring,
+      ...(feed.audio && s.audioCodec ? { audio: { codec: s.audioCodec, ring: feed.audio.ring } } : {}),
+    };
   }
 
   private broadcast(sourceId: string, m: ToWorker): void {
