@@ -174,6 +174,10 @@ describe('media workers with an audio source (mediaWorkers: 2)', () => {
       expect(new Set(msids).size).toBe(1);
     }
     await until('summaries say the audio is live', () => sessions.summaries().every((s) => s.audio === 'live'));
+    // Viewers are video feeds, as on one thread (an audio feed holds the source but is no second viewer).
+    await until('two viewers', () => sessions.listSources()[0].viewers === 2);
+    await sleep(200);
+    expect(sessions.listSources()[0].viewers).toBe(2);
     await ok(b.socket, 'session:stop-video', { sessionId: b.sessionId, kind: 'audio' });
     expect(b.state).toBe('streaming');
     expect(sessions.summary(b.sessionId)!.audio).toBe('stopped');

@@ -98,7 +98,8 @@ export type FromWorker =
   | { t: 'reply'; callId: number; ok: false; error: CallError; snapshot?: SessionSnapshot }
   | ({ t: 'event'; sessionId: string } & SessionEventMessage)
   | { t: 'snapshot'; sessionId: string; snapshot: SessionSnapshot }
-  | { t: 'demand'; sourceId: string; delta: 1 | -1 }
+  /** A feed of the source started (1) or ended (-1) here; `audio` feeds hold the source but are not viewers. */
+  | { t: 'demand'; sourceId: string; delta: 1 | -1; kind: 'video' | 'audio' }
   | { t: 'keyframe'; sourceId: string }
   | { t: 'filter'; address: string }
   | { t: 'snapshots-done'; reqId: number }

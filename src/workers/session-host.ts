@@ -60,7 +60,7 @@ export class SessionHost {
         this.sources.set(
           id,
           new WorkerSource(m.source, {
-            onDemand: (delta) => this.post({ t: 'demand', sourceId: id, delta }),
+            onDemand: (delta, kind) => this.post({ t: 'demand', sourceId: id, delta, kind }),
             onKeyframe: () => this.post({ t: 'keyframe', sourceId: id }),
           }),
         );

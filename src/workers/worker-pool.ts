@@ -33,8 +33,10 @@ interface SourceFeed {
   offState: () => void;
   /** Held while some worker has a feed of this source: the main thread's demand on it. */
   holder?: SourceTrack;
-  /** Feeds of this source over every worker. */
+  /** Feeds of this source over every worker, video and audio (what holds the source). */
   feeds: number;
+  /** Video feeds of this source over every worker: its viewers, as `MediaSource.viewers` counts them. */
+  viewers: number;
 }
 
 /**
@@ -95,7 +97,7 @@ export class MediaWorkerPool {
 
   /** Feeds of a source over every worker (its viewers: the source itself sees only the pool's one). */
   feedsOf(sourceId: string): number {
-    return this.feeds.get(sourceId)?.feeds ?? 0;
+    return this.feeds.get(sourceId)?.viewers ?? 0;
   }
 
   /** Resolves when some worker takes sessions (at once, unless every one is restarting), or after `timeoutMs`. */
@@ -212,7 +214,10 @@ export class MediaWorkerPool {
       if (r.left.size === 0) r.done();
     }
     // Its feeds are gone with it.
-    for (const [sourceId, n] of slot.demand) this.changeDemand(sourceId, -n);
+    for (const [sourceId, n] of slot.demand) {
+      if (n.video) this.changeDemand(sourceId, -n.video, 'video');
+      if (n.audio) this.changeDemand(sourceId, -n.audio, 'audio');
+    }
     slot.demand.clear();
     if (this.closing) return;
     this.log.error(`media worker ${slot.index} exited (code ${code}): closing its ${slot.sessions.size} session(s), starting another`);
@@ -242,9 +247,12 @@ export class MediaWorkerPool {
         return slot.sessions.get(m.sessionId)?.event(m);
       case 'snapshot':
         return slot.sessions.get(m.sessionId)?.snapshot(m.snapshot);
-      case 'demand':
-        slot.demand.set(m.sourceId, (slot.demand.get(m.sourceId) ?? 0) + m.delta);
-        return this.changeDemand(m.sourceId, m.delta);
+      case 'demand': {
+        const n = slot.demand.get(m.sourceId) ?? { video: 0, audio: 0 };
+        n[m.kind] += m.delta;
+        slot.demand.set(m.sourceId, n);
+        return this.changeDemand(m.sourceId, m.delta, m.kind);
+      }
       case 'keyframe': {
         const feed = this.feeds.get(m.sourceId);
         if (feed) slot.send({ t: 'keyframe-answer', id: m.sourceId, can: feed.source.requestKeyframe() });
@@ -284,7 +292,7 @@ export class MediaWorkerPool {
       const writer = new PacketRingWriter(ring);
       const audioRing = source.hasAudio ? createRingBuffer(AUDIO_RING) : undefined;
       const audio = audioRing && { ring: audioRing, writer: new PacketRingWriter(audioRing) };
-      const f: SourceFeed = { source, ring, writer, audio, feeds: 0, untap: () => undefined, offState: () => undefined };
+      const f: SourceFeed = { source, ring, writer, audio, feeds: 0, viewers: 0, untap: () => undefined, offState: () => undefined };
       f.untap = source.addPublishTap({
         packet: (packet, keyframe) => {
           if (!writer.write(packet.serialize(), keyframe)) this.log.warn(`source ${source.id}: a packet too large for the ring was dropped`);
@@ -329,10 +337,11 @@ export class MediaWorkerPool {
    * Feeds started or ended on a worker. The main thread holds one subscription of the source
    * while any worker has a feed, so an on-demand source runs exactly while watched somewhere.
    */
-  private changeDemand(sourceId: string, delta: number): void {
+  private changeDemand(sourceId: string, delta: number, kind: 'video' | 'audio'): void {
     const feed = this.feeds.get(sourceId);
     if (!feed) return;
     feed.feeds = Math.max(0, feed.feeds + delta);
+    if (kind === 'video') feed.viewers = Math.max(0, feed.viewers + delta);
     if (feed.feeds > 0 && !feed.holder) {
       feed.holder = feed.source.subscribe(() => undefined);
       // The source ended it (it ended): the tap passes that on; nothing to hold any more.

@@ -32,7 +32,7 @@ export class WorkerSource extends MediaSource {
 
   constructor(
     desc: SourceDescription,
-    private readonly hooks: { onDemand(delta: 1 | -1): void; onKeyframe(): void },
+    private readonly hooks: { onDemand(delta: 1 | -1, kind: 'video' | 'audio'): void; onKeyframe(): void },
   ) {
     super();
     this.id = desc.id;
@@ -61,18 +61,18 @@ export class WorkerSource extends MediaSource {
   override subscribe(sink: MediaSink): SourceTrack {
     const track = super.subscribe(sink);
     if (!track.ended) {
-      this.hooks.onDemand(1);
-      track.once('ended', () => this.hooks.onDemand(-1));
+      this.hooks.onDemand(1, 'video');
+      track.once('ended', () => this.hooks.onDemand(-1, 'video'));
     }
     return track;
   }
 
   override subscribeAudio(sink: MediaSink): SourceTrack {
     const track = super.subscribeAudio(sink);
-    // An audio feed is demand too (an on-demand source counts audio listeners as viewers).
+    // An audio feed is demand too (an on-demand source runs for its audio listeners), not a viewer.
     if (!track.ended) {
-      this.hooks.onDemand(1);
-      track.once('ended', () => this.hooks.onDemand(-1));
+      this.hooks.onDemand(1, 'audio');
+      track.once('ended', () => this.hooks.onDemand(-1, 'audio'));
     }
     return track;
   }
