@@ -33,6 +33,8 @@ const app = await NestFactory.create(
       bindAddress: '127.0.0.1',
       remoteAddressFilter: (a) => a.startsWith('127.'),
       maxSessionsPerClient: 10_000,
+      // JOIN_MEDIA_WORKERS=N: the sessions in N media worker threads (join.mjs passes its environment on).
+      ...(process.env.JOIN_MEDIA_WORKERS ? { mediaWorkers: Number(process.env.JOIN_MEDIA_WORKERS) } : {}),
     },
     streaming: {
       sources: [{ id: 'feed', kind: 'rtp', codec: 'VP8', port: Number(portArg), payloadType: 96 }],

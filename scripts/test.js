@@ -7,7 +7,8 @@
 //           the fast lane is done;
 //   heavy   the cluster (Redis, haproxy, two service processes) and package tests (npm pack,
 //           fresh Nest apps compiled with tsc), one at a time;
-//   workers the browser and leak tests with MEDIA_WORKERS=2, after the browser lane; only when
+//   workers the browser and leak tests again with MEDIA_WORKERS=2 (the other mode), after the
+//           browser lane; by default only when CI is set (what .ci/run runs), else when
 //           TEST_LANES names it (TEST_LANES=fast,browser,heavy,workers).
 // Each lane's output is printed whole when it ends; the exit code is non-zero when any
 // lane failed. Extra arguments go to every jest run (e.g. `npm test -- --ci`); TEST_LANES
@@ -26,16 +27,24 @@ const lanes = [
   { name: 'browser', after: 'fast', steps: [[jest, '--selectProjects', 'browser', '--runInBand', ...extra]] },
   { name: 'heavy', steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
   // The browser and leak tests again with every session in two media worker threads (src/workers),
-  // after the browser lane (each drives real browsers; two at once starve on two cores). Opt-in
-  // (TEST_LANES=...,workers) until a whole run of it has passed on a quiet machine.
+  // after the browser lane (each drives real browsers; two at once starve on two cores). CI runs
+  // it (the suite in the default mode, the browser and leak tests in the other); locally it adds
+  // about as long as the browser lane, so it runs when asked (TEST_LANES=...,workers) or CI=true.
   {
     name: 'workers',
+    label: 'workers (MEDIA_WORKERS=2)',
     after: 'browser',
-    optIn: true,
+    optIn: !ciRun(),
     env: { MEDIA_WORKERS: '2' },
     steps: [[jest, '--selectProjects', 'browser', 'e2e', '--runInBand', '--testPathPattern', '(\\.browser-spec|leaks\\.e2e-spec)\\.ts$', ...extra]],
   },
 ];
+
+/** CI=true (or 1, or any value but false/0), as CI services and .ci/run's callers set it. */
+function ciRun() {
+  const ci = (process.env.CI ?? '').trim().toLowerCase();
+  return ci !== '' && ci !== 'false' && ci !== '0';
+}
 
 function run(args, env = {}) {
   return new Promise((resolve) => {
@@ -47,7 +56,7 @@ function run(args, env = {}) {
   });
 }
 
-async function lane({ name, steps, env }) {
+async function lane({ name, label, steps, env }) {
   const started = Date.now();
   let output = '';
   let code = 0;
@@ -58,7 +67,7 @@ async function lane({ name, steps, env }) {
     if (code !== 0) break;
   }
   const secs = ((Date.now() - started) / 1000).toFixed(0);
-  process.stdout.write(`\n===== ${name}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${secs} s =====\n${output}`);
+  process.stdout.write(`\n===== ${label ?? name}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${secs} s =====\n${output}`);
   return { name, code, secs };
 }
 

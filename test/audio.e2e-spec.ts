@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { RtpSource } from '../src/media/sources/rtp.source';
 import { killChild, spawnRtpAvSender } from '../src/media/sources/testing/helpers';
 import { SessionService } from '../src/session/session.service';
-import { startApp, TestApp, TEST_MEDIA_WORKERS } from './helpers/app';
+import { startApp, TestApp } from './helpers/app';
 import { sleep, until } from './helpers/wait';
 import { WeriftViewer, ok, request } from './helpers/werift-viewer';
 import { whepPost } from './whep/whep-client';
@@ -12,8 +12,7 @@ import { whepPost } from './whep/whep-client';
  * from one ffmpeg), in every negotiation flow; stop and resume of all media or of one kind,
  * with the data channel working throughout.
  */
-// Media workers carry no audio yet (their ring holds a source's video only): single-thread mode.
-(TEST_MEDIA_WORKERS > 0 ? describe.skip : describe)('audio (RTP source with Opus, werift viewers)', () => {
+describe('audio (RTP source with Opus, werift viewers)', () => {
   let t: TestApp;
   let source: RtpSource;
   let sender: ChildProcess | undefined;

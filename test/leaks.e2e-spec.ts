@@ -7,7 +7,7 @@ import { MediaSourceRegistry } from '../src/media/source-registry';
 import { childPids, killChild, spawnRtspCamera } from '../src/media/sources/testing/helpers';
 import { RtspRelayServer } from '../src/media/sources/testing/rtsp-test-server';
 import { Session } from '../src/session/session';
-import { appPerTest, startApp, TestApp, TEST_MEDIA_WORKERS } from './helpers/app';
+import { appPerTest, startApp, TestApp } from './helpers/app';
 import { countOwnUdpSockets as udpSocketCount } from './helpers/udp-sockets';
 import { WeriftViewer, ok } from './helpers/werift-viewer';
 import { until } from './helpers/wait';
@@ -144,8 +144,7 @@ describeLinux('resource leaks with audio', () => {
 
   const SESSIONS = 20;
 
-  // Media workers carry no audio yet (their ring holds a source's video only): single-thread mode.
-  (TEST_MEDIA_WORKERS > 0 ? it.skip : it)(`${SESSIONS} sessions of an on-demand RTSP camera with audio (stopped, resumed, closed) leave no ffmpeg, socket, handle or sender behind`, async () => {
+  it(`${SESSIONS} sessions of an on-demand RTSP camera with audio (stopped, resumed, closed) leave no ffmpeg, socket, handle or sender behind`, async () => {
     camera = spawnRtspCamera(relay.url('cam'), 'aac', 'VP8');
     await until('the camera publishing', () => relay.publishing('cam'), 20_000);
     const cameraPid = camera.pid!;
@@ -182,6 +181,8 @@ describeLinux('resource leaks with audio', () => {
     for (let b = 0; b < SESSIONS; b += 5) await Promise.all(Array.from({ length: 5 }, (_, i) => one(b + i)));
 
     await until(() => `every session is gone (count ${sessions.count})`, () => sessions.count === 0, 20_000);
+    // With media workers the main thread's hold on the source ends when the workers report their feeds ended.
+    await until(() => `the source has no viewer (${source.viewers}, audio ${source.audioListeners})`, () => source.viewers === 0, 10_000);
     expect(source.viewers).toBe(0);
     expect(source.audioListeners).toBe(0);
     // On demand: the source's ffmpeg stops after the linger time; only the camera's is left.

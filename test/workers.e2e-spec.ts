@@ -1,8 +1,11 @@
 import { ErrorCode } from '../src/protocol';
 import { SessionService } from '../src/session/session.service';
-import { appPerTest, sessionClosed } from './helpers/app';
+import type { ChildProcess } from 'node:child_process';
+import { RtpSource } from '../src/media/sources/rtp.source';
+import { killChild, spawnRtpAvSender } from '../src/media/sources/testing/helpers';
+import { appPerTest, sessionClosed, startApp, TestApp } from './helpers/app';
 import { countOwnUdpSockets, waitForUdpSocketsAtMost } from './helpers/udp-sockets';
-import { until } from './helpers/wait';
+import { sleep, until } from './helpers/wait';
 import { WeriftViewer, ok, request } from './helpers/werift-viewer';
 
 /**
@@ -129,4 +132,63 @@ describe('media workers (mediaWorkers: 2)', () => {
       expect(sessions().count).toBe(2);
     }, 90_000);
   }
+});
+
+/** A source with sound: its audio crosses to the workers through a second ring (worker-pool.ts). */
+describe('media workers with an audio source (mediaWorkers: 2)', () => {
+  let t: TestApp;
+  let source: RtpSource;
+  let sender: ChildProcess | undefined;
+  const viewers: WeriftViewer[] = [];
+
+  beforeEach(async () => {
+    source = new RtpSource({ id: 'av', codec: 'VP8', port: 0, audio: { port: 0 } });
+    t = await startApp({ source, session: { mediaWorkers: 2 } });
+    sender = spawnRtpAvSender({ videoPort: source.port, audioPort: source.audioPort!, codec: 'VP8' });
+  });
+  afterEach(async () => {
+    for (const v of viewers.splice(0)) await v.close();
+    await killChild(sender);
+    sender = undefined;
+    await t.close();
+  });
+
+  it('sessions on both workers get audio and video in one stream; kind audio stops and resumes only the audio', async () => {
+    const sessions = t.app.get(SessionService);
+    const start = async (mode: 'client' | 'data-first') => {
+      const v = new WeriftViewer(await t.connect());
+      viewers.push(v);
+      if (mode === 'client') await v.startWithOffer(undefined, { audio: true });
+      else await v.startDataFirst();
+      await v.waitForState('streaming', 15_000);
+      await v.waitForAudioPackets(10, 15_000);
+      await v.waitForPackets(10, 15_000);
+      return v;
+    };
+    const a = await start('client');
+    const b = await start('data-first');
+    expect(sessions.mediaWorkers().map((w) => w.sessions)).toEqual([1, 1]);
+    for (const v of [a, b]) {
+      const msids = [...v.pc.remoteDescription!.sdp.matchAll(/^a=msid:(\S+) /gm)].map((m) => m[1]);
+      expect(msids.length).toBe(2);
+      expect(new Set(msids).size).toBe(1);
+    }
+    await until('summaries say the audio is live', () => sessions.summaries().every((s) => s.audio === 'live'));
+    // Viewers are video feeds, as on one thread (an audio feed holds the source but is no second viewer).
+    await until('two viewers', () => sessions.listSources()[0].viewers === 2);
+    await sleep(200);
+    expect(sessions.listSources()[0].viewers).toBe(2);
+    await ok(b.socket, 'session:stop-video', { sessionId: b.sessionId, kind: 'audio' });
+    expect(b.state).toBe('streaming');
+    expect(sessions.summary(b.sessionId)!.audio).toBe('stopped');
+    await sleep(300);
+    const heard = b.audioPackets;
+    const seen = b.packets;
+    await sleep(600);
+    expect(b.audioPackets - heard).toBeLessThan(3);
+    expect(b.packets - seen).toBeGreaterThan(5);
+    await ok(b.socket, 'session:resume-video', { sessionId: b.sessionId, kind: 'audio' });
+    await b.waitForAudioPackets(b.audioPackets + 10);
+    await a.waitForAudioPackets(a.audioPackets + 10);
+  });
 });

@@ -278,6 +278,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
    * so the browser aligns both tracks on that one clock.
    */
   protected publishAudio(packet: RtpPacket): void {
+    for (const tap of this.taps) tap.audio?.(packet);
     if (this.audioTracks.size === 0) return;
     const shared = this.audioHistory.push(packet);
     for (const track of this.audioTracks) {

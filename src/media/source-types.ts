@@ -25,6 +25,8 @@ export interface MediaSourceEvents {
  */
 export interface PublishTap {
   packet(packet: RtpPacket, keyframeStart: boolean): void;
+  /** Every audio packet (Opus RTP) the source publishes, listeners or not. */
+  audio?(packet: RtpPacket): void;
   ended(reason: string): void;
 }
 

@@ -1,7 +1,8 @@
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
-import type { SourceState, VideoCodecName } from '../media/media-source';
-import type { ErrorCode, IceCandidateInit, SessionDescriptionAnswer, SessionDescriptionOffer, SessionState } from '../protocol';
+import type { AudioCodecName, SourceState, VideoCodecName } from '../media/media-source';
+import type { ErrorCode, IceCandidateInit, MediaKind, SessionDescriptionAnswer, SessionDescriptionOffer, SessionState } from '../protocol';
 import type { DtlsCertificatePem } from '../werift/certificate';
+import type { SessionProbe } from './session-probe';
 import type { SessionSummary } from '../session/session-view';
 import type { SessionOptions } from '../session/session.options';
 
@@ -20,7 +21,10 @@ export interface SourceDescription {
   state: SourceState;
   /** The codec werift negotiates for it (RTCRtpCodecParameters' fields). */
   codecParameters: CodecFields;
+  /** The video packets (and where the last keyframe starts). */
   ring: SharedArrayBuffer;
+  /** A source with sound: its codec and a ring of its own for the audio packets (see worker-pool.ts). */
+  audio?: { codec: AudioCodecName; ring: SharedArrayBuffer };
 }
 
 export interface CodecFields {
@@ -40,8 +44,10 @@ export type SessionCall =
   | { op: 'acceptAnswer'; answer: SessionDescriptionAnswer }
   | { op: 'answerRenegotiation'; offer: SessionDescriptionOffer }
   | { op: 'addRemoteCandidate'; candidate: IceCandidateInit | null }
-  | { op: 'stopVideo'; reason: string }
-  | { op: 'resumeVideo' };
+  | { op: 'stopVideo'; reason: string; kind?: MediaKind }
+  | { op: 'resumeVideo'; kind?: MediaKind }
+  /** Tests only: reaches the worker's werift objects (see session-probe.ts). */
+  | { op: 'probe'; probe: SessionProbe };
 
 export type ToWorker =
   | { t: 'init'; index: number; options: WorkerSessionOptions; filter: SharedArrayBuffer }
@@ -69,6 +75,8 @@ export interface SessionSnapshot {
   iceConnectionState: string;
   /** The lean send path's counters of the last feed (undefined on werift's path). */
   leanStats?: LeanSenderStats;
+  /** The same for the last audio feed (undefined without audio). */
+  leanAudioStats?: LeanSenderStats;
   /** Whether `local` and `remote` are in it (the periodic counters leave werift's SDP serialization out). */
   sdp: boolean;
   local?: string;
@@ -90,7 +98,8 @@ export type FromWorker =
   | { t: 'reply'; callId: number; ok: false; error: CallError; snapshot?: SessionSnapshot }
   | ({ t: 'event'; sessionId: string } & SessionEventMessage)
   | { t: 'snapshot'; sessionId: string; snapshot: SessionSnapshot }
-  | { t: 'demand'; sourceId: string; delta: 1 | -1 }
+  /** A feed of the source started (1) or ended (-1) here; `audio` feeds hold the source but are not viewers. */
+  | { t: 'demand'; sourceId: string; delta: 1 | -1; kind: 'video' | 'audio' }
   | { t: 'keyframe'; sourceId: string }
   | { t: 'filter'; address: string }
   | { t: 'snapshots-done'; reqId: number }

@@ -31,6 +31,9 @@ export interface RingLayout {
 /** Enough for a group of pictures the keyframe cache keeps (8 MB) with room for readers to lag. */
 export const DEFAULT_RING: RingLayout = { slots: 16384, bytes: 12 * 1024 * 1024 };
 
+/** A source's audio (Opus, ~50 packets/s of a few hundred bytes): about 20 s; no keyframes. */
+export const AUDIO_RING: RingLayout = { slots: 1024, bytes: 512 * 1024 };
+
 export interface RingPacket {
   seq: number;
   data: Buffer;

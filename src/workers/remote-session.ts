@@ -2,6 +2,7 @@ import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import type { MediaSource } from '../media/media-source';
 import type {
   IceCandidateInit,
+  MediaKind,
   SessionDescriptionAnswer,
   SessionDescriptionOffer,
   SessionState,
@@ -9,6 +10,7 @@ import type {
 import type { SessionCallbacks } from '../session/session';
 import type { SessionDescriptions, SessionSummary } from '../session/session-view';
 import type { SessionCall, SessionEventMessage, SessionSnapshot } from './messages';
+import type { SessionProbe, VideoSenderProbe } from './session-probe';
 
 /** The peer connection's state as last reported by the worker (diagnostics and tests). */
 export interface RemotePeerView {
@@ -62,6 +64,10 @@ export class RemoteSession {
   get leanStats(): LeanSenderStats | undefined {
     return this.snap?.leanStats;
   }
+  /** The same for the last audio feed. */
+  get leanAudioStats(): LeanSenderStats | undefined {
+    return this.snap?.leanAudioStats;
+  }
 
   /** ICE transports the worker's peer connection holds. */
   get transportCount(): number {
@@ -94,11 +100,16 @@ export class RemoteSession {
   async addRemoteCandidate(candidate: IceCandidateInit | null): Promise<void> {
     await this.call({ op: 'addRemoteCandidate', candidate });
   }
-  async stopVideo(reason = 'video-stopped'): Promise<void> {
-    await this.call({ op: 'stopVideo', reason });
+  async stopVideo(reason = 'video-stopped', kind?: MediaKind): Promise<void> {
+    await this.call({ op: 'stopVideo', reason, ...(kind ? { kind } : {}) });
   }
-  async resumeVideo(): Promise<void> {
-    await this.call({ op: 'resumeVideo' });
+  async resumeVideo(kind?: MediaKind): Promise<void> {
+    await this.call({ op: 'resumeVideo', ...(kind ? { kind } : {}) });
+  }
+
+  /** Tests only: does `probe` to the worker's werift objects of this session (see session-probe.ts). */
+  probe(probe: SessionProbe): Promise<VideoSenderProbe | undefined> {
+    return this.call({ op: 'probe', probe }) as Promise<VideoSenderProbe | undefined>;
   }
 
   /** Sends on the data channel; false when the worker last reported it not open. */
@@ -130,7 +141,6 @@ export class RemoteSession {
       ...(s?.remote ? { remote: s.remote } : {}),
       senders: s?.senders ?? [],
       pictureLoss: this.pictureLoss,
-      // Worker-hosted sessions carry no audio yet (the ring holds a source's video only).
       audio: s?.audio ?? 'none',
     };
   }

@@ -3,6 +3,7 @@ import type { RTCDataChannel } from 'werift';
 import { StreamingError } from '../common/streaming-error';
 import { ErrorCode } from '../protocol';
 import { Session } from '../session/session';
+import type { VideoOffReason } from '../session/end-causes';
 import { dtlsCertificates } from '../werift';
 import { SessionOptions } from '../session/session.options';
 import { summaryOf } from '../session/session-view';
@@ -16,6 +17,7 @@ import {
   SessionSnapshot,
   ToWorker,
 } from './messages';
+import { probeSession } from './session-probe';
 import { WorkerSource, codecOf } from './worker-source';
 
 /** How often every session's counters go to the main thread (summaries, metrics, admin). */
@@ -58,7 +60,7 @@ export class SessionHost {
         this.sources.set(
           id,
           new WorkerSource(m.source, {
-            onDemand: (delta) => this.post({ t: 'demand', sourceId: id, delta }),
+            onDemand: (delta, kind) => this.post({ t: 'demand', sourceId: id, delta, kind }),
             onKeyframe: () => this.post({ t: 'keyframe', sourceId: id }),
           }),
         );
@@ -147,9 +149,11 @@ export class SessionHost {
       case 'addRemoteCandidate':
         return s.addRemoteCandidate(call.candidate);
       case 'stopVideo':
-        return s.stopVideo(call.reason);
+        return s.stopVideo(call.reason as VideoOffReason, call.kind);
       case 'resumeVideo':
-        return s.resumeVideo();
+        return s.resumeVideo(call.kind);
+      case 'probe':
+        return probeSession(s, call.probe);
     }
   }
 
@@ -227,6 +231,7 @@ export class SessionHost {
       signalingState: pc.signalingState,
       iceConnectionState: pc.iceConnectionState,
       ...(s.leanStats ? { leanStats: { ...s.leanStats } } : {}),
+      ...(s.leanAudioStats ? { leanAudioStats: { ...s.leanAudioStats } } : {}),
       sdp,
       ...(sdp ? { local: pc.localDescription?.sdp, remote: pc.remoteDescription?.sdp } : {}),
       transports: pc.iceTransports.length,

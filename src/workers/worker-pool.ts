@@ -2,7 +2,7 @@ import { Logger, LogLevel } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RTCRtpCodecParameters } from 'werift';
+import type { RTCRtpCodecParameters, RtpPacket } from 'werift';
 import { StreamingError } from '../common/streaming-error';
 import { ErrorCode } from '../protocol';
 import type { MediaSource, SourceState, SourceTrack } from '../media/media-source';
@@ -10,7 +10,7 @@ import type { SessionCallbacks } from '../session/session';
 import type { SessionOptions } from '../session/session.options';
 import type { DtlsCertificatePem } from '../werift/certificate';
 import { FILTER_RESULT, FILTER_STATE, FromWorker, ToWorker, WorkerSessionOptions } from './messages';
-import { PacketRingWriter, createRingBuffer } from './packet-ring';
+import { AUDIO_RING, PacketRingWriter, createRingBuffer } from './packet-ring';
 import { leastLoaded, splitPortRange } from './placement';
 import { RemoteSession } from './remote-session';
 import { WorkerSlot } from './worker-slot';
@@ -27,12 +27,16 @@ interface SourceFeed {
   source: MediaSource;
   ring: SharedArrayBuffer;
   writer: PacketRingWriter;
+  /** A source with sound: its audio's ring (a second ring, so the video's slots and keyframe position stay as they were). */
+  audio?: { ring: SharedArrayBuffer; writer: PacketRingWriter };
   untap: () => void;
   offState: () => void;
   /** Held while some worker has a feed of this source: the main thread's demand on it. */
   holder?: SourceTrack;
-  /** Feeds of this source over every worker. */
+  /** Feeds of this source over every worker, video and audio (what holds the source). */
   feeds: number;
+  /** Video feeds of this source over every worker: its viewers, as `MediaSource.viewers` counts them. */
+  viewers: number;
 }
 
 /**
@@ -93,7 +97,7 @@ export class MediaWorkerPool {
 
   /** Feeds of a source over every worker (its viewers: the source itself sees only the pool's one). */
   feedsOf(sourceId: string): number {
-    return this.feeds.get(sourceId)?.feeds ?? 0;
+    return this.feeds.get(sourceId)?.viewers ?? 0;
   }
 
   /** Resolves when some worker takes sessions (at once, unless every one is restarting), or after `timeoutMs`. */
@@ -210,7 +214,10 @@ export class MediaWorkerPool {
       if (r.left.size === 0) r.done();
     }
     // Its feeds are gone with it.
-    for (const [sourceId, n] of slot.demand) this.changeDemand(sourceId, -n);
+    for (const [sourceId, n] of slot.demand) {
+      if (n.video) this.changeDemand(sourceId, -n.video, 'video');
+      if (n.audio) this.changeDemand(sourceId, -n.audio, 'audio');
+    }
     slot.demand.clear();
     if (this.closing) return;
     this.log.error(`media worker ${slot.index} exited (code ${code}): closing its ${slot.sessions.size} session(s), starting another`);
@@ -240,9 +247,12 @@ export class MediaWorkerPool {
         return slot.sessions.get(m.sessionId)?.event(m);
       case 'snapshot':
         return slot.sessions.get(m.sessionId)?.snapshot(m.snapshot);
-      case 'demand':
-        slot.demand.set(m.sourceId, (slot.demand.get(m.sourceId) ?? 0) + m.delta);
-        return this.changeDemand(m.sourceId, m.delta);
+      case 'demand': {
+        const n = slot.demand.get(m.sourceId) ?? { video: 0, audio: 0 };
+        n[m.kind] += m.delta;
+        slot.demand.set(m.sourceId, n);
+        return this.changeDemand(m.sourceId, m.delta, m.kind);
+      }
       case 'keyframe': {
         const feed = this.feeds.get(m.sourceId);
         if (feed) slot.send({ t: 'keyframe-answer', id: m.sourceId, can: feed.source.requestKeyframe() });
@@ -280,11 +290,15 @@ export class MediaWorkerPool {
       feed?.offState();
       const ring = createRingBuffer();
       const writer = new PacketRingWriter(ring);
-      const f: SourceFeed = { source, ring, writer, feeds: 0, untap: () => undefined, offState: () => undefined };
+      const audioRing = source.hasAudio ? createRingBuffer(AUDIO_RING) : undefined;
+      const audio = audioRing && { ring: audioRing, writer: new PacketRingWriter(audioRing) };
+      const f: SourceFeed = { source, ring, writer, audio, feeds: 0, viewers: 0, untap: () => undefined, offState: () => undefined };
       f.untap = source.addPublishTap({
         packet: (packet, keyframe) => {
           if (!writer.write(packet.serialize(), keyframe)) this.log.warn(`source ${source.id}: a packet too large for the ring was dropped`);
         },
+        // Written whether or not any worker listens (as the video): a feed that starts reads from the live end.
+        ...(audio ? { audio: (packet: RtpPacket) => void audio.writer.write(packet.serialize(), false) } : {}),
         ended: (reason) => this.broadcast(source.id, { t: 'source-ended', id: source.id, reason }),
       });
       const onState = (state: SourceState) => {
@@ -304,7 +318,15 @@ export class MediaWorkerPool {
 
   private describe(feed: SourceFeed) {
     const s = feed.source;
-    return { id: s.id, kind: s.kind, codec: s.codec, state: s.currentState, codecParameters: codecFieldsOf(s.codecParameters()), ring: feed.ring };
+    return {
+      id: s.id,
+      kind: s.kind,
+      codec: s.codec,
+      state: s.currentState,
+      codecParameters: codecFieldsOf(s.codecParameters()),
+      ring: feed.ring,
+      ...(feed.audio && s.audioCodec ? { audio: { codec: s.audioCodec, ring: feed.audio.ring } } : {}),
+    };
   }
 
   private broadcast(sourceId: string, m: ToWorker): void {
@@ -315,10 +337,11 @@ export class MediaWorkerPool {
    * Feeds started or ended on a worker. The main thread holds one subscription of the source
    * while any worker has a feed, so an on-demand source runs exactly while watched somewhere.
    */
-  private changeDemand(sourceId: string, delta: number): void {
+  private changeDemand(sourceId: string, delta: number, kind: 'video' | 'audio'): void {
     const feed = this.feeds.get(sourceId);
     if (!feed) return;
     feed.feeds = Math.max(0, feed.feeds + delta);
+    if (kind === 'video') feed.viewers = Math.max(0, feed.viewers + delta);
     if (feed.feeds > 0 && !feed.holder) {
       feed.holder = feed.source.subscribe(() => undefined);
       // The source ended it (it ended): the tap passes that on; nothing to hold any more.

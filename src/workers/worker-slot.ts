@@ -29,8 +29,8 @@ export class WorkerSlot implements WorkerLink {
   readonly filterCell = new Int32Array(new SharedArrayBuffer(8));
   /** Sources whose feed this worker takes (sent again to a restarted worker). */
   readonly sources = new Set<string>();
-  /** Feeds of each source running here (for on-demand sources). */
-  readonly demand = new Map<string, number>();
+  /** Feeds of each source running here (for on-demand sources), video and audio. */
+  readonly demand = new Map<string, { video: number; audio: number }>();
   private nextCall = 1;
 
   constructor(

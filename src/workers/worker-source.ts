@@ -1,15 +1,18 @@
 import { RTCRtpCodecParameters, RtpPacket } from 'werift';
-import { MediaSource, SourceState, SourceTrack, VideoCodecName } from '../media/media-source';
+import { AudioCodecName, MediaSource, SourceState, SourceTrack, VideoCodecName } from '../media/media-source';
 import type { MediaSink } from '../media/source-track';
 import type { CodecFields, SourceDescription } from './messages';
-import { PacketRingReader } from './packet-ring';
+import { PacketRingReader, RingPacket } from './packet-ring';
 
 /**
  * A media worker's stand-in for a main-thread source: the same MediaSource API for the
  * sessions hosted here (subscribe, tracks, keyframe cache, PLI replay, state events), fed from
  * the source's shared ring instead of an ingest. It reads every packet, viewers or not, so its
  * keyframe cache is always the source's current group of pictures; it starts reading at the
- * ring's last keyframe, so a worker that starts late has it at once too.
+ * ring's last keyframe, so a worker that starts late has it at once too. A source with sound
+ * has a second ring for its audio, read the same way into `publishAudio` (from the live end:
+ * Opus needs no keyframe), so the sessions here negotiate, feed, stop and resume their audio
+ * as on one thread.
  *
  * Demand (an on-demand source runs only while watched) is the main thread's: the worker tells
  * it each feed that starts and ends (`onDemand`). A PLI that the source could answer with a
@@ -19,15 +22,17 @@ export class WorkerSource extends MediaSource {
   readonly id: string;
   readonly kind: string;
   readonly codec: VideoCodecName;
+  override readonly audioCodec?: AudioCodecName = undefined;
   private readonly codecFields: CodecFields;
   private readonly reader: PacketRingReader;
+  private readonly audioReader?: PacketRingReader;
   private reading = true;
   /** Whether the main thread's source made a keyframe when last asked (it answers each request). */
   private sourceMakesKeyframes = false;
 
   constructor(
     desc: SourceDescription,
-    private readonly hooks: { onDemand(delta: 1 | -1): void; onKeyframe(): void },
+    private readonly hooks: { onDemand(delta: 1 | -1, kind: 'video' | 'audio'): void; onKeyframe(): void },
   ) {
     super();
     this.id = desc.id;
@@ -36,7 +41,12 @@ export class WorkerSource extends MediaSource {
     this.codecFields = desc.codecParameters;
     this.state = desc.state;
     this.reader = new PacketRingReader(desc.ring);
-    void this.readLoop();
+    void this.readLoop(this.reader, (p) => this.publish(RtpPacket.deSerialize(p.data), p.keyframe));
+    if (desc.audio) {
+      this.audioCodec = desc.audio.codec;
+      this.audioReader = new PacketRingReader(desc.audio.ring);
+      void this.readLoop(this.audioReader, (p) => this.publishAudio(RtpPacket.deSerialize(p.data)));
+    }
   }
 
   protected start(): void {}
@@ -51,8 +61,18 @@ export class WorkerSource extends MediaSource {
   override subscribe(sink: MediaSink): SourceTrack {
     const track = super.subscribe(sink);
     if (!track.ended) {
-      this.hooks.onDemand(1);
-      track.once('ended', () => this.hooks.onDemand(-1));
+      this.hooks.onDemand(1, 'video');
+      track.once('ended', () => this.hooks.onDemand(-1, 'video'));
+    }
+    return track;
+  }
+
+  override subscribeAudio(sink: MediaSink): SourceTrack {
+    const track = super.subscribeAudio(sink);
+    // An audio feed is demand too (an on-demand source runs for its audio listeners), not a viewer.
+    if (!track.ended) {
+      this.hooks.onDemand(1, 'audio');
+      track.once('ended', () => this.hooks.onDemand(-1, 'audio'));
     }
     return track;
   }
@@ -78,9 +98,9 @@ export class WorkerSource extends MediaSource {
     this.end(reason);
   }
 
-  /** Packets the worker skipped because it fell a whole ring behind. */
+  /** Packets the worker skipped because it fell a whole ring behind (video and audio). */
   get lost(): number {
-    return this.reader.lost;
+    return this.reader.lost + (this.audioReader?.lost ?? 0);
   }
 
   close(): void {
@@ -93,14 +113,14 @@ export class WorkerSource extends MediaSource {
    * messages (ICE consent, RTCP, close), or its viewers would lose consent and its sessions
    * could not close.
    */
-  private async readLoop(): Promise<void> {
+  private async readLoop(reader: PacketRingReader, publish: (p: RingPacket) => void): Promise<void> {
     while (this.reading) {
       let n = 0;
-      for (let p = this.reader.read(); p && this.reading; p = n < READ_BATCH ? this.reader.read() : undefined) {
-        this.publish(RtpPacket.deSerialize(p.data), p.keyframe);
+      for (let p = reader.read(); p && this.reading; p = n < READ_BATCH ? reader.read() : undefined) {
+        publish(p);
         n++;
       }
-      const wait = n < READ_BATCH ? this.reader.waitAsync() : undefined;
+      const wait = n < READ_BATCH ? reader.waitAsync() : undefined;
       if (wait) await wait;
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -15,7 +15,7 @@ import type { RtpSource } from '../../src/media/sources/rtp.source';
 import { childPids, killChild, spawnRtpAvSender, spawnRtspCamera } from '../../src/media/sources/testing/helpers';
 import { RtspRelayServer } from '../../src/media/sources/testing/rtsp-test-server';
 import { SessionService } from '../../src/session/session.service';
-import { TEST_MEDIA_WORKERS, TestApp, startApp } from '../helpers/app';
+import { TestApp, startApp } from '../helpers/app';
 import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, servePages, until } from '../helpers/browser';
 
 jest.setTimeout(90_000);
@@ -41,8 +41,6 @@ interface Viewer {
 }
 type W = { viewer: Viewer };
 
-// Media workers carry no audio yet (their ring holds a source's video only): single-thread mode.
-(TEST_MEDIA_WORKERS > 0 ? describe.skip : describe)('in single-thread mode', () =>
 describeEachBrowser('audio from a source with sound', (browserName) => {
   let browser: TestBrowser;
   let pages: { url: string; close(): Promise<void> };
@@ -177,5 +175,4 @@ describeEachBrowser('audio from a source with sound', (browserName) => {
     console.log(`demo page audio in ${browserName}: ${JSON.stringify(audio)}`);
     expect(ctx!.problems).toEqual([]);
   });
-}),
-);
+});

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamingError } from '../../src/common/streaming-error';
 import { ErrorCode } from '../../src/protocol';
-import { Session } from '../../src/session/session';
-import { TEST_MEDIA_WORKERS } from '../helpers/app';
+import { probe } from '../helpers/session-probe';
 import { TestPage, describeEachBrowser } from '../helpers/browser';
 import { DemoStats, DemoWindow, useDemoPage } from '../helpers/browser-app';
 
@@ -150,11 +149,11 @@ describeEachBrowser(
       expectNoProblems();
     });
 
-    // Silences werift's sockets from here: the session must be on this thread (not in a media worker).
-    (TEST_MEDIA_WORKERS > 0 ? it.skip : it)('a connection that stays `disconnected` is restarted by the client by itself (ICE restart, same session)', async () => {
+    // Silences werift's sockets where the session runs (this thread or its media worker).
+    it('a connection that stays `disconnected` is restarted by the client by itself (ICE restart, same session)', async () => {
       const page = await openDemo();
       await waitForStreaming(page);
-      const session = fx.sessions.list()[0] as Session;
+      const session = fx.sessions.list()[0];
       await page.evaluate(() => {
         const s = (window as unknown as { demo: { session: EventTarget } }).demo.session;
         (window as unknown as { iceRestart: Promise<string> }).iceRestart = new Promise((resolve) =>
@@ -163,17 +162,12 @@ describeEachBrowser(
       });
       // The server's UDP goes silent (no media, no STUN answers): Chromium's consent checks
       // fail and its connection goes `disconnected`.
-      type Sender = { transport: { send: (...a: unknown[]) => Promise<void> } };
-      const protocols = (session.peerConnection as unknown as { iceTransports: { connection: { protocols: Sender[] } }[] }).iceTransports.flatMap(
-        (t) => t.connection.protocols,
-      );
-      const sends = protocols.map((p) => p.transport.send);
-      for (const p of protocols) p.transport.send = async () => undefined;
+      await probe(session, { action: 'silence-ice', silent: true });
       let trigger: string;
       try {
         trigger = await page.evaluate(() => (window as unknown as { iceRestart: Promise<string> }).iceRestart);
       } finally {
-        protocols.forEach((p, i) => (p.transport.send = sends[i]));
+        await probe(session, { action: 'silence-ice', silent: false });
       }
       expect(trigger).toBe('disconnected');
       await page.waitForFunction(() => (window as unknown as { demo: { session: { pc: RTCPeerConnection } } }).demo.session.pc.connectionState === 'connected', undefined, { timeout: 10_000 });
