@@ -46,7 +46,9 @@ describe('named media sources (werift viewers)', () => {
         sources: [
           { id: 'enc', kind: 'rtp', codec: 'VP8', port: 0, offlineAfterMs: 600 },
           { id: 'h264', kind: 'rtp', codec: 'H264', port: 0, offlineAfterMs: 600 },
-          { id: 'vod', kind: 'file', path: fx.ivf, loop: false },
+          // On demand: the 2 s file starts with its first viewer, not with the app (under load,
+          // or with media workers starting, it could end before the viewer was streaming).
+          { id: 'vod', kind: 'file', path: fx.ivf, loop: false, onDemand: true },
         ],
       },
     });
