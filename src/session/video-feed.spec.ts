@@ -59,6 +59,18 @@ describe('SenderReadyWait', () => {
     expect(fn).toHaveBeenCalledTimes(1);
   });
 
+  it('a sender already ready with nothing to wait for: fn waits for the next onReady, never runs inside until()', () => {
+    // The audio calls until() while the connection is still connecting, its sender ready: a
+    // call from inside until() would recurse through its refresh.
+    const t = fakeTransceiver({ ready: true });
+    const wait = new SenderReadyWait(() => false);
+    const fn = jest.fn();
+    wait.until(t.transceiver, fn);
+    expect(fn).not.toHaveBeenCalled();
+    t.becomeReady();
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
   it(`a peer that shows nothing within ${PEER_CONFIRM_TIMEOUT_MS} ms is sent to anyway, and not waited for again`, () => {
     jest.useFakeTimers();
     const t = fakeTransceiver({ ready: true });

@@ -142,7 +142,9 @@ export class SenderReadyWait {
     };
     const sub = transceiver.sender.onReady.subscribe(next);
     disposers.push(() => sub.unSubscribe());
-    if (senderReady(transceiver)) next();
+    // Ready already: only the peer is waited for now. (Otherwise the next onReady decides, as
+    // before: the audio waits here for its sender while the connection is still connecting.)
+    if (senderReady(transceiver) && awaitingPeer(transceiver, this.sctpOn)) next();
   }
 
   dispose(): void {
