@@ -266,7 +266,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
 
   /**
    * One event-loop turn of the catch-ups: a few packets to each catching-up viewer in turn,
-   * for at most CATCH_UP_SLICE_MS, then the next turn (after the I/O that waited: live
+   * once each at least, then for at most CATCH_UP_SLICE_MS, then the next turn (after the I/O that waited: live
    * packets in, other viewers' handshakes). Live packets reach those viewers through
    * the catch-up (the cache holds them), so each viewer's packets stay in order.
    */
@@ -275,6 +275,10 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     if (this.catchingUp.size === 0) return;
     const deadline = performance.now() + CATCH_UP_SLICE_MS;
     const current = this.cache.snapshot();
+    // Every viewer in line gets at least one step per turn, whatever the slice: a burst of
+    // joins would otherwise get less than the live rate between them, and fall behind live
+    // until the next keyframe.
+    let guaranteed = this.catchingUp.size;
     do {
       // The first in line gets a step and goes to the back (round robin across turns too).
       const track = this.catchingUp.values().next().value as SourceTrack;
@@ -287,7 +291,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
         track.stop('sink-failed');
       }
       if (more) this.catchingUp.add(track);
-    } while (this.catchingUp.size > 0 && performance.now() < deadline);
+    } while (this.catchingUp.size > 0 && (--guaranteed > 0 || performance.now() < deadline));
     if (this.catchingUp.size > 0) this.catchUpTurn = setImmediate(this.paceCatchUps);
   };
 

@@ -196,6 +196,26 @@ describe('MediaSource tracks', () => {
     await source.onModuleDestroy();
   });
 
+  it('every catching-up viewer gets a step each turn, even when the slice is spent on the first', async () => {
+    const source = new ManualSource();
+    await source.onModuleInit();
+    source.pushPacket(packet(0, 0), true);
+    for (let i = 1; i < 100; i++) source.pushPacket(packet(i, 3000 * i), false);
+    const got = Array.from({ length: 5 }, () => [] as number[]);
+    // Each packet takes 3 ms: one step (8 packets) of the first viewer spends the whole slice.
+    for (const out of got) {
+      source.subscribe((p) => {
+        const until = performance.now() + 3;
+        while (performance.now() < until);
+        out.push(p.header.sequenceNumber);
+      });
+    }
+    await turn();
+    // The keyframe, then one step of 8 for each.
+    for (const out of got) expect(out).toEqual(Array.from({ length: 9 }, (_, i) => i));
+    await source.onModuleDestroy();
+  });
+
   it('a viewer that leaves during its catch-up is sent nothing more', async () => {
     const source = new ManualSource();
     await source.onModuleInit();
