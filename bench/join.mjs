@@ -421,6 +421,7 @@ async function idleRate(server, seconds = 3) {
 async function setups(server, n, concurrency, idle) {
   let next = 0;
   let failed = 0;
+  let askedForKeyframe = 0;
   const firstPacketMs = [];
   const c0 = procCpuMs(server.pid);
   const s0 = selfCpuMs();
@@ -438,6 +439,7 @@ async function setups(server, n, concurrency, idle) {
           failed++;
           if (failed <= 3) console.log(`  a viewer failed: ${e.message}`);
         } finally {
+          if (v.v?.askedForKeyframe) askedForKeyframe++;
           await v.close();
         }
       }
@@ -456,6 +458,7 @@ async function setups(server, n, concurrency, idle) {
     setupsPerSecondPerCore: 1000 / (cpu / ok),
     medianJoinMs: median(firstPacketMs),
     clientCpuPerSetupMs: (selfCpuMs() - s0) / ok,
+    askedForKeyframe,
   };
 }
 
@@ -475,6 +478,8 @@ async function burst(server, n, watchers) {
   const results = await Promise.allSettled(joiners.map((v) => withTimeout(v.start(), 30_000, 'a burst viewer')));
   const allMs = Math.max(0, ...joiners.filter((v) => v.log.firstAt).map((v) => v.log.firstAt - t0));
   const joined = joiners.filter((v) => v.log.firstAt).length;
+  // This service's viewers whose picture began without the cached keyframe (they sent a PLI).
+  const askedForKeyframe = joiners.filter((v) => v.v?.askedForKeyframe).length;
   const wall = performance.now() - t0;
   const cpuPct = (100 * (procCpuMs(server.pid) - c0)) / wall;
   const clientCpuPct = (100 * (selfCpuMs() - s0)) / wall;
@@ -510,6 +515,7 @@ async function burst(server, n, watchers) {
     watcherPacketLossPct: (100 * sum('lost')) / Math.max(1, sum('expected')),
     watcherFrameLossPct: (100 * sum('framesLost')) / Math.max(1, sum('frames')),
     failures: [...new Set(failures)].slice(0, 3),
+    askedForKeyframe,
   };
 }
 
@@ -543,13 +549,15 @@ async function main() {
         console.log(
           `  setups: ${s.setups} ok, ${s.failed} failed, in ${ms(s.wallMs)}; server CPU per setup+teardown ${ms(s.cpuPerSetupMs)}` +
             ` (${s.setupsPerSecondPerCore.toFixed(0)}/s per core); median join to first RTP ${ms(s.medianJoinMs)};` +
-            ` load client CPU per setup ${ms(s.clientCpuPerSetupMs)}`,
+            ` load client CPU per setup ${ms(s.clientCpuPerSetupMs)}` +
+            (name === 'janus' ? '' : `; ${s.askedForKeyframe} missed the cached keyframe (PLI)`),
         );
         const b = BURST ? await burst(server, BURST, WATCHERS) : undefined;
         if (b) {
           console.log(
             `  burst: ${b.joined}/${b.of} receiving after ${ms(b.allReceivingMs)}; server ${pct(b.serverCpuPct)}, load client ${pct(b.clientCpuPct)};` +
               ` watchers lost ${pct(b.watcherPacketLossPct)} of packets, ${pct(b.watcherFrameLossPct)} of frames` +
+              (name === 'janus' ? '' : `; ${b.askedForKeyframe} joiners missed the cached keyframe (PLI)`) +
               (b.failures.length ? `; failures: ${b.failures.join('; ')}` : ''),
           );
         }

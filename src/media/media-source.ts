@@ -14,6 +14,15 @@ export { SourceTrack } from './source-track';
 /** A viewer's picture-loss requests are acted on at most this often (ms). */
 export const PICTURE_LOSS_MIN_INTERVAL_MS = 1000;
 
+/**
+ * New viewers' catch-ups on the cached group of pictures (after each one's keyframe) take at
+ * most this much of an event-loop turn (ms), a few packets per viewer in turn, so that the
+ * viewers already watching, the source's input and other handshakes go on meanwhile.
+ */
+export const CATCH_UP_SLICE_MS = 2;
+/** Packets per viewer per step of a catch-up slice (round robin over the viewers). */
+export const CATCH_UP_STEP_PACKETS = 8;
+
 export type { AudioCodecName } from './codecs';
 export type { MediaSourceEvents, OnDemandOptions, PublishTap, SourceInfo, SourceState, VideoCodecName } from './source-types';
 
@@ -65,6 +74,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   private readonly prepared = new WeakMap<RtpPacket, SharedPacket>();
   private readonly sharedOf = (packet: RtpPacket): SharedPacket | undefined => this.prepared.get(packet);
   private readonly taps = new Set<PublishTap>();
+  /** Viewers being sent the cached group of pictures (see `paceCatchUps`). */
+  private readonly catchingUp = new Set<SourceTrack>();
+  private catchUpTurn?: NodeJS.Immediate;
 
   /** Begin producing packets. */
   protected abstract start(): Promise<void> | void;
@@ -140,6 +152,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.setState('stopped');
     this.cache.clear();
     this.history.clear();
+    this.catchingUp.clear();
+    if (this.catchUpTurn) clearImmediate(this.catchUpTurn);
+    this.catchUpTurn = undefined;
     for (const tap of [...this.taps]) tap.ended(reason);
     for (const t of [...this.tracks, ...this.audioTracks]) t.stop(reason);
     this.tracks.clear();
@@ -220,8 +235,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Adds a viewer. The viewer is sent the cached group of pictures at once (so it can
-   * decode a picture without waiting for the next keyframe), then every live packet.
+   * Adds a viewer. The viewer is sent the cached group of pictures (so it can decode a
+   * picture without waiting for the next keyframe): the keyframe at once, the frames after it
+   * paced over the next event-loop turns (see `paceCatchUps`), then every live packet.
    */
   subscribe(sink: MediaSink): SourceTrack {
     const track = new SourceTrack(this.id, sink);
@@ -229,15 +245,55 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
       track.stop('source-ended');
       return track;
     }
-    for (const packet of this.cache.snapshot()) track.deliver(packet, this.cached, this.prepared.get(packet), this.sharedOf);
     this.tracks.add(track);
     track.once('ended', () => {
       this.tracks.delete(track);
+      this.catchingUp.delete(track);
       if (this.demand) this.demand.listenersChanged();
     });
+    try {
+      if (track.beginCatchUp(this.cache.snapshot(), this.sharedOf)) {
+        this.catchingUp.add(track);
+        this.catchUpTurn ??= setImmediate(this.paceCatchUps);
+      }
+    } catch (err) {
+      this.logger.warn(`viewer sink failed: ${(err as Error).message}`);
+      track.stop('sink-failed');
+    }
     if (this.demand) this.demand.listenersChanged();
     return track;
   }
+
+  /**
+   * One event-loop turn of the catch-ups: a few packets to each catching-up viewer in turn,
+   * once each at least, then for at most CATCH_UP_SLICE_MS, then the next turn (after the I/O that waited: live
+   * packets in, other viewers' handshakes). Live packets reach those viewers through
+   * the catch-up (the cache holds them), so each viewer's packets stay in order.
+   */
+  private readonly paceCatchUps = (): void => {
+    this.catchUpTurn = undefined;
+    if (this.catchingUp.size === 0) return;
+    const deadline = performance.now() + CATCH_UP_SLICE_MS;
+    const current = this.cache.snapshot();
+    // Every viewer in line gets at least one step per turn, whatever the slice: a burst of
+    // joins would otherwise get less than the live rate between them, and fall behind live
+    // until the next keyframe.
+    let guaranteed = this.catchingUp.size;
+    do {
+      // The first in line gets a step and goes to the back (round robin across turns too).
+      const track = this.catchingUp.values().next().value as SourceTrack;
+      this.catchingUp.delete(track);
+      let more = false;
+      try {
+        more = track.pace(CATCH_UP_STEP_PACKETS, current, this.sharedOf);
+      } catch (err) {
+        this.logger.warn(`viewer sink failed: ${(err as Error).message}`);
+        track.stop('sink-failed');
+      }
+      if (more) this.catchingUp.add(track);
+    } while (this.catchingUp.size > 0 && (--guaranteed > 0 || performance.now() < deadline));
+    if (this.catchingUp.size > 0) this.catchUpTurn = setImmediate(this.paceCatchUps);
+  };
 
   /**
    * Adds a tap (see `PublishTap`): the cached group of pictures is handed to it first (its

@@ -42,6 +42,13 @@ export type PictureLossOutcome =
  * cannot answer with a new keyframe). A replay is sent at a frame boundary, with new
  * sequence numbers and with timestamps one tick apart just after the last frame sent (so the
  * decoder catches up at once), and the offsets then grow so that the live packets run on.
+ *
+ * A new viewer starts with a catch-up on the cached group of pictures (`beginCatchUp`): the
+ * keyframe at once, the frames after it a slice at a time (`pace`, driven by the source once
+ * per event-loop turn for all viewers catching up), with the source's own numbers; live
+ * packets wait meanwhile, since the cache grows with them and the catch-up sends them in
+ * order. A new keyframe ends it early: the rest of the old group is no longer needed, and
+ * the sequence numbers run on from the last one sent.
  */
 export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private _ended = false;
@@ -54,6 +61,8 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private replayPending = false;
   private lastPictureLossAt = -Infinity;
   private readonly takesNumbers: boolean;
+  /** A new viewer's catch-up: the cache's own array (it grows with live packets) and the next index. */
+  private catchUp?: { gop: readonly RtpPacket[]; next: number };
 
   constructor(
     readonly sourceId: string,
@@ -89,6 +98,16 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
    */
   deliver(packet: RtpPacket, cached: () => readonly RtpPacket[], shared?: SharedPacket, sharedOf?: SharedLookup): void {
     const ts = packet.header.timestamp >>> 0;
+    if (this.catchUp) {
+      // The packet is at the end of the cache: the catch-up sends it in its turn.
+      if (cached() === this.catchUp.gop) return;
+      // The cache began again at this packet (a new keyframe) or was dropped: live from here,
+      // the numbers running on from the last one sent (no gap for the viewer to NACK).
+      this.catchUp = undefined;
+      if (this.lastOutSeq !== undefined) {
+        this.seqOffset = (this.lastOutSeq + 1 - packet.header.sequenceNumber + SEQ_MOD) & 0xffff;
+      }
+    }
     if (this.replayPending && this.lastInTs !== undefined && ts !== this.lastInTs) {
       // A new frame starts: the previous one is complete at the viewer, replay now.
       this.replayPending = false;
@@ -97,6 +116,50 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     }
     this.emitShifted(packet, this.seqOffset, this.tsOffset, shared);
     this.lastInTs = ts;
+  }
+
+  /**
+   * @internal Starts a new viewer on the cached group of pictures `gop` (the cache's own
+   * array): its first frame, the keyframe, is sent now; the rest through `pace`. Returns
+   * whether packets remain to be paced.
+   */
+  beginCatchUp(gop: readonly RtpPacket[], sharedOf?: SharedLookup): boolean {
+    if (this._ended || gop.length === 0) return false;
+    const first = gop[0].header.timestamp >>> 0;
+    let i = 0;
+    while (i < gop.length && gop[i].header.timestamp >>> 0 === first) this.sendCached(gop[i++], sharedOf);
+    if (i === gop.length || this._ended) return false;
+    this.catchUp = { gop, next: i };
+    return true;
+  }
+
+  /**
+   * @internal Sends up to `max` more packets of the catch-up. `current` is the source's cache
+   * now: a catch-up on another array has been overtaken (see `deliver`). Returns whether
+   * packets remain.
+   */
+  pace(max: number, current: readonly RtpPacket[], sharedOf?: SharedLookup): boolean {
+    const c = this.catchUp;
+    if (!c || this._ended) return false;
+    if (c.gop !== current) {
+      // Dropped with no packet since (the source stopped): the next live packet ends it.
+      return false;
+    }
+    const end = Math.min(c.gop.length, c.next + max);
+    while (c.next < end && !this._ended) this.sendCached(c.gop[c.next++], sharedOf);
+    if (c.next < c.gop.length && !this._ended) return true;
+    if (this.catchUp === c) this.catchUp = undefined;
+    return false;
+  }
+
+  /** Whether the viewer is still being sent the cached group of pictures. */
+  get catchingUp(): boolean {
+    return this.catchUp !== undefined;
+  }
+
+  private sendCached(p: RtpPacket, sharedOf?: SharedLookup): void {
+    this.emitShifted(p, this.seqOffset, this.tsOffset, sharedOf?.(p));
+    this.lastInTs = p.header.timestamp >>> 0;
   }
 
   /** @internal Marks that the cached group of pictures is to be resent at the next frame start. */

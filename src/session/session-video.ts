@@ -7,7 +7,7 @@ import { ErrorCode, SessionState } from '../protocol';
 import * as sdp from '../sdp/sdp';
 import type { StateNotice, VideoOffReason } from './end-causes';
 import type { Negotiation } from './negotiation';
-import { SenderReadyWait, senderReady, startFeed, VideoFeed } from './video-feed';
+import { SenderReadyWait, startFeed, VideoFeed } from './video-feed';
 import { afterFailedResume, isLive, remoteOfferPlan, resumePlan, stopPlan, VideoSlot } from './video-slot';
 
 /** What the session's video needs from its session. */
@@ -40,14 +40,17 @@ export class SessionVideo {
   slot: VideoSlot = { kind: 'adding' };
   /** The last feed's send path, kept after it ends for its counters (leanStats). */
   lastSink?: FeedSink;
-  private readonly readyWait = new SenderReadyWait();
+  /** Waits for the sender, and for a viewer with SCTP on the transport to show it can decrypt. */
+  private readonly readyWait: SenderReadyWait;
 
   constructor(
     private readonly pc: RTCPeerConnection,
     private readonly source: MediaSource,
     private readonly negotiation: Negotiation,
     private readonly host: VideoHost,
-  ) {}
+  ) {
+    this.readyWait = new SenderReadyWait((dtls) => this.pc.sctpTransport?.dtlsTransport === dtls);
+  }
 
   private get log(): Logger {
     return this.host.log;
@@ -267,8 +270,9 @@ export class SessionVideo {
     if (s.kind === 'live' && isLive(s.transceiver) && !s.feed) {
       const transceiver = s.transceiver;
       // pc.connectionState can read `connected` before this sender's DTLS transport and
-      // codec are ready; RTP written then is dropped, the cached keyframe with it.
-      if (!senderReady(transceiver)) {
+      // codec are ready, or before the viewer has finished its DTLS handshake; RTP written
+      // then is dropped, the cached keyframe with it.
+      if (this.readyWait.mustWait(transceiver)) {
         this.readyWait.until(transceiver, () => {
           const now = this.slot;
           if (!this.host.isClosed() && now.kind !== 'off' && now.transceiver === transceiver) this.refreshState(reason);

@@ -13,6 +13,7 @@ import { dtlsClientNoFixedDelay } from './fixes/dtls-client-no-fixed-delay';
 import { dtlsEarlyClientHello } from './fixes/dtls-early-client-hello';
 import { dtlsLazyLogSummary } from './fixes/dtls-lazy-log-summary';
 import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
+import { dtlsPeerConfirmed } from './fixes/dtls-peer-confirmed';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
@@ -56,6 +57,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   extmapIdsInBundle,
   dtlsLazyLogSummary,
   remoteSdpParsedOnce,
+  dtlsPeerConfirmed,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

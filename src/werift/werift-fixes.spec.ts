@@ -108,6 +108,37 @@ describe('werift fixes (src/werift)', () => {
     }
   });
 
+  it('dtls-peer-confirmed: the DTLS server learns from the client\'s first SCTP packet that it can decrypt; the client knows at once', async () => {
+    const client = pc();
+    const server = pc();
+    client.createDataChannel('data');
+    client.addTransceiver('video', { direction: 'recvonly' });
+    const offer = await client.createOffer();
+    await client.setLocalDescription(offer);
+    await server.setRemoteDescription(client.localDescription!);
+    // As the service answers (preferDtlsServer): the server side is the DTLS server.
+    for (const t of server.dtlsTransports) t.role = 'server';
+    type Confirmable = { peerConfirmed?: boolean; onPeerConfirmed?: Set<() => void>; onStateChange: { subscribe(fn: (s: string) => void): void } };
+    const serverDtls = server.dtlsTransports[0] as unknown as Confirmable;
+    let confirmedAtConnect: boolean | undefined;
+    serverDtls.onStateChange.subscribe((s) => {
+      if (s === 'connected') confirmedAtConnect = serverDtls.peerConfirmed === true;
+    });
+    const confirmed = new Promise<void>((resolve) => {
+      const check = () => (serverDtls.onPeerConfirmed ? serverDtls.onPeerConfirmed.add(() => resolve()) : setTimeout(check, 1));
+      check();
+    });
+    const answer = await server.createAnswer();
+    await server.setLocalDescription(answer);
+    await client.setRemoteDescription(server.localDescription!);
+    await confirmed;
+    expect(confirmedAtConnect).toBe(false);
+    expect(serverDtls.peerConfirmed).toBe(true);
+    const clientDtls = client.dtlsTransports[0] as unknown as Confirmable & { role: string };
+    expect(clientDtls.role).toBe('client');
+    expect(clientDtls.peerConfirmed).toBe(true);
+  });
+
   it('dtls-actpass-offers and rejected-mline-rtcp-mux: the re-offer after a stop', async () => {
     const client = pc();
     const server = pc();

@@ -80,8 +80,11 @@ export class WeriftViewer {
   audioTrack?: MediaStreamTrack;
   tracks = 0;
   keyframes = 0;
-  /** Whether this viewer sent its one PLI for a picture that began without a keyframe. */
-  private askedForKeyframe = false;
+  /**
+   * Whether this viewer's picture began without a keyframe (it then sent its one PLI): the
+   * server's first packets, the cached keyframe, were lost (see the join bench).
+   */
+  askedForKeyframe = false;
   firstPacketAt?: number;
   videoTrack?: MediaStreamTrack;
   /** Answer the server's renegotiation offers automatically. */
@@ -149,9 +152,10 @@ export class WeriftViewer {
         const frameStart = p.length > 4 && (p[0] & 0x10) !== 0;
         if (frameStart && (p[4] & 0x01) === 0) this.keyframes++;
         // As a browser's decoder does: a picture that starts with no keyframe before it asks
-        // for one (PLI), once. (Under load werift finishes its DTLS handshake after the
-        // server has begun to send, and drops the SRTP that came first, the cached keyframe
-        // with it; browsers handle the records in order and ask the same way when they miss one.)
+        // for one (PLI), once. (The server now holds its first packets until this viewer's
+        // first SCTP packet shows its DTLS handshake is done, src/werift/fixes/dtls-peer-confirmed.ts;
+        // before that, a loaded werift viewer dropped the cached keyframe as early SRTP. A
+        // viewer without a data channel is not waited for and may still miss it.)
         else if (frameStart && this.keyframes === 0 && !this.askedForKeyframe) {
           this.askedForKeyframe = true;
           const receiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track))?.receiver;
