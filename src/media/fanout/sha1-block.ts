@@ -62,11 +62,17 @@ export function sha1State(block: Buffer): Int32Array {
 }
 
 /**
- * SHA-1 of [the 64 bytes `state` was made from, the 20 bytes of `digest` at `at`], its first
- * `length` bytes written to `out` at `outAt`: the HMAC-SHA1 tag from the inner digest.
+ * SHA-1 of [the 64 bytes `state` was made from, the 20-byte digest `digest`], its first
+ * `length` bytes written to `out` at `outAt`: the HMAC-SHA1 tag from the inner digest. The
+ * digest comes as a latin1 string (one byte per character): `crypto.hash(..., 'binary')`
+ * returns a plain V8 string, cheaper to make and collect than a Buffer with its own
+ * ArrayBuffer (and 'buffer' takes `hash()`'s slow path for encodings it does not know).
  */
-export function sha1Outer(state: Int32Array, digest: Buffer, at: number, out: Buffer, outAt: number, length: number): void {
-  for (let i = 0; i < 5; i++) w[i] = digest.readInt32BE(at + i * 4);
+export function sha1Outer(state: Int32Array, digest: string, out: Buffer, outAt: number, length: number): void {
+  for (let i = 0; i < 5; i++) {
+    const j = i * 4;
+    w[i] = (digest.charCodeAt(j) << 24) | (digest.charCodeAt(j + 1) << 16) | (digest.charCodeAt(j + 2) << 8) | digest.charCodeAt(j + 3);
+  }
   w[5] = 0x80000000 | 0;
   for (let i = 6; i < 15; i++) w[i] = 0;
   w[15] = (64 + 20) * 8;

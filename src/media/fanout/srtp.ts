@@ -168,9 +168,9 @@ class AesCmProtector implements SrtpProtector {
       this.macOf = out;
       this.macView = out.subarray(0, end + 4);
     }
-    const inner = hash('sha1', this.macView, 'buffer');
+    const inner = hash('sha1', this.macView, 'binary');
     // The outer hash is one block after the constant key XOR opad: computed here, in place.
-    sha1Outer(this.opadState, inner, 0, out, end, 10);
+    sha1Outer(this.opadState, inner, out, end, 10);
     return packetLength + 10;
   }
 
