@@ -9,7 +9,13 @@
  * socket.io, the source) is what bench/fanout.mjs measures.
  *
  *   npm run build && node --expose-gc bench/fanout-micro.mjs [--n=100] [--packets=3000]
- *       [--srtp=cm|gcm] [--dist=dist] [--runs=3]
+ *       [--srtp=cm|gcm] [--dist=dist] [--runs=3] [--pace=0] [--sink=drop|read] [--sink-cpu=1]
+ *
+ * --pace=MS waits MS milliseconds between source packets (8 = the bench feed's 120 packets/s)
+ * instead of one event-loop turn, so each packet meets caches as cold as in the service.
+ * --sink=read: the sink reads every datagram (as a viewer does); by default it never reads,
+ * so once a socket's receive buffer is full the kernel drops what arrives early, which is
+ * cheaper for the sender than a delivery and a wake-up of the reader on loopback.
  *
  * Prints process CPU (user + system, all threads) per viewer-packet, min and median of the
  * runs. Compare builds (e.g. two commits, each built into its own --dist) in one sitting.
@@ -30,18 +36,32 @@ const PACKETS = Number(args.packets ?? 3000);
 const RUNS = Number(args.runs ?? 3);
 const SRTP = args.srtp ?? 'cm';
 const DIST = resolve(ROOT, args.dist ?? 'dist');
+const PACE_MS = Number(args.pace ?? 0);
+const SINK_READS = (args.sink ?? 'drop') === 'read';
 const { LeanSender } = require(join(DIST, 'media/fanout/lean-sender.js'));
 const { PacketHistory } = require(join(DIST, 'media/fanout/shared-packet.js'));
 const { SourceTrack } = require(join(DIST, 'media/source-track.js'));
 const { RtpHeader, RtpPacket, RTP_EXTENSION_URI } = require('werift');
 
 // The sink: N UDP ports bound by a process that never reads them.
+// --sink-cpu=1 pins the sink (it inherits this process's pinning otherwise).
+const sinkCmd = args['sink-cpu'] ? ['taskset', ['-c', args['sink-cpu'], 'python3']] : ['python3', []];
 const sink = spawn(
-  'python3',
-  ['-c', `import socket,sys,time
+  sinkCmd[0],
+  [...sinkCmd[1], '-c', `import socket,sys,time
 s=[socket.socket(socket.AF_INET,socket.SOCK_DGRAM) for _ in range(${N})]
 for x in s: x.bind(('127.0.0.1',0))
 print(' '.join(str(x.getsockname()[1]) for x in s),flush=True)
+if ${SINK_READS ? 'True' : 'False'}:
+  import selectors,threading
+  threading.Thread(target=lambda: (sys.stdin.read(), __import__('os')._exit(0)), daemon=True).start()
+  sel=selectors.DefaultSelector()
+  for x in s: x.setblocking(False); sel.register(x, selectors.EVENT_READ)
+  while True:
+    for k,_ in sel.select():
+      try:
+        while True: k.fileobj.recv(2048)
+      except BlockingIOError: pass
 sys.stdin.read()`],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
@@ -89,7 +109,7 @@ async function run(packets) {
     const p = new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: 3000 * (seq >> 2), payloadType: 100, marker: (seq & 3) === 3 }), randomBytes(1150));
     const shared = history.push(p);
     for (const v of viewers) v.track.deliver(p, cached, shared);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (PACE_MS > 0 ? setTimeout(r, PACE_MS) : setImmediate(r)));
   }
   const cpu = process.cpuUsage(t0);
   return { us: (cpu.user + cpu.system) / (packets * N), wallMs: performance.now() - w0 };
@@ -123,6 +143,7 @@ const sent = viewers.reduce((n, v) => n + v.lean.stats.sent, 0);
 const us = results.map((r) => r.us).sort((a, b) => a - b);
 console.log(
   `fanout-micro: ${DIST.replace(ROOT + '/', '')}, ${N} viewers, ${PACKETS} packets x ${RUNS} runs, ${SRTP}: ` +
+    `${PACE_MS > 0 ? `paced ${PACE_MS} ms, ` : ''}sink ${SINK_READS ? 'reads' : 'never reads'}: ` +
     `${us[0].toFixed(2)} / ${us[Math.floor(us.length / 2)].toFixed(2)} us per viewer-packet (min / median), ` +
     `${sent} sent; a join's replay of ${gop.length} packets ${(replayUs[0] / 1000).toFixed(2)} / ` +
     `${(replayUs[Math.floor(replayUs.length / 2)] / 1000).toFixed(2)} ms CPU; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,

@@ -97,14 +97,13 @@ export class NackResponder {
     if (c.rtxPt !== undefined) {
       const rtxSeq = s.rtxSequenceNumber & 0xffff;
       s.rtxSequenceNumber = (rtxSeq + 1) & 0xffff;
-      // The same template with the RTX SSRC and payload type; the buffer is re-stamped after.
+      // The same template with the RTX SSRC and payload type (the next packet writes its own).
       buf.writeUInt32BE(s.rtxSsrc >>> 0, OUT_HEAD + 8);
       patchHeader(buf, OUT_HEAD, t, shared.marker, c.rtxPt, rtxSeq, ts, abs, c.dtls!);
       const plain = Buffer.allocUnsafe(shared.payload.length + 2);
       plain.writeUInt16BE(seq, 0);
       shared.payload.copy(plain, 2);
       size = c.protector!.protect(buf, t.header.length, plain, s.rtxSsrc >>> 0, c.rtxRoc.index(rtxSeq));
-      this.out.dirty();
     } else {
       patchHeader(buf, OUT_HEAD, t, shared.marker, c.pt, seq, ts, abs, c.dtls!);
       size = c.protector!.protect(buf, t.header.length, shared.payload, c.ssrc, c.mediaRoc.index(seq));

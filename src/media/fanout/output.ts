@@ -17,21 +17,57 @@ export interface OutputStats {
 const DEFAULT_MAX_PAYLOAD = 1500;
 
 /**
- * One viewer's output buffer and its `send`. The buffer holds `OUT_HEAD` bytes for the SRTP
- * protector (see `SrtpProtector.prepare`), then the header template, then room for the
- * payload and the tag; it is stamped once per configuration, so per packet only the
- * variable fields are patched. The send is synchronous almost always (`UdpSend`), so one
- * buffer per viewer is reused packet after packet; when the kernel queue was full and libuv
- * kept the datagram, the buffer is left to it and a new one is made.
+ * The thread's output buffer, shared by every viewer's `Output`: a packet is built in it and
+ * sent before the next one is, and the send copies it into the kernel at once almost always,
+ * so one buffer serves all viewers and stays in the CPU's cache (one buffer per viewer meant
+ * hundreds of cold 1.6 KB buffers per source packet). When libuv queued a datagram (the
+ * socket buffer was full) the buffer is its until the send completes: a new one is made.
+ */
+class SharedOutput {
+  size = 0;
+  buf = Buffer.alloc(0);
+  words = new Int32Array(0);
+  /** The list handed to the send: one view of `buf`, cached by length (most packets are full). */
+  list: Uint8Array[] = [];
+  listLength = -1;
+
+  /** Makes sure the buffer holds `need` bytes. */
+  fit(need: number): void {
+    if (need > this.size) {
+      this.size = Math.max(need, OUT_HEAD + 64 + DEFAULT_MAX_PAYLOAD + 22);
+      this.replace();
+    }
+  }
+
+  /** A new buffer (the old one is libuv's, or too small). */
+  replace(): void {
+    const b = Buffer.allocUnsafeSlow(this.size);
+    this.buf = b;
+    this.words = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+    this.listLength = -1;
+  }
+
+  /** The send list for the first `size` bytes after `OUT_HEAD`. */
+  listOf(size: number): Uint8Array[] {
+    if (size !== this.listLength) {
+      this.list = [new Uint8Array(this.buf.buffer, this.buf.byteOffset + OUT_HEAD, size)];
+      this.listLength = size;
+    }
+    return this.list;
+  }
+}
+
+const out = new SharedOutput();
+
+/**
+ * One viewer's output: its packets are built in the thread's shared output buffer (see
+ * `SharedOutput`), which holds `OUT_HEAD` bytes for the SRTP protector (see
+ * `SrtpProtector.prepare`), then the header template, then room for the payload and the tag.
+ * `next()` writes this viewer's prefix and template into it, so per packet only the variable
+ * fields are patched; `transmit()` sends it through the socket's own handle (`UdpSend`), which
+ * is synchronous almost always.
  */
 export class Output {
-  private bufSize = 0;
-  private buf?: Buffer;
-  private words32?: Int32Array;
-  private stampedGen = -1;
-  /** The list handed to the send: one view of `buf`, cached by length (most packets are full). */
-  private list: Uint8Array[] = [];
-  private listLength = -1;
   private udp?: UdpSend;
   private udpOf?: Socket;
   constructor(
@@ -39,37 +75,26 @@ export class Output {
     private readonly stats: OutputStats,
   ) {}
 
-  /** The output buffer, with the current header template, for a payload of this length. */
+  /** The output buffer, with this viewer's prefix and header template, for a payload of this length. */
   next(payloadLength: number): Buffer {
-    const header = this.c.template.header.length;
-    const need = OUT_HEAD + header + payloadLength + 2 + 20;
-    if (this.buf === undefined || need > this.bufSize) {
-      this.bufSize = Math.max(need, OUT_HEAD + header + DEFAULT_MAX_PAYLOAD + 22);
-      this.replace();
-    }
-    if (this.stampedGen !== this.c.generation) {
-      this.c.protector!.prepare(this.buf!);
-      this.c.template.header.copy(this.buf!, OUT_HEAD);
-      this.stampedGen = this.c.generation;
-    }
-    return this.buf!;
+    const header = this.c.template.header;
+    out.fit(OUT_HEAD + header.length + payloadLength + 2 + 20);
+    const buf = out.buf;
+    this.c.protector!.prepare(buf);
+    buf.set(header, OUT_HEAD);
+    return buf;
   }
 
-  /** The output buffer as words (for the SRTP XOR). */
+  /** The output buffer as words (for the SRTP XOR); valid until the next `transmit`. */
   get words(): Int32Array {
-    return this.words32!;
-  }
-
-  /** Marks the buffer's header as changed (RTX): re-stamped when next taken. */
-  dirty(): void {
-    this.stampedGen = -1;
+    return out.words;
   }
 
   /** Sends `size` bytes of the output buffer (from `OUT_HEAD`) on the nominated pair. */
   transmit(size: number): void {
     const c = this.c;
     const dtls = c.dtls!;
-    const buf = this.buf!;
+    const buf = out.buf;
     const loss = dtls.config.debug?.outboundPacketLoss;
     // werift's debug option, with werift's meaning: `95` sends 95 % (drops about 5 %).
     if (loss && loss / 100 < Math.random()) return;
@@ -82,11 +107,7 @@ export class Output {
         this.udp = UdpSend.create(socket);
       }
       if (this.udp) {
-        if (size !== this.listLength) {
-          this.list = [new Uint8Array(buf.buffer, buf.byteOffset + OUT_HEAD, size)];
-          this.listLength = size;
-        }
-        const r = this.udp.send(this.list, c.port, c.host);
+        const r = this.udp.send(out.listOf(size), c.port, c.host);
         // Lost (the socket closed under us: the session is closing), like werift's.
         if (r < 0) {
           this.stats.sendErrors++;
@@ -94,7 +115,7 @@ export class Output {
         }
         if (r === 0) {
           this.stats.queued++;
-          this.replace();
+          out.replace();
         }
       } else {
         try {
@@ -117,20 +138,7 @@ export class Output {
   }
 
   clear(): void {
-    this.buf = undefined;
-    this.words32 = undefined;
-    this.list = [];
-    this.listLength = -1;
     this.udp = undefined;
     this.udpOf = undefined;
-  }
-
-  /** A new output buffer (the old one is libuv's, or too small); stamped when next taken. */
-  private replace(): void {
-    const b = Buffer.allocUnsafeSlow(this.bufSize);
-    this.buf = b;
-    this.words32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-    this.stampedGen = -1;
-    this.listLength = -1;
   }
 }

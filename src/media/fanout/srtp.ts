@@ -1,6 +1,7 @@
 import { Cipher, createCipheriv, hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { SharedPacket } from './shared-packet';
+import { sha1Outer, sha1State } from './sha1-block';
 
 /** DTLS-SRTP protection profiles (RFC 5764, RFC 7714) the lean path implements. */
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
@@ -56,7 +57,7 @@ export class RolloverCounter {
 export interface SrtpProtector {
   readonly profile: number;
   readonly tagLength: number;
-  /** Writes what this profile keeps in front of each packet; once per output buffer. */
+  /** Writes what this profile keeps in front of the packet; before each packet (the output buffer is shared). */
   prepare(out: Buffer): void;
   /** The live path: the payload of a shared packet, at a new highest index of `ssrc`. */
   protectShared(out: Buffer, out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number;
@@ -89,7 +90,7 @@ function bswap32(v: number): number {
 /**
  * AES_CM_128_HMAC_SHA1_80 (RFC 3711): the keystream of the next `KEYSTREAM_BATCH` packets
  * comes from one reused AES-ECB object over prebuilt counter blocks (AES-CTR is AES-ECB of
- * the counters), XORed in 32-bit words; the HMAC is two one-shot SHA-1 calls.
+ * the counters), XORed in 32-bit words; the HMAC is one one-shot SHA-1 call (inner) and one JS compression (outer, see sha1-block.ts).
  */
 class AesCmProtector implements SrtpProtector {
   readonly profile = SRTP_AES128_CM_HMAC_SHA1_80;
@@ -98,8 +99,8 @@ class AesCmProtector implements SrtpProtector {
   private readonly salt: Buffer;
   private readonly ecb: Cipher;
   private readonly ipad = Buffer.alloc(64);
-  /** [key XOR opad (64 bytes), inner digest (20 bytes)]: the outer SHA-1's input. */
-  private readonly outer = Buffer.alloc(84);
+  /** The outer SHA-1's state after its first block (key XOR opad): one JS compression per packet. */
+  private readonly opadState: Int32Array;
   private readonly ivScratch = Buffer.alloc(16);
   /** Counter blocks per packet in a batch (grown when a payload needs more). */
   private blocks = 76;
@@ -120,14 +121,16 @@ class AesCmProtector implements SrtpProtector {
     // HMAC (RFC 2104) with a 20-byte key: pad to the 64-byte block, XOR ipad / opad.
     const k = Buffer.alloc(64);
     keys.authKey.copy(k);
+    const opad = Buffer.alloc(64);
     for (let i = 0; i < 64; i++) {
       this.ipad[i] = k[i] ^ 0x36;
-      this.outer[i] = k[i] ^ 0x5c;
+      opad[i] = k[i] ^ 0x5c;
     }
+    this.opadState = sha1State(opad);
   }
 
   prepare(out: Buffer): void {
-    this.ipad.copy(out, 0);
+    out.set(this.ipad, 0);
   }
 
   protectShared(out: Buffer, out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number {
@@ -165,10 +168,9 @@ class AesCmProtector implements SrtpProtector {
       this.macOf = out;
       this.macView = out.subarray(0, end + 4);
     }
-    const inner = hash('sha1', this.macView, 'buffer');
-    inner.copy(this.outer, 64);
-    const tag = hash('sha1', this.outer, 'buffer');
-    tag.copy(out, end, 0, 10);
+    const inner = hash('sha1', this.macView, 'binary');
+    // The outer hash is one block after the constant key XOR opad: computed here, in place.
+    sha1Outer(this.opadState, inner, out, end, 10);
     return packetLength + 10;
   }
 
