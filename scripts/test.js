@@ -25,7 +25,18 @@ const extra = process.argv.slice(2);
 const lanes = [
   { name: 'fast', steps: [[tsc, '-p', 'tsconfig.check.json'], [jest, '--selectProjects', 'unit', 'e2e', '--maxWorkers=2', ...extra]] },
   { name: 'browser', after: 'fast', steps: [[jest, '--selectProjects', 'browser', '--runInBand', ...extra]] },
-  { name: 'heavy', steps: [[jest, '--selectProjects', 'heavy', '--runInBand', ...extra]] },
+  // The cluster tests first, then the package tests. jest runs a lane's files slowest first,
+  // which put the cluster tests (Redis killed and restarted, nodes reconnecting on timers) at
+  // the end, beside the fast lane's two busiest workers; there "keeps serving while Redis is
+  // down" failed in 2 of 3 fresh-clone CI runs (a node not back within 15 s; the cause is not
+  // found yet). At the start they overlap the fast lane's single-process type check.
+  {
+    name: 'heavy',
+    steps: [
+      [jest, '--selectProjects', 'heavy', '--runInBand', '--testPathPattern', 'test/cluster/', ...extra],
+      [jest, '--selectProjects', 'heavy', '--runInBand', '--testPathPattern', 'test/package/', ...extra],
+    ],
+  },
   // The browser and leak tests again with every session in two media worker threads (src/workers),
   // after the browser lane (each drives real browsers; two at once starve on two cores). CI runs
   // it (the suite in the default mode, the browser and leak tests in the other); locally it adds
