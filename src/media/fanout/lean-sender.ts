@@ -107,10 +107,11 @@ export class LeanSender {
     this.nack.sent(shared, seq, ts);
     this.report.sent(shared, ts, t.header.length);
     this.statsNow.sent++;
-    const last = (c.stream.last ??= { seq, ts, at: 0 });
+    // No clock read per packet: the publish time the source already took serves the next feed.
+    const last = (c.stream.last ??= { seq, ts, ntp: shared.ntp });
     last.seq = seq;
     last.ts = ts;
-    last.at = performance.now();
+    last.ntp = shared.ntp;
   }
 
   /** Stops sending and drops the NACK listener. Idempotent. */

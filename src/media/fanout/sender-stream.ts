@@ -1,3 +1,4 @@
+import { ntpNow } from './shared-packet';
 import { RolloverCounter } from './srtp';
 
 /**
@@ -25,8 +26,8 @@ export class SenderStream {
   private keys?: object;
   mediaRoc = new RolloverCounter();
   rtxRoc = new RolloverCounter();
-  /** The last packet sent on the stream: its numbers and when (performance.now(), ms). */
-  last?: { seq: number; ts: number; at: number };
+  /** The last packet sent on the stream: its numbers and its publish time (NTP, as `SharedPacket.ntp`). */
+  last?: { seq: number; ts: number; ntp: bigint };
 
   /** The counters for these keys: kept while the keys are the same, new ones with new keys. */
   useKeys(keys: object): void {
@@ -41,10 +42,11 @@ export class SenderStream {
    * number, and the timestamp advanced by the wall time since (at least one tick), so that
    * the RTP clock keeps matching the sender reports' NTP time.
    */
-  continueFrom(seq: number, ts: number, clockRate: number, now = performance.now()): { seq: number; ts: number } {
+  continueFrom(seq: number, ts: number, clockRate: number, now = ntpNow()): { seq: number; ts: number } {
     const last = this.last;
     if (!last) return { seq: 0, ts: 0 };
-    const step = Math.max(1, Math.round(((now - last.at) * clockRate) / 1000));
+    // NTP is 32.32 fixed point: seconds since the last packet's publish, times the clock rate.
+    const step = Math.max(1, Math.round((Number(now - last.ntp) / 0x1_0000_0000) * clockRate));
     return { seq: (last.seq + 1 - seq + 0x10000) & 0xffff, ts: (last.ts + step - ts) >>> 0 };
   }
 }
