@@ -124,3 +124,55 @@ export function printHeapDiff(before, after, viewers, top = 25, log = console.lo
     log(`    ${(size / 1024).toFixed(2).padStart(7)} KB  ${count.toFixed(1).padStart(7)} objects  ${k.slice(0, 90)}`);
   }
 }
+
+/**
+ * A sampling allocation profile of this process (bench/fanout.mjs --alloc) that keeps only
+ * what the young generation did not collect: objects a major GC freed or still alive at the
+ * end. Those are what drives major GCs, whose marking cost grows with the heap (every
+ * session's objects) and which the GC threads take from the server's one core.
+ */
+export async function startAllocationProfile(samplingInterval = 16384) {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: false,
+  });
+  const t0 = performance.now();
+  return {
+    async stop(path) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      const seconds = (performance.now() - t0) / 1000;
+      await session.post('HeapProfiler.disable');
+      session.disconnect();
+      writeFileSync(path, JSON.stringify(profile));
+      return { profile, seconds };
+    },
+  };
+}
+
+/** Bytes per second by allocation site (the innermost frame of ours or of a package). */
+export function printAllocationSummary({ profile, seconds }, top = 25, log = console.log) {
+  const sites = new Map();
+  let total = 0;
+  const walk = (node, site) => {
+    const f = node.callFrame;
+    const file = f.url ? f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/') : '';
+    const here = file && !file.startsWith('node:') ? `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}` : site;
+    const key = here ?? '(no JS frame)';
+    if (node.selfSize) {
+      const inner = f.url ? `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}` : f.functionName;
+      const k = inner === key ? key : `${key} <- ${inner}`;
+      sites.set(k, (sites.get(k) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const c of node.children) walk(c, here);
+  };
+  walk(profile.head, undefined);
+  log(`  allocations that outlived the young generation: ${(total / seconds / 2 ** 20).toFixed(2)} MB/s (sampled); by site:`);
+  for (const [k, b] of [...sites].sort((a, c) => c[1] - a[1]).slice(0, top)) {
+    log(`    ${(b / seconds / 1024).toFixed(1).padStart(8)} KB/s  ${k.slice(0, 150)}`);
+  }
+}

@@ -6,7 +6,7 @@
  *   npm run build && node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10]
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
- *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap] [--workers=0,1,2]
+ *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap] [--alloc] [--workers=0,1,2] [--heap-growing=100]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
@@ -44,7 +44,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { heapSummary, printHeapDiff, printSummary, startProfile } from './fanout-profile.mjs';
+import { heapSummary, printAllocationSummary, printHeapDiff, printSummary, startAllocationProfile, startProfile } from './fanout-profile.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -61,7 +61,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap', 'workers',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap', 'alloc', 'workers', 'heap-growing',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -75,6 +75,9 @@ const RETRIES = num(args.retries ?? '1', 'retries', 0);
 const FLOW = args.flow ?? 'data-first';
 if (!['data-first', 'recvonly', 'server'].includes(FLOW)) usage('--flow must be data-first, recvonly or server');
 const DIST = resolve(ROOT, args.dist ?? 'dist');
+// --heap-growing=N: V8's heap growing percent for this in-process server, as the service's
+// own entry point sets it (HEAP_GROWING_PERCENT, src/common/gc-tuning.ts); 0: V8's own.
+const HEAP_GROWING = applyHeapGrowing(DIST, args['heap-growing']);
 const JSON_OUT = resolve(ROOT, args.json ?? join(RESULTS, 'fanout.json'));
 const PATHS = (args.paths ?? 'lean').split(',');
 for (const p of PATHS) if (!['lean', 'werift', 'janus'].includes(p)) usage(`--paths: unknown ${p} (lean, werift, janus)`);
@@ -88,6 +91,9 @@ const PROFILE = args.profile === 'true';
 // --heap: heap snapshots of this process with no viewer and after each ramp of this service,
 // written to .bench-results/ and compared (what each viewer holds, by constructor).
 const HEAP = args.heap === 'true';
+// --alloc: a sampling allocation profile over each window of this service of what outlived
+// the young generation (what makes major GCs run), by allocation site.
+const ALLOC = args.alloc === 'true';
 if (!['default', 'cm', 'gcm'].includes(SRTP)) usage('--srtp must be default, cm or gcm');
 // --workers=0,1,2: the service with that many media workers (src/workers), one run per value.
 const WORKERS = args.workers === undefined ? undefined : args.workers.split(',').map((v) => num(v, 'workers', 0));
@@ -106,7 +112,7 @@ function usage(msg) {
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
       ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
-      ` [--srtp=default|cm|gcm] [--profile] [--heap] [--workers=0,1,2]`,
+      ` [--srtp=default|cm|gcm] [--profile] [--heap] [--alloc] [--workers=0,1,2] [--heap-growing=100]`,
   );
   process.exit(2);
 }
@@ -226,6 +232,16 @@ async function startApp(source) {
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   return { app, url: `http://127.0.0.1:${port}`, sessions: app.get(SessionService), options: app.get(SessionOptions) };
+}
+
+/** What dist/main.js does before it starts (a build without gc-tuning.js: nothing). */
+function applyHeapGrowing(dist, value) {
+  const file = join(dist, 'common/gc-tuning.js');
+  if (!existsSync(file)) return 'V8 default (the build has no gc-tuning.js)';
+  const { tuneHeapGrowing, DEFAULT_HEAP_GROWING_PERCENT } = require(file);
+  const percent = value === undefined ? DEFAULT_HEAP_GROWING_PERCENT : num(value, 'heap-growing', 0);
+  if (percent > 0) tuneHeapGrowing(percent);
+  return percent > 0 ? `${percent} %` : 'V8 default';
 }
 
 // --- measurement helpers -------------------------------------------------------------
@@ -475,6 +491,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     const drops0 = udpDrops();
     eld.reset();
     const profiler = PROFILE && !warmup && !janus ? await startProfile() : undefined;
+    const allocProfiler = ALLOC && !warmup && !janus ? await startAllocationProfile() : undefined;
     await sleep((warmup ? 2 : WINDOW_S) * 1000);
     let mark1;
     const b = collect(
@@ -497,6 +514,11 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
       );
     }
     console.log(`  UDP receive-buffer drops on the machine in the window (/proc/net/udp, every process): ${dropsInWindow}`);
+    if (allocProfiler) {
+      const file = join(RESULTS, `fanout-${path}-${n}.heapprofile`);
+      printAllocationSummary(await allocProfiler.stop(file));
+      console.log(`  allocation profile written to ${file.replace(ROOT + '/', '')}`);
+    }
     if (profiler) {
       const file = join(RESULTS, `fanout-${path}-${n}.cpuprofile`);
       printSummary(await profiler.stop(file));
@@ -699,7 +721,8 @@ try {
   if (info.state !== 'live') throw new Error(`the source is ${info.state}, not live`);
   console.log(
     `fanout: server ${ctx.url} (pid ${process.pid}), source ${CLIP_PATH.replace(ROOT + '/', '')} ` +
-      `(${info.codec}, looped in-process), ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}`,
+      `(${info.codec}, looped in-process), ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, ` +
+      `V8 heap growing ${HEAP_GROWING}`,
   );
   console.log(`fanout: load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 

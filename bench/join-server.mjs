@@ -8,6 +8,7 @@
  *
  *   fork('bench/join-server.mjs', [distDir, rtpPort])
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
@@ -23,6 +24,10 @@ require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
 const { AppModule } = require(join(DIST, 'app.module.js'));
 const { SessionService } = require(join(DIST, 'session/session.service.js'));
+// As dist/main.js does before it starts (HEAP_GROWING_PERCENT, src/common/gc-tuning.ts); a
+// build without it (--before) runs as it would.
+const gcTuning = join(DIST, 'common/gc-tuning.js');
+if (existsSync(gcTuning)) require(gcTuning).tuneHeapGrowing();
 
 process.on('disconnect', () => process.exit(0));
 

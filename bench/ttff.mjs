@@ -127,6 +127,8 @@ require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
 const { AppModule } = require(join(ROOT, 'dist/app.module.js'));
 const { SessionService } = require(join(ROOT, 'dist/session/session.service.js'));
+// As dist/main.js does before it starts (HEAP_GROWING_PERCENT, src/common/gc-tuning.ts).
+require(join(ROOT, 'dist/common/gc-tuning.js')).tuneHeapGrowing();
 const { chromium } = require('playwright-core');
 
 let app;

@@ -20,6 +20,7 @@ export { SessionModule } from './session/session.module';
 
 export * from './media';
 export { StreamingError } from './common/streaming-error';
+export { DEFAULT_HEAP_GROWING_PERCENT, tuneHeapGrowing } from './common/gc-tuning';
 export * from './protocol';
 
 export { WhepService } from './whep/whep.service';

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
+import { tuneHeapGrowing } from './common/gc-tuning';
 import { RedisIoAdapter } from './cluster/redis-io.adapter';
 import { EnvError, appOptionsFromEnv, corsOrigin, loadEnv } from './config/env';
 
@@ -16,6 +17,8 @@ async function bootstrap(): Promise<void> {
     console.error(err.message);
     process.exit(2);
   }
+  // Before the sessions exist: fewer full GCs over a large heap of sessions (gc-tuning.ts).
+  if (env.HEAP_GROWING_PERCENT > 0) tuneHeapGrowing(env.HEAP_GROWING_PERCENT);
   const app = await NestFactory.create(AppModule.forRoot(appOptionsFromEnv(env)), {
     logger: LEVELS.slice(0, LEVELS.indexOf(env.LOG_LEVEL) + 1),
   });

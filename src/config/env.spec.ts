@@ -6,6 +6,9 @@ describe('loadEnv', () => {
     expect(env.PORT).toBe(3000);
     expect(env.HOST).toBe('0.0.0.0');
     expect(env.ICE_SERVERS).toEqual([]);
+    expect(env.HEAP_GROWING_PERCENT).toBe(100);
+    expect(loadEnv({ HEAP_GROWING_PERCENT: '0' }).HEAP_GROWING_PERCENT).toBe(0);
+    expect(() => loadEnv({ HEAP_GROWING_PERCENT: '-5' })).toThrow(/HEAP_GROWING_PERCENT/);
     expect(appOptionsFromEnv(env).session).toMatchObject({ iceServers: [], maxSessionsPerClient: 4 });
   });
 

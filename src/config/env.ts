@@ -15,6 +15,7 @@ import {
 import { readFileSync } from 'node:fs';
 import type { AppOptions } from '../app.module';
 import { SourceConfig, sourceConfigProblems } from '../media/source-config';
+import { DEFAULT_HEAP_GROWING_PERCENT } from '../common/gc-tuning';
 import { DEFAULT_PEER_SILENCE_MS } from '../session/peer-silence';
 import type { IceServerOption } from '../session/session.options';
 import { DEFAULT_CLIENT_LIMITS } from '../signalling/client-limits';
@@ -75,6 +76,13 @@ export class Env {
    */
   @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(256)
   MEDIA_WORKERS = 0;
+
+  /**
+   * How far (percent) V8's heap may grow past its live size before the next full GC (see
+   * src/common/gc-tuning.ts); 0: V8's own, smaller, factor.
+   */
+  @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1000)
+  HEAP_GROWING_PERCENT = DEFAULT_HEAP_GROWING_PERCENT;
 
   /** Origins allowed to connect (socket.io and HTTP CORS), comma-separated; default: any. */
   @IsOptional() @Transform(list) @Matches(/^(\*|https?:\/\/[^\s/]+)$/, { each: true, message: 'CORS_ORIGINS: each must be * or an origin like https://example.org' })
