@@ -16,6 +16,7 @@ import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsPeerConfirmed } from './fixes/dtls-peer-confirmed';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
+import { eventSharedMethods } from './fixes/event-shared-methods';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
 import type { WeriftFix } from './fixes/fix';
@@ -58,6 +59,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   dtlsLazyLogSummary,
   remoteSdpParsedOnce,
   dtlsPeerConfirmed,
+  eventSharedMethods,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

@@ -278,4 +278,54 @@ describe('werift fixes (src/werift)', () => {
     expect(old.associationState).toBe(SCTP_STATE.CLOSED);
     expect(old.timerHeartbeatHandle).toBeUndefined();
   });
+
+  it('event-shared-methods: an Event makes only the methods it is asked for, bound, and behaves as werift\'s', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Event } = require('werift') as { Event: new () => any };
+    const ev = new Event();
+    expect(Object.keys(ev).sort()).toEqual(['ended', 'event', 'onended']); // no closure yet
+    const { execute, complete } = ev.returnTrigger; // detached, as werift uses them
+    const got: unknown[] = [];
+    const sub = ev.subscribe((...a: unknown[]) => got.push(a));
+    ev.once((x: unknown) => got.push(['once', x]));
+    const queued: unknown[] = [];
+    ev.queuingSubscribe(async (x: unknown) => {
+      await new Promise((r) => setTimeout(r, 5));
+      queued.push(x);
+    });
+    execute(1, 2);
+    execute(3);
+    expect(got).toEqual([[1, 2], ['once', 1], [3]]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(queued).toEqual([1, 3]);
+    sub.unSubscribe();
+    expect(ev.length).toBe(0);
+    const later = ev.asPromise(1000);
+    ev.execute('x');
+    await expect(later).resolves.toEqual(['x']);
+    // A failing queuing subscriber reaches onerror (assigned by the owner, as werift's code does).
+    const err = new Event();
+    const errors: unknown[] = [];
+    err.onerror = (e: unknown) => errors.push(e);
+    err.queuingSubscribe(async () => {
+      throw new Error('boom');
+    });
+    err.execute();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(errors).toHaveLength(1);
+    // complete(): subscribers' complete callbacks, then nothing more runs.
+    let completed = 0;
+    let ended = 0;
+    ev.subscribe(() => got.push('after'), () => completed++);
+    ev.onended = () => ended++;
+    complete();
+    ev.execute('ignored');
+    expect([completed, ended, ev.ended, got.includes('after')]).toEqual([1, 1, true, false]);
+    // Methods can still be replaced per instance.
+    const own = new Event();
+    own.execute = () => 'mine';
+    expect(own.execute()).toBe('mine');
+    // werift's objects are made with it (a peer connection's events).
+    expect(Object.keys(pc().connectionStateChange)).not.toContain('subscribe');
+  });
 });
