@@ -620,7 +620,14 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
  * which is what a werift patch preferring AES_CM_128_HMAC_SHA1_80 does for good.
  */
 function preferSrtp(sessions, which) {
-  const t = sessions.list()[0]?.peerConnection.dtlsTransports[0];
+  if (WORKERS?.[0]) {
+    // The sessions' werift runs in the workers; their DTLS offers the service's default
+    // order (src/werift, srtp-profile-order: AES-CM first).
+    if (which !== 'cm') throw new Error('--srtp=gcm needs --workers=0 (the profile list is reordered on the main thread)');
+    console.log('  SRTP profiles: the workers offer the service default (AES-CM first)');
+    return;
+  }
+  const t = sessions.list()[0]?.peerConnection?.dtlsTransports?.[0];
   if (!t?.srtpProfiles) throw new Error('--srtp: no session to reach werift profile list through (use --warmup >= 1)');
   const first = which === 'cm' ? 0x0001 : 0x0007;
   t.srtpProfiles.sort((a, b) => (b === first) - (a === first));
