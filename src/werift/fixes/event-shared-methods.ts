@@ -20,6 +20,23 @@ interface EventLike {
 }
 
 /**
+ * One subscriber added to `list` (`stack` or `promiseStack`) under the next id. As werift,
+ * the unsubscribe filters `stack` in both cases (a queuing subscriber stays).
+ */
+function addSubscriber(ev: EventLike, list: Item[], item: Omit<Item, 'id'>) {
+  const id = ev.event.eventId;
+  list.push({ ...item, id });
+  ev.event.eventId++;
+  const unSubscribe = () => {
+    ev.event.stack = ev.event.stack.filter((i) => i.id !== id && i);
+  };
+  const disposer = (d: Array<() => void>) => {
+    d.push(unSubscribe);
+  };
+  return { unSubscribe, disposer };
+}
+
+/**
  * The same methods as werift 0.25's `Event` (common/src/event.ts), with the same behaviour,
  * made per instance only when first read (see below). One change: `execute` starts the
  * async loop over queuing subscribers only when there is one (werift started an async
@@ -54,31 +71,11 @@ const makers: Record<Method, (ev: EventLike) => (...args: any[]) => any> = {
     if (ev.ended) return;
     ev.event = { stack: [], promiseStack: [], eventId: 0 };
   },
-  subscribe: (ev) => (execute: Item['execute'], complete?: Item['complete'], error?: Item['error']) => {
-    const id = ev.event.eventId;
-    ev.event.stack.push({ execute, id, complete, error });
-    ev.event.eventId++;
-    const unSubscribe = () => {
-      ev.event.stack = ev.event.stack.filter((item) => item.id !== id && item);
-    };
-    const disposer = (d: Array<() => void>) => {
-      d.push(unSubscribe);
-    };
-    return { unSubscribe, disposer };
-  },
+  subscribe: (ev) => (execute: Item['execute'], complete?: Item['complete'], error?: Item['error']) =>
+    addSubscriber(ev, ev.event.stack, { execute, complete, error }),
   queuingSubscribe: (ev) => (execute: Item['execute'], complete?: Item['complete'], error?: Item['error']) => {
     if (ev.ended) throw new Error('event completed');
-    const id = ev.event.eventId;
-    ev.event.promiseStack.push({ execute, id, complete, error });
-    ev.event.eventId++;
-    // As werift: the unsubscribe filters `stack`, not `promiseStack`.
-    const unSubscribe = () => {
-      ev.event.stack = ev.event.stack.filter((item) => item.id !== id && item);
-    };
-    const disposer = (d: Array<() => void>) => {
-      d.push(unSubscribe);
-    };
-    return { unSubscribe, disposer };
+    return addSubscriber(ev, ev.event.promiseStack, { execute, complete, error });
   },
   once: (ev) => (execute: Item['execute'], complete?: Item['complete'], error?: Item['error']) => {
     const off = ev.subscribe(
