@@ -13,7 +13,9 @@ import {
   useTransportWideCC,
 } from 'werift';
 import { loopbackPeer } from '../../../test/helpers/werift-viewer';
+import { configEpoch } from './config-epoch';
 import { LeanSender } from './lean-sender';
+import { FULL_CHECK_EVERY } from './sender-config';
 import { ntpNow, PacketHistory } from './shared-packet';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80 } from './srtp';
 
@@ -172,25 +174,76 @@ describe.each([
     await send(100, 10);
     await until('the first packets', () => c.received.length === 10);
     expect(lean.stats.reconfigurations).toBe(1);
-    // New master keys on both ends, as a new DTLS handshake would give werift.
-    type Dtls = { srtp: unknown; dtls: { srtp: { srtpProfile: number } } };
+    // New master keys on both ends, as a new DTLS handshake would give werift: its exported
+    // keys change and werift's `updateSrtpSession` makes the SRTP sessions from them.
+    type Keys = { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
+    type Dtls = { srtp: unknown; updateSrtpSession(): void; dtls: { extractSessionKeys(): Keys } };
     const serverDtls = c.server.dtlsTransports[0] as unknown as Dtls;
     const clientDtls = c.client.dtlsTransports[0] as unknown as Dtls;
     const saltLength = profile === SRTP_AEAD_AES_128_GCM ? 12 : 14;
     const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
     const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
-    serverDtls.srtp = new SrtpSession({
-      keys: { localMasterKey: a.key, localMasterSalt: a.salt, remoteMasterKey: b.key, remoteMasterSalt: b.salt },
-      profile,
-    } as never);
-    clientDtls.srtp = new SrtpSession({
-      keys: { localMasterKey: b.key, localMasterSalt: b.salt, remoteMasterKey: a.key, remoteMasterSalt: a.salt },
-      profile,
-    } as never);
+    serverDtls.dtls.extractSessionKeys = () => ({ localKey: a.key, localSalt: a.salt, remoteKey: b.key, remoteSalt: b.salt });
+    clientDtls.dtls.extractSessionKeys = () => ({ localKey: b.key, localSalt: b.salt, remoteKey: a.key, remoteSalt: a.salt });
+    serverDtls.updateSrtpSession();
+    clientDtls.updateSrtpSession();
     await send(110, 10);
     await until('the packets under the new keys', () => c.received.length === 20);
     expect(lean.stats.reconfigurations).toBe(2);
     expect(c.received.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
+  });
+
+  it('picks up a change no hook sees (keys replaced by hand) within FULL_CHECK_EVERY packets', async () => {
+    c = await connect(profile, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(128);
+    const send = async (from: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const p = rtp(from + i, 3000 * (from + i), true);
+        lean.deliver(p, history.push(p));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    await send(100, 3);
+    await until('the first packets', () => c.received.length === 3);
+    type Dtls = { srtp: unknown };
+    const saltLength = profile === SRTP_AEAD_AES_128_GCM ? 12 : 14;
+    const a = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    const b = { key: randomBytes(16), salt: randomBytes(saltLength) };
+    (c.server.dtlsTransports[0] as unknown as Dtls).srtp = new SrtpSession({
+      keys: { localMasterKey: a.key, localMasterSalt: a.salt, remoteMasterKey: b.key, remoteMasterSalt: b.salt },
+      profile,
+    } as never);
+    (c.client.dtlsTransports[0] as unknown as Dtls).srtp = new SrtpSession({
+      keys: { localMasterKey: b.key, localMasterSalt: b.salt, remoteMasterKey: a.key, remoteMasterSalt: a.salt },
+      profile,
+    } as never);
+    await send(103, FULL_CHECK_EVERY + 5);
+    const last = 103 + FULL_CHECK_EVERY + 4;
+    await until('the packets after the full check', () => c.received.some((r) => r.seq === last));
+    expect(lean.stats.reconfigurations).toBe(2);
+    // The packets sent with the old keys before the check cannot be decrypted; from the check on, every one is.
+    const seqs = new Set(c.received.map((r) => r.seq));
+    const firstNew = 103 + FULL_CHECK_EVERY;
+    for (let seq = firstNew; seq <= last; seq++) expect(seqs.has(seq)).toBe(true);
+  });
+
+  it('stops at the next packet when werift stops the sender (the hooks move the config epoch)', async () => {
+    c = await connect(profile, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(16);
+    for (let seq = 1; seq <= 3; seq++) {
+      const p = rtp(seq, seq * 3000, true);
+      lean.deliver(p, history.push(p));
+    }
+    await until('the first packets', () => c.received.length === 3);
+    const epoch = configEpoch.value;
+    c.transceiver.sender.stop();
+    expect(configEpoch.value).toBeGreaterThan(epoch);
+    const p = rtp(4, 4 * 3000, true);
+    lean.deliver(p, history.push(p));
+    expect(lean.stats.sent).toBe(3);
+    expect(lean.stats.dropped).toBe(1);
   });
 
   it('a new feed on the same sender (a resume) runs on from the last one, across its wrap', async () => {

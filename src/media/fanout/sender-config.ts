@@ -1,10 +1,20 @@
 import type { Socket } from 'node:dgram';
+import { configEpoch, installConfigEpoch } from './config-epoch';
 import { buildHeader, HeaderTemplate } from './header-template';
 import { createProtector, RolloverCounter, SrtpProtector } from './srtp';
 import { SenderStream } from './sender-stream';
 import type { DtlsInternals, PairInternals, SenderInternals, SrtpInternals } from './werift-internals';
 
 const NO_TEMPLATE: HeaderTemplate = { header: Buffer.alloc(0), absAt: -1, twccAt: -1 };
+
+/**
+ * Packets sent on a configuration checked once before a full check again, while the config
+ * epoch stands still: what no hook sees (ICE consent expiring, a field werift changed outside
+ * the hooked methods) is seen within this many packets (a quarter of a second at 125 pkt/s).
+ */
+export const FULL_CHECK_EVERY = 32;
+
+let epochInstalled = false;
 
 /**
  * What one viewer's lean path sends with, read from werift's sender and its transports:
@@ -41,8 +51,16 @@ export class SenderConfig {
   /** Increases with every configuration (output buffers stamped with an older one are re-stamped). */
   generation = 0;
 
+  /** The config epoch at the last full check that passed, and packets left before the next. */
+  private checkedAt = -1;
+  private fastLeft = 0;
+
   constructor(private readonly s: SenderInternals) {
     this.stream = SenderStream.of(s);
+    if (!epochInstalled) {
+      installConfigEpoch();
+      epochInstalled = true;
+    }
   }
 
   get mediaRoc(): RolloverCounter {
@@ -77,13 +95,27 @@ export class SenderConfig {
     return this.protector !== undefined;
   }
 
-  /** `sync()` and ICE consent (RFC 7675): whether a packet may go out now. */
+  /**
+   * `sync()` and ICE consent (RFC 7675): whether a packet may go out now. After a check that
+   * passed, the next `FULL_CHECK_EVERY - 1` packets skip it while the config epoch stands still
+   * (see config-epoch.ts): reading werift's objects per packet cost more than the rest of the
+   * check. A check that fails is made again at every packet.
+   */
   canSend(): boolean {
-    return this.sync() && this.connection!.canSendApplicationData();
+    if (this.fastLeft > 0 && this.checkedAt === configEpoch.value) {
+      this.fastLeft--;
+      return true;
+    }
+    const epoch = configEpoch.value;
+    const ok = this.sync() && this.connection!.canSendApplicationData();
+    this.checkedAt = epoch;
+    this.fastLeft = ok ? FULL_CHECK_EVERY - 1 : 0;
+    return ok;
   }
 
   /** Drops what holds keys and the socket. */
   clear(): void {
+    this.fastLeft = 0;
     this.socket = undefined;
     this.protector = undefined;
   }
