@@ -31,6 +31,12 @@ if (existsSync(gcTuning)) require(gcTuning).tuneHeapGrowing();
 
 process.on('disconnect', () => process.exit(0));
 
+// JOIN_PROFILE=FILE (join.mjs passes its environment on): a CPU profile of this server's main
+// thread from ready to exit, written to FILE (.cpuprofile) and summarised on stderr.
+const profiling = process.env.JOIN_PROFILE
+  ? await (await import('./fanout-profile.mjs')).startProfile()
+  : undefined;
+
 const app = await NestFactory.create(
   AppModule.forRoot({
     session: {
@@ -56,6 +62,7 @@ const sessions = app.get(SessionService);
 process.on('message', async (msg) => {
   if (msg.cmd === 'sessions') process.send({ type: 'sessions', count: sessions.count });
   if (msg.cmd === 'exit') {
+    if (profiling) (await import('./fanout-profile.mjs')).printSummary(await profiling.stop(process.env.JOIN_PROFILE), 40, console.error);
     await app.close().catch((e) => console.error('join-server: close:', e.message));
     process.exit(0);
   }

@@ -38,6 +38,8 @@
  *   to --client-cpu (default 0 and 1 on 2+ cores; `none`: not pinned), with taskset.
  * The load client's (this process's) own CPU is printed beside each figure. Results also go
  * to .bench-results/join.json.
+ * JOIN_PROFILE=FILE in the environment: a CPU profile of this service's server process (main
+ * thread, from ready to exit), written to FILE and summarised by function on stderr.
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
