@@ -5,8 +5,14 @@
 #          -e ICE_PORT_MIN=40000 -e ICE_PORT_MAX=40099 -e ICE_ANNOUNCED_ADDRESSES=<host IP> webrtc-oneway
 
 FROM node:22-bookworm-slim AS build
+# python3, make, g++: node-gyp builds the optional native SRTP addon (native/srtp, an npm
+# workspace) during npm ci; without them the build is skipped and the JS SRTP is used.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci
 COPY tsconfig.json tsconfig.client-types.json nest-cli.json ./
 COPY src ./src
@@ -27,6 +33,8 @@ ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/webrtc-oneway-srtp is a link to the workspace: the built addon lives there.
+COPY --from=build /app/native ./native
 COPY --from=build /app/dist ./dist
 COPY assets ./assets
 COPY public ./public

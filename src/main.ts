@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { tuneHeapGrowing } from './common/gc-tuning';
 import { RedisIoAdapter } from './cluster/redis-io.adapter';
 import { EnvError, appOptionsFromEnv, corsOrigin, loadEnv } from './config/env';
+import { loadNativeSrtp, nativeSrtpLoadError, usesNativeSrtp } from './media/fanout/srtp';
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -39,6 +40,12 @@ async function bootstrap(): Promise<void> {
   await app.listen(env.PORT, env.HOST);
   const url = await app.getUrl();
   new Logger('main').log(`listening on ${url.replace('[::1]', 'localhost').replace('0.0.0.0', 'localhost')}`);
+  // npm hides install-script output: say here which SRTP the send path uses, and why.
+  new Logger('main').log(
+    usesNativeSrtp()
+      ? `SRTP: native (webrtc-oneway-srtp, ${loadNativeSrtp()!.openssl})`
+      : `SRTP: JavaScript (${env.SRTP_NATIVE === '0' ? 'SRTP_NATIVE=0' : `webrtc-oneway-srtp not loaded: ${nativeSrtpLoadError()}`})`,
+  );
 }
 
 void bootstrap();

@@ -84,6 +84,14 @@ export class Env {
   @IsOptional() @Transform(int) @IsInt() @Min(0) @Max(1000)
   HEAP_GROWING_PERCENT = DEFAULT_HEAP_GROWING_PERCENT;
 
+  /**
+   * The lean send path's SRTP: `0` the JavaScript one; unset or `1` the native addon
+   * (webrtc-oneway-srtp) when it is installed and built. Read where protectors are made
+   * (src/media/fanout/srtp.ts, also in media workers); checked here for typos.
+   */
+  @IsOptional() @IsIn(['0', '1'], { message: 'SRTP_NATIVE must be 0 or 1' })
+  SRTP_NATIVE: string | undefined = undefined;
+
   /** Origins allowed to connect (socket.io and HTTP CORS), comma-separated; default: any. */
   @IsOptional() @Transform(list) @Matches(/^(\*|https?:\/\/[^\s/]+)$/, { each: true, message: 'CORS_ORIGINS: each must be * or an origin like https://example.org' })
   CORS_ORIGINS: string[] = [];

@@ -90,6 +90,8 @@ it('npm pack on a fresh checkout builds dist/ and ships the server, the client m
   // Only our types use socket.io; at run time it is @nestjs/platform-socket.io's (which pins
   // a version): an optional peer, so npm does not install a second copy beside Nest's.
   expect(manifest.peerDependenciesMeta['socket.io']).toEqual({ optional: true });
+  // The native SRTP addon: optional (a compiler at install time), as bufferutil is for ws.
+  expect(manifest.peerDependenciesMeta['webrtc-oneway-srtp']).toEqual({ optional: true });
   // The ES module imports socket.io-client instead of carrying a copy; the bundle carries it.
   const mod = run('tar', ['-xzOf', tarball, 'package/dist/client/index.mjs'], work);
   expect(mod).toMatch(/from\s*["']socket\.io-client["']/);

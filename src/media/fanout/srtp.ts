@@ -8,8 +8,9 @@ export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
 export const SRTP_AEAD_AES_128_GCM = 0x0007;
 
 /**
- * Bytes every output buffer keeps in front of the RTP packet: the HMAC's inner key block
- * (key XOR ipad) sits there, so the inner SHA-1 is one call over one contiguous buffer.
+ * Bytes every output buffer keeps in front of the RTP packet: the JS HMAC's inner key block
+ * (key XOR ipad) sits there, so the inner SHA-1 is one call over one contiguous buffer (the
+ * native protector keeps its key state itself and leaves them alone).
  */
 export const OUT_HEAD = 64;
 
@@ -63,12 +64,122 @@ export interface SrtpProtector {
   protectShared(out: Buffer, out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number;
   /** Anything else (retransmissions, RTX): any plaintext, any index. */
   protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number;
+  /**
+   * Frees native state now (the native protector's OpenSSL contexts; a finalizer frees them
+   * otherwise, when the protector is collected). Nothing for the JS ones. Idempotent; the
+   * protector must not be used after it.
+   */
+  close?(): void;
 }
 
-export function createProtector(keys: SrtpSessionKeys): SrtpProtector {
+/** The optional addon (native/srtp, package `webrtc-oneway-srtp`): see its index.d.ts. */
+interface NativeSrtp {
+  create(profile: number, head: number, key: Buffer, salt: Buffer, authKey: Buffer | null, hmacMode?: number): object;
+  protect(handle: object, out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number;
+  close(handle: object): void;
+  openssl: string;
+}
+
+let nativeSrtp: NativeSrtp | null | undefined;
+let nativeSrtpError: string | undefined;
+
+/**
+ * The native SRTP addon when it is installed and loads (required once; never throws), else
+ * undefined (`nativeSrtpLoadError()` says why). It is an optional peer dependency, built by
+ * node-gyp at install time, as `ws` uses `bufferutil`: without a compiler the JS protectors
+ * below serve.
+ */
+export function loadNativeSrtp(): NativeSrtp | undefined {
+  if (nativeSrtp === undefined) {
+    try {
+      const m = require('webrtc-oneway-srtp') as NativeSrtp;
+      nativeSrtp = typeof m.create === 'function' && typeof m.protect === 'function' ? m : null;
+      if (!nativeSrtp) nativeSrtpError = 'webrtc-oneway-srtp has no create/protect';
+    } catch (e) {
+      nativeSrtp = null;
+      nativeSrtpError = (e as Error).message.split('\n')[0];
+    }
+  }
+  return nativeSrtp ?? undefined;
+}
+
+/** Why the native addon did not load (undefined when it did, or was not tried yet). */
+export function nativeSrtpLoadError(): string | undefined {
+  return nativeSrtpError;
+}
+
+/** Whether `createProtector` makes native protectors: the addon loads and `SRTP_NATIVE` is not `0`. */
+export function usesNativeSrtp(): boolean {
+  return process.env.SRTP_NATIVE !== '0' && loadNativeSrtp() !== undefined;
+}
+
+let warnedMissing = false;
+
+/**
+ * The protector for these keys: the native one when the addon loads (unless the environment
+ * sets `SRTP_NATIVE=0`), else the JS one. `SRTP_NATIVE=1` asks for the native one: without
+ * the addon a warning says so, once, and the JS one serves. `native` overrides the
+ * environment (tests, benchmarks).
+ */
+export function createProtector(keys: SrtpSessionKeys, native?: boolean): SrtpProtector {
+  if (keys.profile !== SRTP_AES128_CM_HMAC_SHA1_80 && keys.profile !== SRTP_AEAD_AES_128_GCM) {
+    throw new Error(`SRTP profile 0x${keys.profile.toString(16)} is not supported by the lean send path`);
+  }
+  const want = native ?? process.env.SRTP_NATIVE !== '0';
+  const addon = want ? loadNativeSrtp() : undefined;
+  if (addon) return new NativeProtector(addon, keys);
+  if (want && (native === true || process.env.SRTP_NATIVE === '1') && !warnedMissing) {
+    warnedMissing = true;
+    process.emitWarning(`native SRTP requested but webrtc-oneway-srtp did not load (${nativeSrtpError}); using the JavaScript SRTP`);
+  }
+  return createJsProtector(keys);
+}
+
+/** The pure-JS protector (the reference the native one is tested against). */
+export function createJsProtector(keys: SrtpSessionKeys): SrtpProtector {
   if (keys.profile === SRTP_AES128_CM_HMAC_SHA1_80) return new AesCmProtector(keys);
   if (keys.profile === SRTP_AEAD_AES_128_GCM) return new AesGcmProtector(keys);
   throw new Error(`SRTP profile 0x${keys.profile.toString(16)} is not supported by the lean send path`);
+}
+
+/**
+ * Both profiles in the addon, one call per packet: AES-128-CTR (or GCM with the header as AAD)
+ * from the plaintext straight into the output buffer after the header, the ROC and the
+ * HMAC-SHA1-80 tag (or the GCM tag) after it, through Node's own OpenSSL with contexts keyed
+ * once per protector. Nothing goes in front of the packet (`prepare` does nothing).
+ */
+class NativeProtector implements SrtpProtector {
+  readonly profile: number;
+  readonly tagLength: number;
+  private readonly handle: object;
+  private readonly protectFn: NativeSrtp['protect'];
+
+  constructor(
+    private readonly addon: NativeSrtp,
+    keys: SrtpSessionKeys,
+  ) {
+    this.profile = keys.profile;
+    this.tagLength = keys.profile === SRTP_AES128_CM_HMAC_SHA1_80 ? 10 : 16;
+    if (keys.profile === SRTP_AES128_CM_HMAC_SHA1_80 && !keys.authKey) throw new Error('AES-CM needs an authentication key');
+    this.handle = addon.create(keys.profile, OUT_HEAD, keys.key, keys.salt, keys.authKey ?? null);
+    this.protectFn = addon.protect;
+  }
+
+  prepare(): void {
+    // Nothing in front of the packet.
+  }
+
+  protectShared(out: Buffer, _out32: Int32Array, headerLength: number, packet: SharedPacket, ssrc: number, index: number): number {
+    return this.protectFn(this.handle, out, headerLength, packet.payload, ssrc, index);
+  }
+
+  protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number {
+    return this.protectFn(this.handle, out, headerLength, plain, ssrc, index);
+  }
+
+  close(): void {
+    this.addon.close(this.handle);
+  }
 }
 
 /** Packets whose keystream is made by one AES-ECB call (counter blocks for all of them). */

@@ -1,0 +1,304 @@
+/*
+ * SRTP protection for webrtc-oneway's lean send path, one N-API call per packet:
+ *   AES_CM_128_HMAC_SHA1_80 (RFC 3711): AES-128-CTR into the output buffer, then the 80-bit
+ *     HMAC-SHA1 tag over [header, ciphertext, ROC] written after the payload;
+ *   AEAD_AES_128_GCM (RFC 7714): AES-128-GCM with the header as AAD, the 16-byte tag after.
+ * The crypto is OpenSSL's, the copy inside the node binary (Node links OpenSSL statically and
+ * exports its symbols; the headers are the ones Node ships under include/node/openssl), so
+ * AES-NI and SHA-NI are used as node:crypto uses them. Nothing is implemented by hand.
+ *
+ * Per protector (one per viewer and key): one EVP_CIPHER_CTX keyed once (each packet sets
+ * only a new IV), and the HMAC key absorbed once (the SHA-1 states after key^ipad and
+ * key^opad), so a packet allocates nothing.
+ *
+ * JS interface (see index.d.ts):
+ *   create(profile, head, key, salt, authKey | null, hmacMode) -> handle (an external)
+ *   protect(handle, out, headerLength, plain, ssrc, index) -> SRTP length from `head`
+ *   close(handle)
+ */
+#include <node_api.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROFILE_CM 0x0001
+#define PROFILE_GCM 0x0007
+
+/* How the HMAC is computed (all OpenSSL; kept selectable to measure them, see bench/srtp-micro.mjs). */
+enum {
+  HMAC_SHA_CTX = 0, /* SHA_CTX states after key^ipad / key^opad, copied by value per packet */
+  HMAC_LEGACY = 1,  /* HMAC_CTX keyed once, HMAC_Init_ex(NULL key) per packet */
+  HMAC_EVP_MD = 2,  /* EVP_MD_CTX states after key^ipad / key^opad, EVP_MD_CTX_copy_ex per packet */
+  HMAC_EVP_MAC = 3, /* EVP_MAC "HMAC" keyed once, EVP_MAC_init(NULL key) per packet */
+};
+
+typedef struct {
+  int profile;
+  int hmac_mode;
+  uint32_t head;
+  EVP_CIPHER_CTX *cipher;
+  unsigned char salt[14];
+  SHA_CTX inner, outer;
+  HMAC_CTX *hmac;
+  EVP_MD_CTX *md_in, *md_out, *md_work;
+  EVP_MAC *mac_alg;
+  EVP_MAC_CTX *mac;
+} srtp_state;
+
+static void state_free_crypto(srtp_state *s) {
+  if (s->cipher) EVP_CIPHER_CTX_free(s->cipher);
+  if (s->hmac) HMAC_CTX_free(s->hmac);
+  if (s->md_in) EVP_MD_CTX_free(s->md_in);
+  if (s->md_out) EVP_MD_CTX_free(s->md_out);
+  if (s->md_work) EVP_MD_CTX_free(s->md_work);
+  if (s->mac) EVP_MAC_CTX_free(s->mac);
+  if (s->mac_alg) EVP_MAC_free(s->mac_alg);
+  OPENSSL_cleanse(&s->inner, sizeof s->inner);
+  OPENSSL_cleanse(&s->outer, sizeof s->outer);
+  OPENSSL_cleanse(s->salt, sizeof s->salt);
+  s->cipher = NULL;
+  s->hmac = NULL;
+  s->md_in = s->md_out = s->md_work = NULL;
+  s->mac = NULL;
+  s->mac_alg = NULL;
+  s->profile = 0;
+}
+
+static void state_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  srtp_state *s = data;
+  state_free_crypto(s);
+  free(s);
+}
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+#define CHECK(call)                                              \
+  do {                                                           \
+    if ((call) != napi_ok) return throw_error(env, "webrtc-oneway-srtp: bad arguments"); \
+  } while (0)
+
+static int buffer_arg(napi_env env, napi_value v, unsigned char **data, size_t *len) {
+  void *p;
+  if (napi_get_buffer_info(env, v, &p, len) != napi_ok) return 0;
+  *data = p;
+  return 1;
+}
+
+/* create(profile, head, key, salt, authKey | null, hmacMode) */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return throw_error(env, "webrtc-oneway-srtp: create(profile, head, key, salt, authKey[, hmacMode])");
+  uint32_t profile, head, hmac_mode = HMAC_SHA_CTX;
+  CHECK(napi_get_value_uint32(env, argv[0], &profile));
+  CHECK(napi_get_value_uint32(env, argv[1], &head));
+  if (argc > 5) {
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[5], &t));
+    if (t == napi_number) CHECK(napi_get_value_uint32(env, argv[5], &hmac_mode));
+  }
+  unsigned char *key, *salt, *auth = NULL;
+  size_t key_len, salt_len, auth_len = 0;
+  if (!buffer_arg(env, argv[2], &key, &key_len) || key_len != 16) return throw_error(env, "webrtc-oneway-srtp: the key must be 16 bytes");
+  if (!buffer_arg(env, argv[3], &salt, &salt_len)) return throw_error(env, "webrtc-oneway-srtp: the salt must be a Buffer");
+  if (profile == PROFILE_CM) {
+    if (salt_len < 14) return throw_error(env, "webrtc-oneway-srtp: AES-CM needs a 14-byte salt");
+    if (!buffer_arg(env, argv[4], &auth, &auth_len) || auth_len == 0 || auth_len > 64)
+      return throw_error(env, "webrtc-oneway-srtp: AES-CM needs an authentication key");
+    if (hmac_mode > HMAC_EVP_MAC) return throw_error(env, "webrtc-oneway-srtp: unknown HMAC mode");
+  } else if (profile == PROFILE_GCM) {
+    if (salt_len < 12) return throw_error(env, "webrtc-oneway-srtp: AES-GCM needs a 12-byte salt");
+  } else {
+    return throw_error(env, "webrtc-oneway-srtp: unsupported SRTP profile");
+  }
+
+  srtp_state *s = calloc(1, sizeof *s);
+  if (!s) return throw_error(env, "webrtc-oneway-srtp: out of memory");
+  s->profile = (int)profile;
+  s->hmac_mode = (int)hmac_mode;
+  s->head = head;
+  memcpy(s->salt, salt, profile == PROFILE_CM ? 14 : 12);
+  int ok = (s->cipher = EVP_CIPHER_CTX_new()) != NULL;
+  if (ok && profile == PROFILE_CM) {
+    ok = EVP_EncryptInit_ex(s->cipher, EVP_aes_128_ctr(), NULL, key, NULL) == 1;
+    unsigned char k[64], pad[64];
+    memset(k, 0, sizeof k);
+    memcpy(k, auth, auth_len);
+    if (ok && hmac_mode == HMAC_SHA_CTX) {
+      for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+      ok = SHA1_Init(&s->inner) && SHA1_Update(&s->inner, pad, 64);
+      for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+      ok = ok && SHA1_Init(&s->outer) && SHA1_Update(&s->outer, pad, 64);
+    } else if (ok && hmac_mode == HMAC_LEGACY) {
+      ok = (s->hmac = HMAC_CTX_new()) != NULL && HMAC_Init_ex(s->hmac, auth, (int)auth_len, EVP_sha1(), NULL) == 1;
+    } else if (ok && hmac_mode == HMAC_EVP_MD) {
+      ok = (s->md_in = EVP_MD_CTX_new()) && (s->md_out = EVP_MD_CTX_new()) && (s->md_work = EVP_MD_CTX_new());
+      for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+      ok = ok && EVP_DigestInit_ex(s->md_in, EVP_sha1(), NULL) && EVP_DigestUpdate(s->md_in, pad, 64);
+      for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+      ok = ok && EVP_DigestInit_ex(s->md_out, EVP_sha1(), NULL) && EVP_DigestUpdate(s->md_out, pad, 64);
+    } else if (ok && hmac_mode == HMAC_EVP_MAC) {
+      OSSL_PARAM params[2];
+      params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA1", 0);
+      params[1] = OSSL_PARAM_construct_end();
+      ok = (s->mac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) && (s->mac = EVP_MAC_CTX_new(s->mac_alg)) &&
+           EVP_MAC_init(s->mac, auth, auth_len, params) == 1;
+    }
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+  } else if (ok) {
+    ok = EVP_EncryptInit_ex(s->cipher, EVP_aes_128_gcm(), NULL, key, NULL) == 1;
+  }
+  if (!ok) {
+    state_free_crypto(s);
+    free(s);
+    return throw_error(env, "webrtc-oneway-srtp: OpenSSL refused the keys");
+  }
+  napi_value handle;
+  if (napi_create_external(env, s, state_finalize, NULL, &handle) != napi_ok) {
+    state_free_crypto(s);
+    free(s);
+    return throw_error(env, "webrtc-oneway-srtp: napi_create_external failed");
+  }
+  return handle;
+}
+
+static int cm_tag(srtp_state *s, const unsigned char *packet, size_t len, const unsigned char roc[4], unsigned char *tag) {
+  unsigned char inner[EVP_MAX_MD_SIZE], full[EVP_MAX_MD_SIZE];
+  switch (s->hmac_mode) {
+    case HMAC_SHA_CTX: {
+      SHA_CTX c = s->inner;
+      SHA1_Update(&c, packet, len);
+      SHA1_Update(&c, roc, 4);
+      SHA1_Final(inner, &c);
+      c = s->outer;
+      SHA1_Update(&c, inner, 20);
+      SHA1_Final(full, &c);
+      break;
+    }
+    case HMAC_LEGACY: {
+      unsigned int n;
+      if (!HMAC_Init_ex(s->hmac, NULL, 0, NULL, NULL) || !HMAC_Update(s->hmac, packet, len) || !HMAC_Update(s->hmac, roc, 4) ||
+          !HMAC_Final(s->hmac, full, &n))
+        return 0;
+      break;
+    }
+    case HMAC_EVP_MD: {
+      unsigned int n;
+      if (!EVP_MD_CTX_copy_ex(s->md_work, s->md_in) || !EVP_DigestUpdate(s->md_work, packet, len) ||
+          !EVP_DigestUpdate(s->md_work, roc, 4) || !EVP_DigestFinal_ex(s->md_work, inner, &n) ||
+          !EVP_MD_CTX_copy_ex(s->md_work, s->md_out) || !EVP_DigestUpdate(s->md_work, inner, 20) ||
+          !EVP_DigestFinal_ex(s->md_work, full, &n))
+        return 0;
+      break;
+    }
+    default: {
+      size_t n;
+      if (!EVP_MAC_init(s->mac, NULL, 0, NULL) || !EVP_MAC_update(s->mac, packet, len) || !EVP_MAC_update(s->mac, roc, 4) ||
+          !EVP_MAC_final(s->mac, full, &n, sizeof full))
+        return 0;
+      break;
+    }
+  }
+  memcpy(tag, full, 10);
+  return 1;
+}
+
+/* protect(handle, out, headerLength, plain, ssrc, index): the header is at out[head]; returns the SRTP length. */
+static napi_value js_protect(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_error(env, "webrtc-oneway-srtp: protect(handle, out, headerLength, plain, ssrc, index)");
+  void *p;
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  srtp_state *s = p;
+  unsigned char *out, *plain;
+  size_t out_len, plain_len;
+  uint32_t header_len, ssrc;
+  double index_d;
+  if (!buffer_arg(env, argv[1], &out, &out_len) || !buffer_arg(env, argv[3], &plain, &plain_len))
+    return throw_error(env, "webrtc-oneway-srtp: out and plain must be Buffers");
+  CHECK(napi_get_value_uint32(env, argv[2], &header_len));
+  CHECK(napi_get_value_uint32(env, argv[4], &ssrc));
+  CHECK(napi_get_value_double(env, argv[5], &index_d));
+  if (s->profile == 0) return throw_error(env, "webrtc-oneway-srtp: the protector is closed");
+  if (!(index_d >= 0 && index_d < 281474976710656.0)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
+  uint64_t index = (uint64_t)index_d;
+  uint32_t roc = (uint32_t)(index >> 16);
+  unsigned int seq = (unsigned int)(index & 0xffff);
+  size_t tag_len = s->profile == PROFILE_CM ? 10 : 16;
+  size_t start = s->head;
+  if (start + header_len + plain_len + tag_len > out_len || start + header_len < start)
+    return throw_error(env, "webrtc-oneway-srtp: the output buffer is too small");
+  unsigned char *packet = out + start;
+  unsigned char *payload = packet + header_len;
+  /* The payload may not overlap the output, except exactly in place. */
+  if (plain != payload && plain < payload + plain_len && payload < plain + plain_len)
+    return throw_error(env, "webrtc-oneway-srtp: plain overlaps the output");
+  int outl = 0, ok;
+
+  if (s->profile == PROFILE_CM) {
+    /* IV = (salt << 16) ^ (SSRC << 64) ^ (index << 16), RFC 3711 4.1.1. */
+    unsigned char iv[16] = {0};
+    memcpy(iv, s->salt, 14);
+    iv[4] ^= ssrc >> 24, iv[5] ^= ssrc >> 16, iv[6] ^= ssrc >> 8, iv[7] ^= ssrc;
+    iv[8] ^= roc >> 24, iv[9] ^= roc >> 16, iv[10] ^= roc >> 8, iv[11] ^= roc;
+    iv[12] ^= seq >> 8, iv[13] ^= seq;
+    ok = EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
+         (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1);
+    unsigned char r[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+    ok = ok && cm_tag(s, packet, header_len + plain_len, r, payload + plain_len);
+  } else {
+    /* IV = salt ^ (0x0000 || SSRC || ROC || SEQ), RFC 7714 8.1. */
+    unsigned char iv[12];
+    memcpy(iv, s->salt, 12);
+    iv[2] ^= ssrc >> 24, iv[3] ^= ssrc >> 16, iv[4] ^= ssrc >> 8, iv[5] ^= ssrc;
+    iv[6] ^= roc >> 24, iv[7] ^= roc >> 16, iv[8] ^= roc >> 8, iv[9] ^= roc;
+    iv[10] ^= seq >> 8, iv[11] ^= seq;
+    int fin = 0;
+    ok = EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
+         EVP_EncryptUpdate(s->cipher, NULL, &outl, packet, (int)header_len) == 1 &&
+         (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1) &&
+         EVP_EncryptFinal_ex(s->cipher, payload + plain_len, &fin) == 1 &&
+         EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_GET_TAG, 16, payload + plain_len) == 1;
+  }
+  if (!ok) return throw_error(env, "webrtc-oneway-srtp: OpenSSL failed");
+  napi_value result;
+  CHECK(napi_create_uint32(env, (uint32_t)(header_len + plain_len + tag_len), &result));
+  return result;
+}
+
+/* close(handle): frees the OpenSSL contexts now (the finalizer frees the rest). Idempotent. */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *p;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok) return throw_error(env, "webrtc-oneway-srtp: close(handle)");
+  state_free_crypto(p);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
+      {"protect", NULL, js_protect, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  napi_value v;
+  if (napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &v) == napi_ok)
+    napi_set_named_property(env, exports, "openssl", v);
+  return exports;
+}
