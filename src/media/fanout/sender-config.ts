@@ -117,6 +117,8 @@ export class SenderConfig {
   clear(): void {
     this.fastLeft = 0;
     this.socket = undefined;
+    // The native protector's keys and OpenSSL contexts go now, not at the next GC.
+    this.protector?.close?.();
     this.protector = undefined;
   }
 
@@ -128,6 +130,7 @@ export class SenderConfig {
       // (the same keys as the sender's last feed: they run on, see SenderStream).
       this.stream.useKeys(srtp);
       const c = srtp.localContext;
+      this.protector?.close?.();
       try {
         this.protector = createProtector({
           profile: c.profile,
