@@ -20,5 +20,12 @@ export function protect(handle: SrtpHandle, out: Uint8Array, headerLength: numbe
 /** Frees the handle's OpenSSL state now; later `protect` calls throw. Idempotent. */
 export function close(handle: SrtpHandle): void;
 
+/**
+ * Sends `buf[offset .. offset + length)` as one datagram on the UDP socket descriptor `fd` to
+ * the IPv4 address `ipv4` (a 32-bit number, 127.0.0.1 = 0x7f000001) and `port`. Returns the
+ * bytes sent, or a negative errno (-EAGAIN, -11 on Linux: the socket buffer is full).
+ */
+export function sendto(fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number): number;
+
 /** The OpenSSL the addon runs on (Node's). */
 export const openssl: string;

@@ -15,13 +15,17 @@
  *   create(profile, head, key, salt, authKey | null, hmacMode) -> handle (an external)
  *   protect(handle, out, headerLength, plain, ssrc, index) -> SRTP length from `head`
  *   close(handle)
+ *   sendto(fd, buf, offset, length, ipv4, port) -> bytes sent, or -errno
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,11 +294,49 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * sendto(fd, buf, offset, length, ipv4, port): one datagram on a UDP socket's descriptor (the
+ * lean path's send, see src/media/fanout/udp-send.ts), to an IPv4 address given as a 32-bit
+ * number. Node's own send (UDPWrap::Send, then libuv's try-send) does the same syscall after
+ * unpacking a list of buffers and parsing the address string on every call; here the caller
+ * parses it once. Never blocks (the descriptor is libuv's, non-blocking); returns -errno on
+ * failure, -EAGAIN when the socket buffer is full (the caller then queues it through libuv).
+ */
+static napi_value js_sendto(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_error(env, "webrtc-oneway-srtp: sendto(fd, buf, offset, length, ipv4, port)");
+  int32_t fd;
+  uint32_t offset, length, addr, port;
+  unsigned char *buf;
+  size_t buf_len;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!buffer_arg(env, argv[1], &buf, &buf_len)) return throw_error(env, "webrtc-oneway-srtp: buf must be a Buffer");
+  CHECK(napi_get_value_uint32(env, argv[2], &offset));
+  CHECK(napi_get_value_uint32(env, argv[3], &length));
+  CHECK(napi_get_value_uint32(env, argv[4], &addr));
+  CHECK(napi_get_value_uint32(env, argv[5], &port));
+  if (fd < 0 || port > 0xffff || (uint64_t)offset + length > buf_len) return throw_error(env, "webrtc-oneway-srtp: sendto arguments out of range");
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(addr);
+  ssize_t n;
+  do n = sendto(fd, buf + offset, length, 0, (struct sockaddr *)&sa, sizeof sa);
+  while (n < 0 && errno == EINTR);
+  napi_value result;
+  CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"protect", NULL, js_protect, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;

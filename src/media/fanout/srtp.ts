@@ -77,6 +77,8 @@ interface NativeSrtp {
   create(profile: number, head: number, key: Buffer, salt: Buffer, authKey: Buffer | null, hmacMode?: number): object;
   protect(handle: object, out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number;
   close(handle: object): void;
+  /** Present in builds with the native UDP send (see udp-send.ts). */
+  sendto?(fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number): number;
   openssl: string;
 }
 

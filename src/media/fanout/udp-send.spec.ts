@@ -1,5 +1,8 @@
 import { createSocket, Socket } from 'node:dgram';
+import { loadNativeSrtp } from './srtp';
 import { UdpSend } from './udp-send';
+
+const addon = loadNativeSrtp();
 
 /** The lean path's UDP send on real loopback sockets (it calls Node internals: check them). */
 describe('UdpSend', () => {
@@ -45,5 +48,31 @@ describe('UdpSend', () => {
     const udp = UdpSend.create(a)!;
     a.close();
     expect(udp.send([new Uint8Array(10)], b.address().port, '127.0.0.1')).toBeLessThan(0);
+  });
+
+  it('sends through the native sendto when the addon is built (always under CI), else through libuv', async () => {
+    if (!addon && process.env.CI) throw new Error('the native addon (native/srtp) is not built');
+    const udp = UdpSend.create(a)!;
+    expect(udp.native).toBe(addon !== undefined && typeof addon.sendto === 'function');
+    const got = new Promise<Buffer>((r) => b.once('message', (m) => r(m)));
+    const buf = Buffer.from('0123456789abcdef');
+    expect(udp.send([new Uint8Array(buf.buffer, buf.byteOffset + 4, 8)], b.address().port, '127.0.0.1')).toBe(9);
+    expect((await got).toString()).toBe('456789ab');
+  });
+
+  it('with SRTP_NATIVE=0 sends through libuv only', async () => {
+    const before = process.env.SRTP_NATIVE;
+    process.env.SRTP_NATIVE = '0';
+    let udp: UdpSend;
+    try {
+      udp = UdpSend.create(a)!;
+    } finally {
+      if (before === undefined) delete process.env.SRTP_NATIVE;
+      else process.env.SRTP_NATIVE = before;
+    }
+    expect(udp.native).toBe(false);
+    const got = new Promise<Buffer>((r) => b.once('message', (m) => r(m)));
+    expect(udp.send([Buffer.from('hello')], b.address().port, '127.0.0.1')).toBeGreaterThan(0);
+    expect((await got).toString()).toBe('hello');
   });
 });

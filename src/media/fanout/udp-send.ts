@@ -1,4 +1,6 @@
 import type { Socket } from 'node:dgram';
+import { isIPv4 } from 'node:net';
+import { loadNativeSrtp } from './srtp';
 
 /**
  * The lean path's UDP send: the socket's own libuv handle called the way `dgram`'s `send`
@@ -12,8 +14,13 @@ import type { Socket } from 'node:dgram';
  * This relies on two Node internals (Node 20 and 22): the socket's state under the symbol
  * `state symbol`, and `SendWrap` from `process.binding('udp_wrap')`. When either is missing,
  * `UdpSend.create` returns undefined and the caller uses `socket.send` (with a copy).
+ *
+ * With the native addon (native/srtp, unless SRTP_NATIVE=0) an IPv4 datagram goes out with one
+ * `sendto` on the socket's descriptor instead (the address parsed once per destination, not
+ * per packet); when the socket buffer is full it is handed to libuv as above, which queues it.
  */
 interface UdpHandle {
+  fd?: number;
   send(req: object, list: Uint8Array[], count: number, port: number, address: string, hasCallback: boolean): number;
 }
 interface SocketState {
@@ -35,12 +42,27 @@ function sendWrapClass(): SendWrapClass | null {
   return sendWrap;
 }
 
+type NativeSendto = (fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number) => number;
+
+const EAGAIN = -11;
+
+/** 127.0.0.1 -> 0x7f000001. */
+function ipv4Number(address: string): number {
+  const p = address.split('.');
+  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
+}
+
 export class UdpSend {
   private req: { list?: Uint8Array[] };
+  /** The destination of the last native send and its address as a number (-1: not IPv4). */
+  private nativeHost = '';
+  private nativeAddr = -1;
 
   private constructor(
     private readonly state: SocketState,
     private readonly SendWrap: SendWrapClass,
+    private readonly fd: number,
+    private readonly sendto: NativeSendto | undefined,
   ) {
     this.req = new SendWrap();
   }
@@ -51,7 +73,15 @@ export class UdpSend {
     const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
     const state = key && (socket as unknown as Record<symbol, SocketState | undefined>)[key];
     if (!state || !state.handle || typeof state.handle.send !== 'function') return undefined;
-    return new UdpSend(state, SendWrap);
+    const addon = process.env.SRTP_NATIVE === '0' ? undefined : loadNativeSrtp();
+    const fd = state.handle.fd;
+    const sendto = addon && typeof addon.sendto === 'function' && typeof fd === 'number' && fd >= 0 ? addon.sendto : undefined;
+    return new UdpSend(state, SendWrap, fd ?? -1, sendto);
+  }
+
+  /** Whether datagrams go out through the native `sendto` (IPv4 destinations). */
+  get native(): boolean {
+    return this.sendto !== undefined;
   }
 
   /**
@@ -61,7 +91,21 @@ export class UdpSend {
    */
   send(list: Uint8Array[], port: number, address: string): number {
     const handle = this.state.handle;
-    if (!handle) return -9; // EBADF: the socket was closed.
+    if (!handle) return -9; // EBADF: the socket was closed (and its descriptor may be reused).
+    if (this.sendto) {
+      if (address !== this.nativeHost) {
+        this.nativeHost = address;
+        this.nativeAddr = isIPv4(address) ? ipv4Number(address) : -1;
+      }
+      if (this.nativeAddr >= 0) {
+        const view = list[0];
+        const n = this.sendto(this.fd, view, 0, view.length, this.nativeAddr, port);
+        // Sent: as libuv's try-send reports it (length + 1: the buffer is free again).
+        if (n >= 0) return n + 1;
+        if (n !== EAGAIN) return n;
+        // The socket buffer is full: libuv queues it (below) and sends it when there is room.
+      }
+    }
     const req = this.req;
     // Keeps the buffer alive while libuv holds it (what dgram does too).
     req.list = list;
