@@ -377,11 +377,13 @@ class ViewerProcess {
       ...(netns ? ['/usr/bin/nsenter', '-t', String(netns), '-n'] : []),
       ...(VIEWER_CPU !== 'none' ? ['/usr/bin/taskset', '-c', VIEWER_CPU] : []),
     ];
+    // FANOUT_VIEWER_PROF=DIR: a V8 CPU profile of the viewer process, written there when it exits.
+    const prof = process.env.FANOUT_VIEWER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.FANOUT_VIEWER_PROF)}`] : [];
     this.child = fork(join(ROOT, 'bench/fanout-viewers.mjs'), [], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
-      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath] } : { execArgv: [] }),
+      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...prof] } : { execArgv: prof }),
     });
     this.waiters = [];
     this.progress = undefined;
