@@ -168,6 +168,8 @@ class Viewer {
   #dtls;
   /** Its socket's id in the native receive path (undefined: Node reads it). */
   rxK = undefined;
+  /** While the program is taking the socket (close waits: the fd number must stay its). */
+  #rxTaking;
 
   constructor(url, flow, { light = false, target = 'ours', prefix = '127.', address = '127.0.0.1' } = {}) {
     this.url = url;
@@ -257,7 +259,7 @@ class Viewer {
         continue;
       }
       // The program counts (the same demux rule, the same counters); Node no longer reads.
-      rtpCounter
+      this.#rxTaking = rtpCounter
         .add(socket, {
           onFirst: (seq, ssrc, length) => this.#onNativeFirst(seq, ssrc, length),
           onDatagram: (buf, rinfo) => {
@@ -473,6 +475,7 @@ class Viewer {
     if (this.closed) return;
     this.closed = true;
     // Before werift closes the socket: the program's duplicate would keep it alive.
+    await this.#rxTaking;
     this.#dropNative();
     try {
       await withTimeout(this.pc?.close() ?? Promise.resolve(), 5_000, 'pc.close()');

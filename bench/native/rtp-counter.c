@@ -66,6 +66,7 @@ struct sock {
   double packets, bytes;
   int64_t highest_seq; /* -1: none yet */
   uint32_t ssrc;
+  int read_errors;
   /* FrameCounter. */
   double complete;
   int64_t seen[RING];
@@ -279,6 +280,11 @@ static void read_socket(struct sock *s) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
       report(s->k, "recvmmsg: %s", strerror(errno));
+      /* Not in a loop forever: its counts stop, which the errors already say. */
+      if (++s->read_errors == 100) {
+        report(s->k, "100 read errors: no longer read");
+        epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+      }
       return;
     }
     for (int i = 0; i < n; i++) {
