@@ -7,14 +7,17 @@
  *   parent -> child                         child -> parent
  *   { cmd: 'start', url, n, batch, flow,    { type: 'progress', started, receiving, failed }
  *     viewerTimeoutMs, retries, light,      { type: 'ready', setupMs, firstPacketMs[], failed, errors[] }
- *     fullEvery, target, prefix }
- *   { cmd: 'mark', id }                     { type: 'mark', id, cpu, rss, heapUsed, viewers[] }
+ *     fullEvery, target, prefix, rxBin }
+ *   { cmd: 'mark', id }                     { type: 'mark', id, cpu, rxCpu, rxErrors, rss, heapUsed, viewers[] }
  *   { cmd: 'feed', port, packets[] }        (RTP to a local UDP port: the Janus mountpoint)
- *   { cmd: 'close' }                        { type: 'closed', ms }
+ *   { cmd: 'close' }                        { type: 'closed', ms, rxOpen }
  *
  * Light viewers (`light`): werift sets up ICE, DTLS and SRTP and keeps ICE consent; then
  * every SRTP packet is counted from its clear RTP header and not decrypted, and the viewer
- * sends a receiver report every second itself. One viewer in `fullEvery` stays a full werift
+ * sends a receiver report every second itself. With `rxBin` (bench/native/rtp-counter.c, built
+ * by fanout.mjs) light viewers' sockets are read by that program instead of Node's dgram
+ * (which costs about 14 us per datagram): it counts the RTP the same way and hands the rest
+ * back here for werift; `cpu` in the marks then includes its CPU. One viewer in `fullEvery` stays a full werift
  * receiver (decrypts and authenticates every packet, NACKs, sends werift's RTCP), so the
  * stream's integrity is checked on a sample. `target: 'janus'` signals through Janus's HTTP
  * API (streaming plugin, mountpoint 1) instead of our socket.io protocol.
@@ -39,6 +42,7 @@ const {
 } = require('werift');
 const { createSocket } = require('node:dgram');
 const { io } = require('socket.io-client');
+const { RtpCounter } = await import('./native/rtp-counter.mjs');
 
 if (!process.send) {
   console.error('fanout-viewers: started by bench/fanout.mjs, not by hand');
@@ -162,6 +166,10 @@ class Viewer {
   mediaSsrc = 0;
   #rrBase = -1;
   #dtls;
+  /** Its socket's id in the native receive path (undefined: Node reads it). */
+  rxK = undefined;
+  /** While the program is taking the socket (close waits: the fd number must stay its). */
+  #rxTaking;
 
   constructor(url, flow, { light = false, target = 'ours', prefix = '127.', address = '127.0.0.1' } = {}) {
     this.url = url;
@@ -231,18 +239,76 @@ class Viewer {
       const werift = socket.listeners('message');
       socket.removeAllListeners('message');
       socket.lightViewer = true;
-      socket.on('message', (buf, rinfo) => {
-        // RTP: version 2 (first byte 128-191), not RTCP (payload types 192-223 with the marker bit).
-        const b0 = buf[0];
-        if (b0 >= 128 && b0 <= 191 && buf.length >= 12 && !(buf[1] >= 192 && buf[1] <= 223)) {
-          this.mediaSsrc ||= buf.readUInt32BE(8);
-          this.#onRtp(buf.readUInt16BE(2), (buf[1] & 0x80) !== 0, buf.length - 12);
-          return;
-        }
+      const toWerift = (buf, rinfo) => {
         for (const l of werift) l.call(socket, buf, rinfo);
-      });
+      };
+      const js = () =>
+        socket.on('message', (buf, rinfo) => {
+          // RTP: version 2 (first byte 128-191), not RTCP (payload types 192-223 with the marker bit).
+          const b0 = buf[0];
+          if (b0 >= 128 && b0 <= 191 && buf.length >= 12 && !(buf[1] >= 192 && buf[1] <= 223)) {
+            this.mediaSsrc ||= buf.readUInt32BE(8);
+            this.#onRtp(buf.readUInt16BE(2), (buf[1] & 0x80) !== 0, buf.length - 12);
+            return;
+          }
+          toWerift(buf, rinfo);
+        });
       this.#dtls = t;
+      if (!rtpCounter) {
+        js();
+        continue;
+      }
+      // The program counts (the same demux rule, the same counters); Node no longer reads.
+      this.#rxTaking = rtpCounter
+        .add(socket, {
+          onFirst: (seq, ssrc, length) => this.#onNativeFirst(seq, ssrc, length),
+          onDatagram: (buf, rinfo) => {
+            if (!this.closed) toWerift(buf, rinfo);
+          },
+        })
+        .then(
+          (k) => {
+            this.rxK = k;
+            rxViewers.set(k, this);
+            // Closed while the program was taking it: it must let go too.
+            if (this.closed) this.#dropNative();
+          },
+          (e) => {
+            // It could not take the fd: Node reads again (add() restarted it), counted as today.
+            rxFallbacks++;
+            if (rxFallbackSamples.length < 3) rxFallbackSamples.push(e.message);
+            js();
+          },
+        );
     }
+  }
+
+  /** The native path's first RTP packet on this socket; the rest come with rtpCounter.stats(). */
+  #onNativeFirst(seq, ssrc, length) {
+    if (this.highestSeq >= 0) return;
+    this.mediaSsrc ||= ssrc;
+    this.packets = 1;
+    this.bytes = length - 12;
+    this.highestSeq = seq;
+    this.firstPacketAt = performance.now();
+    this.#onFirstPacket();
+  }
+
+  #dropNative() {
+    if (this.rxK === undefined) return;
+    rtpCounter.drop(this.rxK);
+    rxViewers.delete(this.rxK);
+    this.rxK = undefined;
+  }
+
+  /** The native path's counters: [k, packets, highest seq, bytes, complete frames, ssrc]. */
+  applyNative(e) {
+    if (e[2] < 0) return;
+    this.packets = e[1];
+    this.highestSeq = e[2];
+    this.bytes = e[3];
+    this.frames.complete = e[4];
+    this.mediaSsrc ||= e[5];
   }
 
   /** A receiver report (RFC 3550) from the light counters; werift encrypts it (SRTCP). */
@@ -408,6 +474,9 @@ class Viewer {
   async close() {
     if (this.closed) return;
     this.closed = true;
+    // Before werift closes the socket: the program's duplicate would keep it alive.
+    await this.#rxTaking;
+    this.#dropNative();
     try {
       await withTimeout(this.pc?.close() ?? Promise.resolve(), 5_000, 'pc.close()');
     } catch (e) {
@@ -429,7 +498,33 @@ const viewers = [];
 /** Viewers that gave up, kept until close so their sockets are released too. */
 const failedViewers = [];
 
-async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries, light = false, fullEvery = 10, target = 'ours', prefix, address }) {
+/** The native receive path (bench/native/rtp-counter.c), one program for the process's life. */
+let rtpCounter;
+let rxFallbacks = 0;
+const rxFallbackSamples = [];
+/** Set when the program died: marks then fail, since light viewers' counts stopped. */
+let rxFatal;
+
+function startRtpCounter(bin) {
+  rtpCounter ??= new RtpCounter(bin, {
+    onFatal: (message) => {
+      rxFatal = message;
+      send({ type: 'error', message: `native receive path: ${message}` });
+    },
+  });
+}
+
+/** Fresh counters of the sockets the program reads, into their viewers. */
+async function refreshNative() {
+  const st = await rtpCounter.stats();
+  for (const e of st.socks) rxViewers.get(e[0])?.applyNative(e);
+  return st;
+}
+/** Viewers by native socket id. */
+const rxViewers = new Map();
+
+async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries, light = false, fullEvery = 10, target = 'ours', prefix, address, rxBin }) {
+  if (light && rxBin) startRtpCounter(rxBin);
   const t0 = performance.now();
   const errors = [];
   let failed = 0;
@@ -462,19 +557,36 @@ async function ramp({ url, n, batch, flow, viewerTimeoutMs, retries, light = fal
     setupMs: performance.now() - t0,
     receiving: viewers.length,
     failed,
-    errors: [...errors, ...(uncaught ? [`${uncaught} uncaught exceptions in the viewer process, e.g. ${uncaughtSamples.join(' || ')}`] : [])],
+    errors: [
+      ...errors,
+      ...(uncaught ? [`${uncaught} uncaught exceptions in the viewer process, e.g. ${uncaughtSamples.join(' || ')}`] : []),
+      ...(rxFallbacks ? [`${rxFallbacks} light viewers read by Node (the native path could not take their socket), e.g. ${rxFallbackSamples.join(' || ')}`] : []),
+      ...(rtpCounter?.errors ? [`native receive path: ${rtpCounter.errors} errors, e.g. ${rtpCounter.errorSamples.join(' || ')}`] : []),
+    ],
     firstPacketMs: viewers.map((v) => v.firstPacketAt - v.startedAt),
     // Seconds of video the viewers received during the ramp, all together.
     viewerSeconds: viewers.reduce((sum, v) => sum + (performance.now() - v.firstPacketAt) / 1000, 0),
   });
 }
 
-function mark(id) {
+async function mark(id) {
+  if (rxFatal) throw new Error(`native receive path: ${rxFatal}`);
+  // The program's counters first, so that the viewers' figures are as of now.
+  const rx = rtpCounter?.open ? await refreshNative() : undefined;
+  const cpu = process.cpuUsage();
+  if (rx) {
+    cpu.user += rx.user;
+    cpu.system += rx.system;
+  }
   send({
     type: 'mark',
     id,
     at: performance.now(),
-    cpu: process.cpuUsage(),
+    // This process and the native receive path's (its own CPU also as rxCpu).
+    cpu,
+    rxCpu: rx ? { user: rx.user, system: rx.system } : undefined,
+    rxErrors: rtpCounter?.errors ?? 0,
+    rxErrorSamples: rtpCounter?.errorSamples ?? [],
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
     viewers: viewers.map((v) => [v.packets, v.highestSeq, v.bytes, v.frames.complete, v.light ? 1 : 0]),
@@ -486,16 +598,23 @@ async function closeAll() {
   const all = [...viewers.splice(0), ...failedViewers.splice(0)];
   // In batches, so the server's teardown is not one burst either.
   for (let i = 0; i < all.length; i += 25) await Promise.all(all.slice(i, i + 25).map((v) => v.close()));
-  send({ type: 'closed', ms: performance.now() - t0 });
+  // Sockets the native path still holds (each viewer's close drops its own): leaks.
+  const rxOpen = rtpCounter && !rxFatal ? (await rtpCounter.stats()).open : 0;
+  send({ type: 'closed', ms: performance.now() - t0, rxOpen });
 }
 
 // Light viewers' receiver reports: every second, spread over the second.
 let rrTurn = 0;
 setInterval(() => {
-  const list = viewers;
-  const step = Math.max(1, Math.ceil(list.length / 10));
-  for (let i = rrTurn * step; i < Math.min(list.length, (rrTurn + 1) * step); i++) if (list[i].light) list[i].sendReceiverReport();
-  rrTurn = (rrTurn + 1) % 10;
+  const turn = () => {
+    const list = viewers;
+    const step = Math.max(1, Math.ceil(list.length / 10));
+    for (let i = rrTurn * step; i < Math.min(list.length, (rrTurn + 1) * step); i++) if (list[i].light) list[i].sendReceiverReport();
+    rrTurn = (rrTurn + 1) % 10;
+  };
+  // Reports from the native path's counters as of now.
+  if (rtpCounter?.open && !rxFatal) refreshNative().then(turn, () => undefined);
+  else turn();
 }, 100).unref();
 
 let feedSocket;
@@ -511,7 +630,7 @@ process.on('message', (msg) => {
       ramp(msg).catch(fail);
       break;
     case 'mark':
-      mark(msg.id);
+      mark(msg.id).catch(fail);
       break;
     case 'feed':
       feed(msg);

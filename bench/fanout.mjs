@@ -7,12 +7,19 @@
  *       [--settle=3] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist]
  *       [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10]
  *       [--server-cpu=0] [--viewer-cpu=1] [--srtp=default|cm|gcm] [--profile] [--heap] [--alloc] [--workers=0,1,2] [--heap-growing=100]
+ *       [--rx=native|js]
  *
  * --paths: what serves the viewers, each at every N, in this one run: `lean` (this service,
  * the default send path), `werift` (this service, sendPath 'werift'), `janus` (Janus's
  * streaming plugin, Debian package, fed the same RTP packets; see bench/fanout-janus.mjs).
  * --viewers=light (default): viewers keep ICE consent, DTLS and RTCP alive but count SRTP
  * packets from their clear headers; one in --full-every decrypts everything (werift).
+ * --rx: who reads the light viewers' sockets. `native` (the default when `cc` works): a small C
+ * program (bench/native/rtp-counter.c, compiled at start into .bench-results/) takes their fds
+ * and reads them with epoll + recvmmsg, counting RTP as the JS path does and handing STUN,
+ * DTLS and SRTCP back to werift; `js`: Node's dgram reads them, about 14 us per datagram, so
+ * the viewer process, not the server, is the limit beyond about 450 viewers. Without a
+ * compiler the bench says so and uses `js`. Viewer CPU figures include the program's.
  * --server-cpu / --viewer-cpu pin the server (this process, or Janus) and the viewer process
  * to those cores with taskset (default 0 and 1 when the machine has 2 or more; `none` to not pin).
  * --workers: the service with that many media workers (MEDIA_WORKERS); with several values, one
@@ -44,6 +51,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { buildRtpCounter } from './native/rtp-counter.mjs';
 import { heapSummary, printAllocationSummary, printHeapDiff, printSummary, startAllocationProfile, startProfile } from './fanout-profile.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,7 +69,7 @@ const args = Object.fromEntries(
 );
 const KNOWN = [
   'warmup', 'n', 'window', 'settle', 'batch', 'flow', 'dist', 'baseline', 'viewer-timeout', 'retries', 'json',
-  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap', 'alloc', 'workers', 'heap-growing',
+  'paths', 'viewers', 'full-every', 'server-cpu', 'viewer-cpu', 'srtp', 'profile', 'heap', 'alloc', 'workers', 'heap-growing', 'rx',
 ];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const NS = (args.n ?? '25,50,100,200').split(',').map((v) => num(v, 'n', 1));
@@ -84,6 +92,9 @@ for (const p of PATHS) if (!['lean', 'werift', 'janus'].includes(p)) usage(`--pa
 const LIGHT = (args.viewers ?? 'light') === 'light';
 if (!['light', 'werift'].includes(args.viewers ?? 'light')) usage('--viewers must be light or werift');
 const FULL_EVERY = num(args['full-every'] ?? '10', 'full-every', 1);
+// --rx=native|js: the light viewers' receive path (bench/native/rtp-counter.c or Node's dgram).
+if (args.rx !== undefined && !['native', 'js'].includes(args.rx)) usage('--rx must be native or js');
+const RX = LIGHT ? buildRx(args.rx) : { rx: 'js', note: 'werift viewers (no light receive path)' };
 const SRTP = args.srtp ?? 'default';
 // --profile: a CPU profile of this process's main thread over each window of this service
 // (not Janus's), written to .bench-results/fanout-<path>-<n>.cpuprofile and summarised.
@@ -112,9 +123,21 @@ function usage(msg) {
     `fanout: ${msg}\nusage: node --expose-gc bench/fanout.mjs [--n=25,50,100,200] [--window=10] [--settle=3]` +
       ` [--warmup=10] [--batch=10] [--flow=data-first|recvonly|server] [--dist=dist] [--viewer-timeout=20] [--retries=1]` +
       ` [--paths=lean,werift,janus] [--viewers=light|werift] [--full-every=10] [--server-cpu=0|none] [--viewer-cpu=1|none]` +
-      ` [--srtp=default|cm|gcm] [--profile] [--heap] [--alloc] [--workers=0,1,2] [--heap-growing=100]`,
+      ` [--srtp=default|cm|gcm] [--profile] [--heap] [--alloc] [--workers=0,1,2] [--heap-growing=100] [--rx=native|js]`,
   );
   process.exit(2);
+}
+/** --rx: compiles the native receive path when asked for or by default; `js` when it cannot. */
+function buildRx(want) {
+  if (want === 'js') return { rx: 'js', note: 'Node dgram (--rx=js)' };
+  const b = buildRtpCounter(RESULTS);
+  if (b.bin) return { rx: 'native', bin: b.bin, note: `native (bench/native/rtp-counter.c, ${b.cc} -O2, epoll + recvmmsg)` };
+  if (want === 'native') {
+    console.error(`fanout: --rx=native: cannot build bench/native/rtp-counter.c: ${b.error}`);
+    process.exit(2);
+  }
+  console.warn(`fanout: note: no native receive path (${b.error}); light viewers are read by Node's dgram (--rx=js)`);
+  return { rx: 'js', note: `Node dgram (native unavailable: ${b.error})` };
 }
 function num(v, name, min) {
   const n = Number(v);
@@ -354,11 +377,13 @@ class ViewerProcess {
       ...(netns ? ['/usr/bin/nsenter', '-t', String(netns), '-n'] : []),
       ...(VIEWER_CPU !== 'none' ? ['/usr/bin/taskset', '-c', VIEWER_CPU] : []),
     ];
+    // FANOUT_VIEWER_PROF=DIR: a V8 CPU profile of the viewer process, written there when it exits.
+    const prof = process.env.FANOUT_VIEWER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.FANOUT_VIEWER_PROF)}`] : [];
     this.child = fork(join(ROOT, 'bench/fanout-viewers.mjs'), [], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
-      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath] } : { execArgv: [] }),
+      ...(wrap.length ? { execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...prof] } : { execArgv: prof }),
     });
     this.waiters = [];
     this.progress = undefined;
@@ -429,7 +454,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
   const baseline = (janus ? ctx.janusBaseline : ctx.baseline) ?? { cpuPct: 0, rssMB: 0, heapUsedMB: 0 };
   if (!janus) ctx.options.sendPath = path;
   console.log(
-    `\n${warmup ? 'warm-up' : `N = ${n}`} [${path}]: starting ${n} ${LIGHT ? `light viewers (1 in ${FULL_EVERY} full)` : 'werift viewers'}` +
+    `\n${warmup ? 'warm-up' : `N = ${n}`} [${path}]: starting ${n} ${LIGHT ? `light viewers (1 in ${FULL_EVERY} full, rx ${RX.rx})` : 'werift viewers'}` +
       ` in batches of ${BATCH}${janus ? '' : ` (${FLOW} flow)`}`,
   );
   const viewers = janus ? ctx.janusFeed : new ViewerProcess();
@@ -449,6 +474,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
       viewerTimeoutMs: VIEWER_TIMEOUT_MS,
       retries: RETRIES,
       light: LIGHT,
+      rxBin: RX.bin,
       fullEvery: FULL_EVERY,
       target: janus ? 'janus' : 'ours',
       ...(janus ? { prefix: '192.0.2.', address: JANUS_VIEWER_ADDRESS } : {}),
@@ -548,6 +574,9 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     perViewer.sort((x, y) => x - y);
     const viewerWallMs = m1.at - m0.at;
     const viewerCpuUs = m1.cpu.user - m0.cpu.user + (m1.cpu.system - m0.cpu.system);
+    const rxCpuUs = m1.rxCpu && m0.rxCpu ? m1.rxCpu.user - m0.rxCpu.user + (m1.rxCpu.system - m0.rxCpu.system) : undefined;
+    const rxErrors = (m1.rxErrors ?? 0) - (m0.rxErrors ?? 0);
+    if (rxErrors) console.log(`  native receive path: ${rxErrors} errors in the window, e.g. ${m1.rxErrorSamples.join(' || ')}`);
 
     const extraCpuUs = d.cpuUs - baseline.cpuPct * 10 * d.wallMs; // pct -> us: pct/100 * wallMs*1000
     const result = {
@@ -587,6 +616,12 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
       receivedKbpsPerViewer: (bytes * 8) / viewerWallMs / k,
       viewerProcessCpuPct: (100 * viewerCpuUs) / (viewerWallMs * 1000),
       viewerProcessRssMB: m1.rss / 2 ** 20,
+      rx: RX.rx,
+      // Of viewerProcessCpuPct, the native receive path's program.
+      viewerRxCpuPct: rxCpuUs === undefined ? undefined : (100 * rxCpuUs) / (viewerWallMs * 1000),
+      // Viewer-process CPU per RTP packet received (all viewers, full ones included).
+      viewerUsPerPacket: received ? viewerCpuUs / received : undefined,
+      rxErrors,
       machineBusyPct: d.machineBusyPct,
       otherLoadPct:
         d.machineBusyPct === undefined
@@ -597,7 +632,9 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     console.log(
       `  window ${result.windowS.toFixed(1)} s: source ${result.sourcePps.toFixed(0)} pkt/s ${result.sourceKbps.toFixed(0)} kbit/s; ` +
         `server CPU ${result.serverCpuPct.toFixed(1)} % (ELU ${(d.elu * 100).toFixed(0)} %, lag p99 ${lagP99.toFixed(1)} ms); ` +
-        `viewers' CPU ${result.viewerProcessCpuPct.toFixed(1)} %; delivery ${(100 * result.deliveryRatio).toFixed(2)} %, ` +
+        `viewers' CPU ${result.viewerProcessCpuPct.toFixed(1)} %` +
+        (result.viewerRxCpuPct === undefined ? '' : ` (native rx ${result.viewerRxCpuPct.toFixed(1)} %)`) +
+        `, ${result.viewerUsPerPacket?.toFixed(2)} us/received pkt; delivery ${(100 * result.deliveryRatio).toFixed(2)} %, ` +
         `complete frames ${(100 * (result.frameDelivery ?? NaN)).toFixed(2)} %`,
     );
 
@@ -606,6 +643,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
     if (!janus) await waitUntil('0 sessions on the server', () => sessions.count === 0 && source.viewers === 0, 30_000);
     result.teardownS = closed.ms / 1000;
     console.log(`  closed in ${(closed.ms / 1000).toFixed(1)} s${janus ? '' : '; server back to 0 sessions and 0 source viewers'}`);
+    if (closed.rxOpen) throw new Error(`the native receive path still holds ${closed.rxOpen} sockets after every viewer closed`);
     return result;
   } finally {
     if (!janus) await viewers.stop();
@@ -731,6 +769,7 @@ try {
       `(${info.codec}, looped in-process), ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, ` +
       `V8 heap growing ${HEAP_GROWING}`,
   );
+  console.log(`fanout: light viewers' receive path (--rx): ${RX.note}`);
   console.log(`fanout: load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   // Warm-up (not counted): the first sessions load and compile werift's, socket.io's and
@@ -813,7 +852,7 @@ try {
         clip: { ...CLIP, path: CLIP_PATH.replace(ROOT + '/', '') },
         options: {
           warmup: WARMUP, window: WINDOW_S, settle: SETTLE_S, batch: BATCH, flow: FLOW, viewerTimeoutMs: VIEWER_TIMEOUT_MS,
-          paths: PATHS, light: LIGHT, fullEvery: FULL_EVERY, serverCpu: SERVER_CPU, viewerCpu: VIEWER_CPU, srtp: SRTP,
+          paths: PATHS, light: LIGHT, fullEvery: FULL_EVERY, rx: RX.rx, serverCpu: SERVER_CPU, viewerCpu: VIEWER_CPU, srtp: SRTP,
         },
         baseline,
         janusBaseline: ctx.janusBaseline,
@@ -873,7 +912,9 @@ function printTable(rows, base, janusBase) {
   );
   console.log(
     `frames ok = complete frames (no packet of the frame missing, judged ${'256'} packets late) / (frames published x N). ` +
-      (LIGHT ? `Viewers: light (clear-header counting), 1 in ${FULL_EVERY} a full werift receiver.` : 'Viewers: werift.'),
+      (LIGHT
+        ? `Viewers: light (clear-header counting, read by ${RX.rx === 'native' ? 'bench/native/rtp-counter.c' : "Node's dgram"}), 1 in ${FULL_EVERY} a full werift receiver.`
+        : 'Viewers: werift.'),
   );
   // Per server: the most viewers measured at >= 95 % complete frames, and what they cost.
   const summary = [];
