@@ -85,8 +85,8 @@ export class Env {
   HEAP_GROWING_PERCENT = DEFAULT_HEAP_GROWING_PERCENT;
 
   /**
-   * The lean send path's SRTP: `0` the JavaScript one; unset or `1` the native addon
-   * (webrtc-oneway-srtp) when it is installed and built. Read where protectors are made
+   * The lean send path's SRTP and UDP send: `0` the JavaScript ones; unset or `1` the native
+   * addon (webrtc-oneway-srtp) when it is installed and built. Read where protectors are made
    * (src/media/fanout/srtp.ts, also in media workers); checked here for typos.
    */
   @IsOptional() @IsIn(['0', '1'], { message: 'SRTP_NATIVE must be 0 or 1' })

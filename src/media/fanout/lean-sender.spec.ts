@@ -101,6 +101,15 @@ async function connect(profile: number, withRtx: boolean) {
 const rtp = (seq: number, ts: number, marker: boolean) =>
   new RtpPacket(new RtpHeader({ sequenceNumber: seq & 0xffff, timestamp: ts >>> 0, payloadType: 100, marker }), randomBytes(1100 + (seq % 13)));
 
+/** Delivers `count` packets numbered from `from` (a keyframe each), 2 ms apart. */
+async function feed(lean: LeanSender, history: PacketHistory, from: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const p = rtp(from + i, 3000 * (from + i), true);
+    lean.deliver(p, history.push(p));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 describe.each([
   ['AES_CM_128_HMAC_SHA1_80', SRTP_AES128_CM_HMAC_SHA1_80],
   ['AEAD_AES_128_GCM', SRTP_AEAD_AES_128_GCM],
@@ -164,13 +173,7 @@ describe.each([
     c = await connect(profile, false);
     lean = new LeanSender(c.transceiver.sender);
     const history = new PacketHistory(64);
-    const send = async (from: number, count: number) => {
-      for (let i = 0; i < count; i++) {
-        const p = rtp(from + i, 3000 * (from + i), true);
-        lean.deliver(p, history.push(p));
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    };
+    const send = (from: number, count: number) => feed(lean, history, from, count);
     await send(100, 10);
     await until('the first packets', () => c.received.length === 10);
     expect(lean.stats.reconfigurations).toBe(1);
@@ -197,13 +200,7 @@ describe.each([
     c = await connect(profile, false);
     lean = new LeanSender(c.transceiver.sender);
     const history = new PacketHistory(128);
-    const send = async (from: number, count: number) => {
-      for (let i = 0; i < count; i++) {
-        const p = rtp(from + i, 3000 * (from + i), true);
-        lean.deliver(p, history.push(p));
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    };
+    const send = (from: number, count: number) => feed(lean, history, from, count);
     await send(100, 3);
     await until('the first packets', () => c.received.length === 3);
     type Dtls = { srtp: unknown };

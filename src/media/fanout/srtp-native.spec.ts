@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { RtpHeader, RtpPacket } from 'werift';
 import { buildHeader } from './header-template';
 import { PacketHistory, SharedPacket } from './shared-packet';
 import {
@@ -15,6 +15,7 @@ import {
   SrtpSessionKeys,
   usesNativeSrtp,
 } from './srtp';
+import { srtpPair } from '../../../test/helpers/srtp-pair';
 
 /**
  * The optional native protector (native/srtp, package webrtc-oneway-srtp) against the JS
@@ -135,19 +136,7 @@ describeNative.each(PROFILES)('native SRTP, %s', (_name, profile, saltLength) =>
   });
 
   it('decrypts with werift (the peer), across the sequence wrap', () => {
-    const key = randomBytes(16);
-    const salt = randomBytes(saltLength);
-    const other = { key: randomBytes(16), salt: randomBytes(saltLength) };
-    const sender = new SrtpSession({
-      keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: other.key, remoteMasterSalt: other.salt },
-      profile,
-    } as never);
-    const receiver = new SrtpSession({
-      keys: { localMasterKey: other.key, localMasterSalt: other.salt, remoteMasterKey: key, remoteMasterSalt: salt },
-      profile,
-    } as never);
-    const c = sender.localContext as unknown as { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
-    const native = createProtector({ profile, key: c.srtpSessionKey, salt: c.srtpSessionSalt, authKey: c.srtpSessionAuthTag }, true);
+    const { protector: native, receiver } = srtpPair(profile, saltLength, (keys) => createProtector(keys, true));
     const header = buildHeader(0x1234, 96, EXTENSIONS, '0').header;
     const roc = new RolloverCounter();
     const out = outBuffer();

@@ -12,6 +12,7 @@ import {
   SrtpProtector,
 } from './srtp';
 import { buildHeader } from './lean-sender';
+import { srtpPair } from '../../../test/helpers/srtp-pair';
 
 // Every case runs on the JS protectors (the reference) and on the native addon's when it is
 // built (srtp-native.spec.ts fails under CI when it is not, and compares the two byte for byte).
@@ -21,24 +22,11 @@ const PROFILES = IMPLEMENTATIONS.flatMap((impl) => [
   ['AEAD_AES_128_GCM', impl, SRTP_AEAD_AES_128_GCM, 12] as const,
 ]);
 
-/** A sending protector and a werift session that decrypts what it sends (the peer's view). */
+/** A sending protector of `impl` and werift's sessions (see srtpPair). */
 function pair(profile: number, saltLength: number, impl: 'js' | 'native'): { protector: SrtpProtector; receiver: SrtpSession; sender: SrtpSession } {
-  const key = randomBytes(16);
-  const salt = randomBytes(saltLength);
-  const other = { key: randomBytes(16), salt: randomBytes(saltLength) };
-  const sender = new SrtpSession({
-    keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: other.key, remoteMasterSalt: other.salt },
-    profile,
-  } as never);
-  const receiver = new SrtpSession({
-    keys: { localMasterKey: other.key, localMasterSalt: other.salt, remoteMasterKey: key, remoteMasterSalt: salt },
-    profile,
-  } as never);
-  const c = sender.localContext as unknown as { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
-  const keys = { profile, key: c.srtpSessionKey, salt: c.srtpSessionSalt, authKey: c.srtpSessionAuthTag };
-  const protector = impl === 'js' ? createJsProtector(keys) : createProtector(keys, true);
-  expect(protector.constructor.name).toBe(impl === 'js' ? (profile === SRTP_AES128_CM_HMAC_SHA1_80 ? 'AesCmProtector' : 'AesGcmProtector') : 'NativeProtector');
-  return { protector, receiver, sender };
+  const p = srtpPair(profile, saltLength, (keys) => (impl === 'js' ? createJsProtector(keys) : createProtector(keys, true)));
+  expect(p.protector.constructor.name).toBe(impl === 'js' ? (profile === SRTP_AES128_CM_HMAC_SHA1_80 ? 'AesCmProtector' : 'AesGcmProtector') : 'NativeProtector');
+  return p;
 }
 
 const EXTENSIONS = [

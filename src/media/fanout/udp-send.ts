@@ -1,6 +1,6 @@
 import type { Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
-import { loadNativeSrtp } from './srtp';
+import { loadNativeSrtp, usesNativeSrtp } from './srtp';
 
 /**
  * The lean path's UDP send: the socket's own libuv handle called the way `dgram`'s `send`
@@ -73,7 +73,7 @@ export class UdpSend {
     const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
     const state = key && (socket as unknown as Record<symbol, SocketState | undefined>)[key];
     if (!state || !state.handle || typeof state.handle.send !== 'function') return undefined;
-    const addon = process.env.SRTP_NATIVE === '0' ? undefined : loadNativeSrtp();
+    const addon = usesNativeSrtp() ? loadNativeSrtp() : undefined;
     const fd = state.handle.fd;
     const sendto = addon && typeof addon.sendto === 'function' && typeof fd === 'number' && fd >= 0 ? addon.sendto : undefined;
     return new UdpSend(state, SendWrap, fd ?? -1, sendto);
