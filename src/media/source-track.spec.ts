@@ -5,8 +5,9 @@ import { PacketHistory, SharedPacket } from './fanout/shared-packet';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function packet(seq: number, ts: number): RtpPacket {
-  return new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: ts, payloadType: 96 }), Buffer.from([seq & 0xff]));
+/** A packet; `marker` (the last packet of its frame) by default, as a one-packet frame has it. */
+function packet(seq: number, ts: number, marker = true): RtpPacket {
+  return new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: ts, payloadType: 96, marker }), Buffer.from([seq & 0xff]));
 }
 
 describe('SourceTrack', () => {
@@ -116,10 +117,10 @@ describe('MediaSource tracks', () => {
     const source = new ManualSource();
     await source.onModuleInit();
     // A keyframe of 3 packets (one timestamp), then 40 packets of 20 frames.
-    source.pushPacket(packet(10, 0), true);
-    source.pushPacket(packet(11, 0), false);
+    source.pushPacket(packet(10, 0, false), true);
+    source.pushPacket(packet(11, 0, false), false);
     source.pushPacket(packet(12, 0), false);
-    for (let i = 0; i < 40; i++) source.pushPacket(packet(13 + i, 3000 * (1 + (i >> 1))), false);
+    for (let i = 0; i < 40; i++) source.pushPacket(packet(13 + i, 3000 * (1 + (i >> 1)), i % 2 === 1), false);
     const watcher: number[] = [];
     source.subscribe((p) => watcher.push(p.header.sequenceNumber));
     await turn();

@@ -94,7 +94,8 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
 
   /**
    * @internal The source hands every packet here; `cached` gives the source's current group of
-   * pictures (which already ends with this packet).
+   * pictures (which already holds this packet, and may hold the rest of its frame after it:
+   * the source hands a frame's packets over in batches, see `MediaSource.publish`).
    */
   deliver(packet: RtpPacket, cached: () => readonly RtpPacket[], shared?: SharedPacket, sharedOf?: SharedLookup): void {
     const ts = packet.header.timestamp >>> 0;
