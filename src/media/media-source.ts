@@ -82,9 +82,9 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Published packets not yet handed to the viewers, and their preparations (see `publish`). */
   private readonly pending: RtpPacket[] = [];
   private readonly pendingShared: SharedPacket[] = [];
-  private flushQueued = false;
+  private flushTurn?: NodeJS.Immediate;
   private readonly flushTask = (): void => {
-    this.flushQueued = false;
+    this.flushTurn = undefined;
     this.flush();
   };
   /** Viewers being sent the cached group of pictures (see `paceCatchUps`). */
@@ -164,6 +164,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   protected end(reason: string): void {
     this.pending.length = 0;
     this.pendingShared.length = 0;
+    if (this.flushTurn) clearImmediate(this.flushTurn);
+    this.flushTurn = undefined;
     this.setState('stopped');
     this.cache.clear();
     this.history.clear();
@@ -372,15 +374,16 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /**
    * Fans a packet out to every viewer; `keyframeStart` marks the first packet of a keyframe.
    * The packet is cached, prepared and tapped at once, but handed to the viewers with the rest
-   * of its frame: at its frame's last packet (the marker bit), after FANOUT_BATCH_PACKETS, or
-   * at the end of the current task (a microtask), or when a packet of another frame comes,
-   * whichever comes first. Each viewer is then
-   * sent the batch's packets one after the other before the next viewer: one viewer's state
-   * (its sender, keys, socket; werift's and the kernel's) is read once per batch, not once
-   * per packet, which measured about a fifth less CPU per viewer-packet at 400-500 viewers
-   * (bench/fanout.mjs). A source that publishes a frame in one go (a file, the test pattern)
-   * is batched by frame; an ingest that receives one datagram per task is sent packet by
-   * packet as before, with no added delay.
+   * of its frame: at its frame's last packet (the marker bit), after FANOUT_BATCH_PACKETS,
+   * when a packet of another frame comes, or at the end of this event-loop turn's I/O (a
+   * setImmediate, for a frame whose marker was lost), whichever comes first. Each viewer is
+   * then sent the batch's packets one after the other before the next viewer: one viewer's
+   * state (its sender, keys, socket; werift's and the kernel's) is read once per batch, not
+   * once per packet, which measured about a fifth less CPU per viewer-packet at 400-500
+   * viewers (bench/fanout.mjs). A frame's last packet still goes out as soon as it is
+   * published, so a frame is complete at the viewer no later than before: a file or the test
+   * pattern publish a frame in one go; an ingest (RTP, RTSP) reads a frame's datagrams in one
+   * or a few I/O turns.
    */
   protected publish(packet: RtpPacket, keyframeStart: boolean): void {
     // A batch is (part of) one frame: a packet of the next one sends what is pending first.
@@ -397,9 +400,8 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     this.pendingShared.push(shared);
     if (packet.header.marker || this.pending.length >= FANOUT_BATCH_PACKETS) {
       this.flush();
-    } else if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushTask);
+    } else {
+      this.flushTurn ??= setImmediate(this.flushTask);
     }
   }
 
