@@ -281,7 +281,7 @@ async function waitUntil(what, cond, timeoutMs) {
 /** Whole-machine CPU counters (jiffies) from /proc/stat; undefined off Linux. */
 /** The lean senders' counters summed over the open sessions (the lean path's own view). */
 function leanTotals(sessions) {
-  const t = { sent: 0, dropped: 0, queued: 0, sendErrors: 0, nacked: 0, retransmitted: 0 };
+  const t = { sent: 0, dropped: 0, queued: 0, segmented: 0, sendErrors: 0, nacked: 0, retransmitted: 0 };
   for (const s of sessions.list()) {
     const l = s.leanStats;
     if (l) for (const k of Object.keys(t)) t[k] += l[k] ?? 0;
@@ -535,7 +535,7 @@ async function run(n, ctx, { warmup = false, path = 'lean' } = {}) {
       const l = leanTotals(sessions);
       const dl = Object.fromEntries(Object.keys(l).map((k) => [k, l[k] - (lean0[k] ?? 0)]));
       console.log(
-        `  lean path in the window: sent ${dl.sent}, not sent (no consent/not ready) ${dl.dropped}, queued by libuv ${dl.queued}, ` +
+        `  lean path in the window: sent ${dl.sent} (${dl.segmented} in segmented UDP sends), not sent (no consent/not ready) ${dl.dropped}, queued by libuv ${dl.queued}, ` +
           `send errors ${dl.sendErrors}, NACKed ${dl.nacked}, retransmitted ${dl.retransmitted}`,
       );
     }

@@ -17,6 +17,13 @@ export function create(profile: number, head: number, key: Uint8Array, salt: Uin
  */
 export function protect(handle: SrtpHandle, out: Uint8Array, headerLength: number, plain: Uint8Array, ssrc: number, index: number): number;
 
+/**
+ * Builds one SRTP packet at `out[offset]`: `header` copied there, `plain` encrypted after it,
+ * then the tag (as `protect`). Returns its length. Packets built back to back this way can go
+ * out in one `sendSegments`.
+ */
+export function protectInto(handle: SrtpHandle, out: Uint8Array, offset: number, header: Uint8Array, plain: Uint8Array, ssrc: number, index: number): number;
+
 /** Frees the handle's OpenSSL state now; later `protect` calls throw. Idempotent. */
 export function close(handle: SrtpHandle): void;
 
@@ -26,6 +33,15 @@ export function close(handle: SrtpHandle): void;
  * bytes sent, or a negative errno (-EAGAIN, -11 on Linux: the socket buffer is full).
  */
 export function sendto(fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number): number;
+
+/**
+ * Sends `buf[offset .. offset + length)` as datagrams of `segmentSize` bytes (the last one may
+ * be shorter; at most 64 of them, 65,000 bytes in all) on `fd` to `ipv4:port`, with one
+ * `sendmsg` and UDP_SEGMENT (Linux UDP GSO). Returns the bytes sent, or a negative errno:
+ * -EAGAIN (-11) when the socket buffer is full; -EINVAL, -EIO, -ENOPROTOOPT or -EOPNOTSUPP
+ * where the kernel or device cannot segment; -ENOSYS off Linux. Nothing went out then.
+ */
+export function sendSegments(fd: number, buf: Uint8Array, offset: number, length: number, segmentSize: number, ipv4: number, port: number): number;
 
 /** The OpenSSL the addon runs on (Node's). */
 export const openssl: string;

@@ -413,7 +413,7 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
     const shared = this.pendingShared;
     for (const track of this.tracks) {
       try {
-        for (let i = 0; i < n && !track.ended; i++) track.deliver(packets[i], this.cached, shared[i], this.sharedOf);
+        track.deliverBatch(packets, n, this.cached, shared, this.sharedOf);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);

@@ -15,7 +15,15 @@ export type MediaSink = (packet: RtpPacket, shared?: SharedPacket, seq?: number,
  * send path) whenever `shared` is given: the track then leaves the shared packet's header
  * alone instead of rewriting and restoring it for each viewer.
  */
-export type NumberedSink = MediaSink & { readonly takesNumbers: true };
+export type NumberedSink = MediaSink & {
+  readonly takesNumbers: true;
+  /**
+   * Around a batch of live packets (see `MediaSource.publish`): the sink may hold the batch's
+   * packets and send them together at `endBatch` (the lean path's segmented send).
+   */
+  readonly beginBatch?: () => void;
+  readonly endBatch?: () => void;
+};
 
 /** How a track finds the shared preparation of a cached (replayed) packet. */
 export type SharedLookup = (packet: RtpPacket) => SharedPacket | undefined;
@@ -61,6 +69,7 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   private replayPending = false;
   private lastPictureLossAt = -Infinity;
   private readonly takesNumbers: boolean;
+  private readonly batchSink?: { beginBatch(): void; endBatch(): void };
   /** A new viewer's catch-up: the cache's own array (it grows with live packets) and the next index. */
   private catchUp?: { gop: readonly RtpPacket[]; next: number };
 
@@ -73,6 +82,8 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
   ) {
     super();
     this.takesNumbers = (sink as Partial<NumberedSink>).takesNumbers === true;
+    const b = sink as Partial<NumberedSink>;
+    if (typeof b.beginBatch === 'function' && typeof b.endBatch === 'function') this.batchSink = b as { beginBatch(): void; endBatch(): void };
   }
 
   get ended(): boolean {
@@ -117,6 +128,30 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
     }
     this.emitShifted(packet, this.seqOffset, this.tsOffset, shared);
     this.lastInTs = ts;
+  }
+
+  /**
+   * @internal A batch of live packets, in order (see `MediaSource.publish`): each as `deliver`,
+   * inside the sink's batch when it takes batches (it then sends them when the batch ends).
+   */
+  deliverBatch(
+    packets: readonly RtpPacket[],
+    count: number,
+    cached: () => readonly RtpPacket[],
+    shared: readonly SharedPacket[],
+    sharedOf?: SharedLookup,
+  ): void {
+    const b = this.batchSink;
+    if (!b) {
+      for (let i = 0; i < count && !this._ended; i++) this.deliver(packets[i], cached, shared[i], sharedOf);
+      return;
+    }
+    b.beginBatch();
+    try {
+      for (let i = 0; i < count && !this._ended; i++) this.deliver(packets[i], cached, shared[i], sharedOf);
+    } finally {
+      b.endBatch();
+    }
   }
 
   /**

@@ -15,7 +15,9 @@
  *   create(profile, head, key, salt, authKey | null, hmacMode) -> handle (an external)
  *   protect(handle, out, headerLength, plain, ssrc, index) -> SRTP length from `head`
  *   close(handle)
+ *   protectInto(handle, out, offset, header, plain, ssrc, index) -> SRTP length at out[offset]
  *   sendto(fd, buf, offset, length, ipv4, port) -> bytes sent, or -errno
+ *   sendSegments(fd, buf, offset, length, segmentSize, ipv4, port) -> bytes sent, or -errno
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -218,6 +220,55 @@ static int cm_tag(srtp_state *s, const unsigned char *packet, size_t len, const 
   return 1;
 }
 
+/*
+ * Encrypts in place: the RTP header is at packet[0 .. header_len), `plain` is encrypted to
+ * packet + header_len (it may be exactly there already), and the tag goes after it.
+ * Returns 1, or 0 when OpenSSL failed.
+ */
+static int protect_packet(srtp_state *s, unsigned char *packet, size_t header_len, const unsigned char *plain, size_t plain_len,
+                          uint32_t ssrc, uint64_t index) {
+  uint32_t roc = (uint32_t)(index >> 16);
+  unsigned int seq = (unsigned int)(index & 0xffff);
+  unsigned char *payload = packet + header_len;
+  int outl = 0;
+  if (s->profile == PROFILE_CM) {
+    /* IV = (salt << 16) ^ (SSRC << 64) ^ (index << 16), RFC 3711 4.1.1. */
+    unsigned char iv[16] = {0};
+    memcpy(iv, s->salt, 14);
+    iv[4] ^= ssrc >> 24, iv[5] ^= ssrc >> 16, iv[6] ^= ssrc >> 8, iv[7] ^= ssrc;
+    iv[8] ^= roc >> 24, iv[9] ^= roc >> 16, iv[10] ^= roc >> 8, iv[11] ^= roc;
+    iv[12] ^= seq >> 8, iv[13] ^= seq;
+    unsigned char r[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
+    return EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
+           (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1) &&
+           cm_tag(s, packet, header_len + plain_len, r, payload + plain_len);
+  }
+  /* IV = salt ^ (0x0000 || SSRC || ROC || SEQ), RFC 7714 8.1. */
+  unsigned char iv[12];
+  memcpy(iv, s->salt, 12);
+  iv[2] ^= ssrc >> 24, iv[3] ^= ssrc >> 16, iv[4] ^= ssrc >> 8, iv[5] ^= ssrc;
+  iv[6] ^= roc >> 24, iv[7] ^= roc >> 16, iv[8] ^= roc >> 8, iv[9] ^= roc;
+  iv[10] ^= seq >> 8, iv[11] ^= seq;
+  int fin = 0;
+  return EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
+         EVP_EncryptUpdate(s->cipher, NULL, &outl, packet, (int)header_len) == 1 &&
+         (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1) &&
+         EVP_EncryptFinal_ex(s->cipher, payload + plain_len, &fin) == 1 &&
+         EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_GET_TAG, 16, payload + plain_len) == 1;
+}
+
+static int index_arg(napi_env env, napi_value v, uint64_t *index) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d < 281474976710656.0)) return 0;
+  *index = (uint64_t)d;
+  return 1;
+}
+
+/* The plaintext may not overlap the packet being built, except exactly in place. */
+static int overlaps(const unsigned char *plain, const unsigned char *payload, size_t len) {
+  return plain != payload && plain < payload + len && payload < plain + len;
+}
+
 /* protect(handle, out, headerLength, plain, ssrc, index): the header is at out[head]; returns the SRTP length. */
 static napi_value js_protect(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -230,56 +281,60 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   unsigned char *out, *plain;
   size_t out_len, plain_len;
   uint32_t header_len, ssrc;
-  double index_d;
+  uint64_t index;
   if (!buffer_arg(env, argv[1], &out, &out_len) || !buffer_arg(env, argv[3], &plain, &plain_len))
     return throw_error(env, "webrtc-oneway-srtp: out and plain must be Buffers");
   CHECK(napi_get_value_uint32(env, argv[2], &header_len));
   CHECK(napi_get_value_uint32(env, argv[4], &ssrc));
-  CHECK(napi_get_value_double(env, argv[5], &index_d));
   if (s->profile == 0) return throw_error(env, "webrtc-oneway-srtp: the protector is closed");
-  if (!(index_d >= 0 && index_d < 281474976710656.0)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
-  uint64_t index = (uint64_t)index_d;
-  uint32_t roc = (uint32_t)(index >> 16);
-  unsigned int seq = (unsigned int)(index & 0xffff);
+  if (!index_arg(env, argv[5], &index)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
   size_t tag_len = s->profile == PROFILE_CM ? 10 : 16;
   size_t start = s->head;
   if (start + header_len + plain_len + tag_len > out_len || start + header_len < start)
     return throw_error(env, "webrtc-oneway-srtp: the output buffer is too small");
   unsigned char *packet = out + start;
-  unsigned char *payload = packet + header_len;
-  /* The payload may not overlap the output, except exactly in place. */
-  if (plain != payload && plain < payload + plain_len && payload < plain + plain_len)
-    return throw_error(env, "webrtc-oneway-srtp: plain overlaps the output");
-  int outl = 0, ok;
-
-  if (s->profile == PROFILE_CM) {
-    /* IV = (salt << 16) ^ (SSRC << 64) ^ (index << 16), RFC 3711 4.1.1. */
-    unsigned char iv[16] = {0};
-    memcpy(iv, s->salt, 14);
-    iv[4] ^= ssrc >> 24, iv[5] ^= ssrc >> 16, iv[6] ^= ssrc >> 8, iv[7] ^= ssrc;
-    iv[8] ^= roc >> 24, iv[9] ^= roc >> 16, iv[10] ^= roc >> 8, iv[11] ^= roc;
-    iv[12] ^= seq >> 8, iv[13] ^= seq;
-    ok = EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
-         (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1);
-    unsigned char r[4] = {roc >> 24, roc >> 16, roc >> 8, roc};
-    ok = ok && cm_tag(s, packet, header_len + plain_len, r, payload + plain_len);
-  } else {
-    /* IV = salt ^ (0x0000 || SSRC || ROC || SEQ), RFC 7714 8.1. */
-    unsigned char iv[12];
-    memcpy(iv, s->salt, 12);
-    iv[2] ^= ssrc >> 24, iv[3] ^= ssrc >> 16, iv[4] ^= ssrc >> 8, iv[5] ^= ssrc;
-    iv[6] ^= roc >> 24, iv[7] ^= roc >> 16, iv[8] ^= roc >> 8, iv[9] ^= roc;
-    iv[10] ^= seq >> 8, iv[11] ^= seq;
-    int fin = 0;
-    ok = EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) == 1 &&
-         EVP_EncryptUpdate(s->cipher, NULL, &outl, packet, (int)header_len) == 1 &&
-         (plain_len == 0 || EVP_EncryptUpdate(s->cipher, payload, &outl, plain, (int)plain_len) == 1) &&
-         EVP_EncryptFinal_ex(s->cipher, payload + plain_len, &fin) == 1 &&
-         EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_GET_TAG, 16, payload + plain_len) == 1;
-  }
-  if (!ok) return throw_error(env, "webrtc-oneway-srtp: OpenSSL failed");
+  if (overlaps(plain, packet + header_len, plain_len)) return throw_error(env, "webrtc-oneway-srtp: plain overlaps the output");
+  if (!protect_packet(s, packet, header_len, plain, plain_len, ssrc, index)) return throw_error(env, "webrtc-oneway-srtp: OpenSSL failed");
   napi_value result;
   CHECK(napi_create_uint32(env, (uint32_t)(header_len + plain_len + tag_len), &result));
+  return result;
+}
+
+/*
+ * protectInto(handle, out, offset, header, plain, ssrc, index): builds one SRTP packet at
+ * out[offset]: `header` copied there, `plain` encrypted after it, the tag after that. Returns
+ * its length. The lean path builds a viewer's packets of a frame one after the other in one
+ * buffer this way, then sends them with one sendSegments.
+ */
+static napi_value js_protect_into(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_error(env, "webrtc-oneway-srtp: protectInto(handle, out, offset, header, plain, ssrc, index)");
+  void *p;
+  CHECK(napi_get_value_external(env, argv[0], &p));
+  srtp_state *s = p;
+  unsigned char *out, *header, *plain;
+  size_t out_len, header_len, plain_len;
+  uint32_t offset, ssrc;
+  uint64_t index;
+  if (!buffer_arg(env, argv[1], &out, &out_len) || !buffer_arg(env, argv[3], &header, &header_len) ||
+      !buffer_arg(env, argv[4], &plain, &plain_len))
+    return throw_error(env, "webrtc-oneway-srtp: out, header and plain must be Buffers");
+  CHECK(napi_get_value_uint32(env, argv[2], &offset));
+  CHECK(napi_get_value_uint32(env, argv[5], &ssrc));
+  if (s->profile == 0) return throw_error(env, "webrtc-oneway-srtp: the protector is closed");
+  if (!index_arg(env, argv[6], &index)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
+  size_t tag_len = s->profile == PROFILE_CM ? 10 : 16;
+  size_t length = header_len + plain_len + tag_len;
+  if ((uint64_t)offset + length > out_len) return throw_error(env, "webrtc-oneway-srtp: the output buffer is too small");
+  unsigned char *packet = out + offset;
+  if (overlaps(plain, packet, length) || overlaps(header, packet, length))
+    return throw_error(env, "webrtc-oneway-srtp: header or plain overlaps the output");
+  memcpy(packet, header, header_len);
+  if (!protect_packet(s, packet, header_len, plain, plain_len, ssrc, index)) return throw_error(env, "webrtc-oneway-srtp: OpenSSL failed");
+  napi_value result;
+  CHECK(napi_create_uint32(env, (uint32_t)length, &result));
   return result;
 }
 
@@ -292,6 +347,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok) return throw_error(env, "webrtc-oneway-srtp: close(handle)");
   state_free_crypto(p);
   return NULL;
+}
+
+static void ipv4_address(struct sockaddr_in *sa, uint32_t addr, uint32_t port) {
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons((uint16_t)port);
+  sa->sin_addr.s_addr = htonl(addr);
 }
 
 /*
@@ -319,15 +381,92 @@ static napi_value js_sendto(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[5], &port));
   if (fd < 0 || port > 0xffff || (uint64_t)offset + length > buf_len) return throw_error(env, "webrtc-oneway-srtp: sendto arguments out of range");
   struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  sa.sin_addr.s_addr = htonl(addr);
+  ipv4_address(&sa, addr, port);
   ssize_t n;
   do n = sendto(fd, buf + offset, length, 0, (struct sockaddr *)&sa, sizeof sa);
   while (n < 0 && errno == EINTR);
   napi_value result;
   CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
+  return result;
+}
+
+#ifdef __linux__
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#endif
+
+/* The kernel's limits for one UDP_SEGMENT send (UDP_MAX_SEGMENTS, and the IP datagram's size). */
+#define MAX_SEGMENTS 64
+#define MAX_SEGMENTED_BYTES 65000
+
+/*
+ * sendSegments(fd, buf, offset, length, segmentSize, ipv4, port): buf[offset .. offset +
+ * length) as datagrams of segmentSize bytes each (the last one may be shorter), in one
+ * sendmsg with UDP_SEGMENT (Linux UDP GSO, 4.18+): the kernel routes and builds one large
+ * packet and cuts it into datagrams at the device (or the NIC does), where one sendto per
+ * datagram did all of that each time. On the wire they are ordinary datagrams. Returns the
+ * bytes sent or -errno: -EAGAIN when the socket buffer is full; -EINVAL, -ENOPROTOOPT or -EIO
+ * where the kernel or the device cannot segment (the caller then sends them one by one);
+ * -ENOSYS off Linux.
+ */
+static napi_value js_send_segments(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_error(env, "webrtc-oneway-srtp: sendSegments(fd, buf, offset, length, segmentSize, ipv4, port)");
+  int32_t fd;
+  uint32_t offset, length, segment, addr, port;
+  unsigned char *buf;
+  size_t buf_len;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (!buffer_arg(env, argv[1], &buf, &buf_len)) return throw_error(env, "webrtc-oneway-srtp: buf must be a Buffer");
+  CHECK(napi_get_value_uint32(env, argv[2], &offset));
+  CHECK(napi_get_value_uint32(env, argv[3], &length));
+  CHECK(napi_get_value_uint32(env, argv[4], &segment));
+  CHECK(napi_get_value_uint32(env, argv[5], &addr));
+  CHECK(napi_get_value_uint32(env, argv[6], &port));
+  if (fd < 0 || port > 0xffff || (uint64_t)offset + length > buf_len || segment == 0 || segment > 0xffff || length == 0 ||
+      length > MAX_SEGMENTED_BYTES || (length + segment - 1) / segment > MAX_SEGMENTS)
+    return throw_error(env, "webrtc-oneway-srtp: sendSegments arguments out of range");
+  int32_t r;
+#ifdef __linux__
+  struct sockaddr_in sa;
+  ipv4_address(&sa, addr, port);
+  struct iovec iov = {buf + offset, length};
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_name = &sa;
+  msg.msg_namelen = sizeof sa;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (length > segment) {
+    /* One segment needs no cmsg (and some kernels refuse gso_size >= length). */
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t size = (uint16_t)segment;
+    memcpy(CMSG_DATA(cm), &size, sizeof size);
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, 0);
+  while (n < 0 && errno == EINTR);
+  r = n < 0 ? -errno : (int32_t)n;
+#else
+  (void)addr;
+  r = -ENOSYS;
+#endif
+  napi_value result;
+  CHECK(napi_create_int32(env, r, &result));
   return result;
 }
 
@@ -337,6 +476,8 @@ NAPI_MODULE_INIT() {
       {"protect", NULL, js_protect, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"sendto", NULL, js_sendto, NULL, NULL, NULL, napi_default, NULL},
+      {"protectInto", NULL, js_protect_into, NULL, NULL, NULL, napi_default, NULL},
+      {"sendSegments", NULL, js_send_segments, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;

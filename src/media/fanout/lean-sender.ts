@@ -5,7 +5,6 @@ import { Output, OutputStats } from './output';
 import { SenderConfig } from './sender-config';
 import { SenderReportCounters } from './sender-report';
 import { absSendTime, ntpNow, SharedPacket } from './shared-packet';
-import { OUT_HEAD } from './srtp';
 import type { SenderInternals } from './werift-internals';
 import type { NumberedSink } from '../source-track';
 
@@ -41,6 +40,7 @@ export class LeanSender {
     nackIgnored: 0,
     reconfigurations: 0,
     queued: 0,
+    segmented: 0,
     sendErrors: 0,
     bytes: 0,
   };
@@ -77,7 +77,14 @@ export class LeanSender {
    */
   readonly deliver: NumberedSink = Object.assign(
     (packet: RtpPacket, shared?: SharedPacket, seq?: number, timestamp?: number) => this.send(packet, shared, seq, timestamp),
-    { takesNumbers: true as const },
+    {
+      takesNumbers: true as const,
+      // A batch's packets may be held and sent together when it ends (see Output.sendLive).
+      beginBatch: () => {
+        if (!this.closed) this.out.beginBatch();
+      },
+      endBatch: () => this.out.endBatch(),
+    },
   );
 
   private send(packet: RtpPacket, shared?: SharedPacket, outSeq?: number, outTs?: number): void {
@@ -99,11 +106,9 @@ export class LeanSender {
     seq = (seq + shift.seq) & 0xffff;
     ts = (ts + shift.ts) >>> 0;
     const t = c.template;
-    const buf = this.out.next(shared.payload.length);
-    patchHeader(buf, OUT_HEAD, t, shared.marker, c.pt, seq, ts, shared.absSendTime, c.dtls!);
-    const index = c.mediaRoc.index(seq);
-    const size = c.protector!.protectShared(buf, this.out.words, t.header.length, shared, c.ssrc, index);
-    this.out.transmit(size);
+    // Patched in the template itself (every user of it writes all the fields it varies).
+    patchHeader(t.header, 0, t, shared.marker, c.pt, seq, ts, shared.absSendTime, c.dtls!);
+    this.out.sendLive(shared, c.ssrc, c.mediaRoc.index(seq));
     this.nack.sent(shared, seq, ts);
     this.report.sent(shared, ts, t.header.length);
     this.statsNow.sent++;

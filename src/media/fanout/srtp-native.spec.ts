@@ -150,6 +150,31 @@ describeNative.each(PROFILES)('native SRTP, %s', (_name, profile, saltLength) =>
     }
   });
 
+  it('protectInto builds back to back what protect builds one at a time', () => {
+    const keys = keysFor(profile, saltLength);
+    const native = createProtector(keys, true);
+    const header = buildHeader(0x5678, 96, EXTENSIONS, '0').header;
+    const roc = new RolloverCounter();
+    const out = Buffer.alloc(8000, 0xaa);
+    const one = outBuffer();
+    let at = 0;
+    for (let i = 0; i < 6; i++) {
+      const seq = (65_533 + i) & 0xffff;
+      const index = roc.index(seq);
+      header.writeUInt16BE(seq, 2);
+      const payload = randomBytes([1200, 1200, 1200, 700, 0, 1][i]);
+      const n = native.protectInto!(out, at, header, payload, 0x5678, index);
+      const expected = run(native, one, header, payload, 0x5678, index, false);
+      expect(n).toBe(expected.length);
+      expect(out.subarray(at, at + n).equals(expected)).toBe(true);
+      at += n;
+    }
+    expect(out[at]).toBe(0xaa);
+    expect(() => native.protectInto!(out, out.length - 10, header, randomBytes(100), 1, 1)).toThrow(/too small/);
+    native.close!();
+    expect(() => native.protectInto!(out, 0, header, randomBytes(100), 1, 1)).toThrow(/closed/);
+  });
+
   it('refuses an output buffer too small for payload and tag, and a closed protector', () => {
     const native = createProtector(keysFor(profile, saltLength), true);
     const header = buildHeader(1, 96, EXTENSIONS, '0').header;

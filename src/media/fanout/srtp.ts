@@ -65,6 +65,12 @@ export interface SrtpProtector {
   /** Anything else (retransmissions, RTX): any plaintext, any index. */
   protect(out: Buffer, headerLength: number, plain: Buffer, ssrc: number, index: number): number;
   /**
+   * The native protector only (undefined otherwise): builds one SRTP packet at `out[offset]`
+   * (`header` copied, `plain` encrypted after it, the tag) and returns its length, so that
+   * several packets can be built back to back in one buffer (see output.ts, `SegmentRun`).
+   */
+  protectInto?: (out: Buffer, offset: number, header: Buffer, plain: Buffer, ssrc: number, index: number) => number;
+  /**
    * Frees native state now (the native protector's OpenSSL contexts; a finalizer frees them
    * otherwise, when the protector is collected). Nothing for the JS ones. Idempotent; the
    * protector must not be used after it.
@@ -79,6 +85,9 @@ interface NativeSrtp {
   close(handle: object): void;
   /** Present in builds with the native UDP send (see udp-send.ts). */
   sendto?(fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number): number;
+  /** Present in builds with segmented sends (see output.ts, `SegmentRun`). */
+  protectInto?(handle: object, out: Buffer, offset: number, header: Buffer, plain: Buffer, ssrc: number, index: number): number;
+  sendSegments?(fd: number, buf: Uint8Array, offset: number, length: number, segmentSize: number, ipv4: number, port: number): number;
   openssl: string;
 }
 
@@ -155,6 +164,7 @@ class NativeProtector implements SrtpProtector {
   readonly tagLength: number;
   private readonly handle: object;
   private readonly protectFn: NativeSrtp['protect'];
+  readonly protectInto?: SrtpProtector['protectInto'];
 
   constructor(
     private readonly addon: NativeSrtp,
@@ -165,6 +175,11 @@ class NativeProtector implements SrtpProtector {
     if (keys.profile === SRTP_AES128_CM_HMAC_SHA1_80 && !keys.authKey) throw new Error('AES-CM needs an authentication key');
     this.handle = addon.create(keys.profile, OUT_HEAD, keys.key, keys.salt, keys.authKey ?? null);
     this.protectFn = addon.protect;
+    const into = addon.protectInto;
+    if (typeof into === 'function') {
+      const handle = this.handle;
+      this.protectInto = (out, offset, header, plain, ssrc, index) => into(handle, out, offset, header, plain, ssrc, index);
+    }
   }
 
   prepare(): void {

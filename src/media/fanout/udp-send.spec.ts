@@ -60,6 +60,30 @@ describe('UdpSend', () => {
     expect((await got).toString()).toBe('456789ab');
   });
 
+  it('sends equal segments and a shorter last one as separate datagrams in one segmented (GSO) send', async () => {
+    if (!addon && process.env.CI) throw new Error('the native addon (native/srtp) is not built');
+    const udp = UdpSend.create(a)!;
+    if (!addon) {
+      expect(udp.canSegment('127.0.0.1')).toBe(false);
+      return;
+    }
+    expect(udp.canSegment('127.0.0.1')).toBe(true);
+    expect(udp.canSegment('::1')).toBe(false);
+    const got: Buffer[] = [];
+    const arrived = new Promise<void>((r) =>
+      b.on('message', (m) => {
+        got.push(m);
+        if (got.length === 4) r();
+      }),
+    );
+    const buf = Buffer.alloc(3 * 1200 + 700);
+    for (let i = 0; i < 4; i++) buf.fill(i + 1, i * 1200, Math.min(buf.length, (i + 1) * 1200));
+    expect(udp.sendSegments(buf, 0, buf.length, 1200, b.address().port, '127.0.0.1')).toBe(buf.length);
+    await arrived;
+    expect(got.map((m) => m.length)).toEqual([1200, 1200, 1200, 700]);
+    got.forEach((m, i) => expect(m.equals(Buffer.alloc(m.length, i + 1))).toBe(true));
+  });
+
   it('with SRTP_NATIVE=0 sends through libuv only', async () => {
     const before = process.env.SRTP_NATIVE;
     process.env.SRTP_NATIVE = '0';

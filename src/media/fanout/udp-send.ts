@@ -43,8 +43,13 @@ function sendWrapClass(): SendWrapClass | null {
 }
 
 type NativeSendto = (fd: number, buf: Uint8Array, offset: number, length: number, ipv4: number, port: number) => number;
+type NativeSendSegments = (fd: number, buf: Uint8Array, offset: number, length: number, segmentSize: number, ipv4: number, port: number) => number;
 
-const EAGAIN = -11;
+export const EAGAIN = -11;
+/** What `sendSegments` returns where the kernel or the device cannot segment UDP. */
+const NO_GSO = new Set([-5 /* EIO */, -22 /* EINVAL */, -38 /* ENOSYS */, -92 /* ENOPROTOOPT */, -95 /* EOPNOTSUPP */]);
+/** Once segmented sends failed that way, none is tried again in this thread. */
+let gsoRefused = false;
 
 /** 127.0.0.1 -> 0x7f000001. */
 function ipv4Number(address: string): number {
@@ -57,14 +62,17 @@ export class UdpSend {
   /** The destination of the last native send and its address as a number (-1: not IPv4). */
   private nativeHost = '';
   private nativeAddr = -1;
+  private readonly segmentsFn?: NativeSendSegments;
 
   private constructor(
     private readonly state: SocketState,
     private readonly SendWrap: SendWrapClass,
     private readonly fd: number,
     private readonly sendto: NativeSendto | undefined,
+    sendSegments: NativeSendSegments | undefined,
   ) {
     this.req = new SendWrap();
+    this.segmentsFn = sendto ? sendSegments : undefined;
   }
 
   static create(socket: Socket): UdpSend | undefined {
@@ -76,12 +84,45 @@ export class UdpSend {
     const addon = usesNativeSrtp() ? loadNativeSrtp() : undefined;
     const fd = state.handle.fd;
     const sendto = addon && typeof addon.sendto === 'function' && typeof fd === 'number' && fd >= 0 ? addon.sendto : undefined;
-    return new UdpSend(state, SendWrap, fd ?? -1, sendto);
+    const segments = addon && typeof addon.sendSegments === 'function' ? addon.sendSegments : undefined;
+    return new UdpSend(state, SendWrap, fd ?? -1, sendto, segments);
   }
 
   /** Whether datagrams go out through the native `sendto` (IPv4 destinations). */
   get native(): boolean {
     return this.sendto !== undefined;
+  }
+
+  /** Whether `sendSegments` can be tried to `address` now (native, open, IPv4, not refused). */
+  canSegment(address: string): boolean {
+    return this.segmentsFn !== undefined && !gsoRefused && this.nativeFd(address) >= 0;
+  }
+
+  /**
+   * Sends `buf[offset .. offset + length)` as datagrams of `segmentSize` bytes (the last one
+   * may be shorter) with one UDP GSO send (see the addon's `sendSegments`). Returns > 0 when
+   * they went out, else nothing went out: EAGAIN (the socket buffer is full), or another
+   * errno; where the kernel cannot segment, segmented sends are not tried again
+   * (`canSegment` turns false) and the caller sends them one by one.
+   */
+  sendSegments(buf: Uint8Array, offset: number, length: number, segmentSize: number, port: number, address: string): number {
+    if (!this.canSegment(address)) return -95;
+    const n = this.segmentsFn!(this.fd, buf, offset, length, segmentSize, this.nativeAddr, port);
+    if (n < 0 && NO_GSO.has(n)) gsoRefused = true;
+    return n;
+  }
+
+  /**
+   * The socket's descriptor when a datagram to `address` can go out through a native call now
+   * (native send, socket open, IPv4), else -1 (use `send`).
+   */
+  nativeFd(address: string): number {
+    if (!this.sendto || !this.state.handle) return -1;
+    if (address !== this.nativeHost) {
+      this.nativeHost = address;
+      this.nativeAddr = isIPv4(address) ? ipv4Number(address) : -1;
+    }
+    return this.nativeAddr >= 0 ? this.fd : -1;
   }
 
   /**
@@ -93,11 +134,7 @@ export class UdpSend {
     const handle = this.state.handle;
     if (!handle) return -9; // EBADF: the socket was closed (and its descriptor may be reused).
     if (this.sendto) {
-      if (address !== this.nativeHost) {
-        this.nativeHost = address;
-        this.nativeAddr = isIPv4(address) ? ipv4Number(address) : -1;
-      }
-      if (this.nativeAddr >= 0) {
+      if (this.nativeFd(address) >= 0) {
         const view = list[0];
         const n = this.sendto(this.fd, view, 0, view.length, this.nativeAddr, port);
         // Sent: as libuv's try-send reports it (length + 1: the buffer is free again).
