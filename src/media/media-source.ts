@@ -408,12 +408,11 @@ export abstract class MediaSource implements OnModuleInit, OnModuleDestroy {
   /** Hands the pending packets to every viewer, viewer by viewer (see `publish`). */
   private flush(): void {
     const packets = this.pending;
-    const n = packets.length;
-    if (n === 0) return;
+    if (packets.length === 0) return;
     const shared = this.pendingShared;
     for (const track of this.tracks) {
       try {
-        track.deliverBatch(packets, n, this.cached, shared, this.sharedOf);
+        track.deliverBatch(packets, this.cached, shared, this.sharedOf);
       } catch (err) {
         // One broken viewer must not stop the others.
         this.logger.warn(`viewer sink failed: ${(err as Error).message}`);

@@ -134,23 +134,13 @@ export class SourceTrack extends EventEmitter<{ ended: [reason: string] }> {
    * @internal A batch of live packets, in order (see `MediaSource.publish`): each as `deliver`,
    * inside the sink's batch when it takes batches (it then sends them when the batch ends).
    */
-  deliverBatch(
-    packets: readonly RtpPacket[],
-    count: number,
-    cached: () => readonly RtpPacket[],
-    shared: readonly SharedPacket[],
-    sharedOf?: SharedLookup,
-  ): void {
+  deliverBatch(packets: readonly RtpPacket[], cached: () => readonly RtpPacket[], shared: readonly SharedPacket[], sharedOf?: SharedLookup): void {
     const b = this.batchSink;
-    if (!b) {
-      for (let i = 0; i < count && !this._ended; i++) this.deliver(packets[i], cached, shared[i], sharedOf);
-      return;
-    }
-    b.beginBatch();
+    b?.beginBatch();
     try {
-      for (let i = 0; i < count && !this._ended; i++) this.deliver(packets[i], cached, shared[i], sharedOf);
+      for (let i = 0; i < packets.length && !this._ended; i++) this.deliver(packets[i], cached, shared[i], sharedOf);
     } finally {
-      b.endBatch();
+      b?.endBatch();
     }
   }
 

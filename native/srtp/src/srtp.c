@@ -264,6 +264,20 @@ static int index_arg(napi_env env, napi_value v, uint64_t *index) {
   return 1;
 }
 
+/* The protector handle in `v`, or NULL after throwing (not an external, or closed). */
+static srtp_state *state_arg(napi_env env, napi_value v) {
+  void *p;
+  if (napi_get_value_external(env, v, &p) != napi_ok) {
+    throw_error(env, "webrtc-oneway-srtp: bad arguments");
+    return NULL;
+  }
+  if (((srtp_state *)p)->profile == 0) {
+    throw_error(env, "webrtc-oneway-srtp: the protector is closed");
+    return NULL;
+  }
+  return p;
+}
+
 /* The plaintext may not overlap the packet being built, except exactly in place. */
 static int overlaps(const unsigned char *plain, const unsigned char *payload, size_t len) {
   return plain != payload && plain < payload + len && payload < plain + len;
@@ -275,9 +289,8 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) return throw_error(env, "webrtc-oneway-srtp: protect(handle, out, headerLength, plain, ssrc, index)");
-  void *p;
-  CHECK(napi_get_value_external(env, argv[0], &p));
-  srtp_state *s = p;
+  srtp_state *s = state_arg(env, argv[0]);
+  if (!s) return NULL;
   unsigned char *out, *plain;
   size_t out_len, plain_len;
   uint32_t header_len, ssrc;
@@ -286,7 +299,6 @@ static napi_value js_protect(napi_env env, napi_callback_info info) {
     return throw_error(env, "webrtc-oneway-srtp: out and plain must be Buffers");
   CHECK(napi_get_value_uint32(env, argv[2], &header_len));
   CHECK(napi_get_value_uint32(env, argv[4], &ssrc));
-  if (s->profile == 0) return throw_error(env, "webrtc-oneway-srtp: the protector is closed");
   if (!index_arg(env, argv[5], &index)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
   size_t tag_len = s->profile == PROFILE_CM ? 10 : 16;
   size_t start = s->head;
@@ -311,9 +323,8 @@ static napi_value js_protect_into(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 7) return throw_error(env, "webrtc-oneway-srtp: protectInto(handle, out, offset, header, plain, ssrc, index)");
-  void *p;
-  CHECK(napi_get_value_external(env, argv[0], &p));
-  srtp_state *s = p;
+  srtp_state *s = state_arg(env, argv[0]);
+  if (!s) return NULL;
   unsigned char *out, *header, *plain;
   size_t out_len, header_len, plain_len;
   uint32_t offset, ssrc;
@@ -323,7 +334,6 @@ static napi_value js_protect_into(napi_env env, napi_callback_info info) {
     return throw_error(env, "webrtc-oneway-srtp: out, header and plain must be Buffers");
   CHECK(napi_get_value_uint32(env, argv[2], &offset));
   CHECK(napi_get_value_uint32(env, argv[5], &ssrc));
-  if (s->profile == 0) return throw_error(env, "webrtc-oneway-srtp: the protector is closed");
   if (!index_arg(env, argv[6], &index)) return throw_error(env, "webrtc-oneway-srtp: index out of range");
   size_t tag_len = s->profile == PROFILE_CM ? 10 : 16;
   size_t length = header_len + plain_len + tag_len;

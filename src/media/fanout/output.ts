@@ -86,6 +86,16 @@ class SegmentRun {
   host = '';
   port = 0;
 
+  /** Empties the run (its buffer is kept for the next). */
+  reset(): void {
+    this.length = 0;
+    this.count = 0;
+    this.segment = 0;
+    this.ended = false;
+    this.owner = undefined;
+    this.udp = undefined;
+  }
+
   /** Whether a packet of at most `size` bytes from `owner` to this destination can join. */
   fits(owner: Output, udp: UdpSend, host: string, port: number, size: number): boolean {
     return (
@@ -185,14 +195,8 @@ export class Output {
 
   /** Sends the thread's run (this viewer's held packets): one segmented send, else one by one. */
   private sendRun(): void {
-    const { udp, count, length, segment, host, port } = run;
-    const buf = run.buf;
-    run.count = 0;
-    run.length = 0;
-    run.segment = 0;
-    run.ended = false;
-    run.owner = undefined;
-    run.udp = undefined;
+    const { udp, count, length, segment, host, port, buf } = run;
+    run.reset();
     if (count === 0 || !udp) return;
     if (count === 1 || !udp.canSegment(host)) return this.sendEach(udp, buf, length, segment, host, port);
     const n = udp.sendSegments(buf, 0, length, segment, port, host);
@@ -293,13 +297,7 @@ export class Output {
 
   clear(): void {
     // Held packets of a viewer that closes mid-batch are dropped, as a closed socket would.
-    if (run.owner === this) {
-      run.count = 0;
-      run.length = 0;
-      run.owner = undefined;
-      run.udp = undefined;
-      run.ended = false;
-    }
+    if (run.owner === this) run.reset();
     this.batching = false;
     this.udp = undefined;
     this.udpOf = undefined;
