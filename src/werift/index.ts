@@ -19,6 +19,7 @@ import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close
 import { eventSharedMethods } from './fixes/event-shared-methods';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
+import { iceRoleKeptInReoffer } from './fixes/ice-role-kept-in-reoffer';
 import type { WeriftFix } from './fixes/fix';
 import { noCodecsForRejectedMline } from './fixes/no-codecs-for-rejected-mline';
 import { noDefaultStun } from './fixes/no-default-stun';
@@ -60,6 +61,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   remoteSdpParsedOnce,
   dtlsPeerConfirmed,
   eventSharedMethods,
+  iceRoleKeptInReoffer,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

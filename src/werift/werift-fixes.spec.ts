@@ -163,6 +163,30 @@ describe('werift fixes (src/werift)', () => {
     expect(server.dtlsTransports[0].role).toBe(role);
   });
 
+  it('ice-role-kept-in-reoffer: the answerer\'s re-offer before ICE is connected keeps it controlled; a restart decides anew', async () => {
+    const client = pc();
+    const server = pc();
+    client.createDataChannel('data');
+    const offer = await client.createOffer();
+    await client.setLocalDescription(offer);
+    await server.setRemoteDescription(client.localDescription!);
+    await server.setLocalDescription(await server.createAnswer());
+    const ice = () => server.dtlsTransports[0].iceTransport;
+    expect(ice().role).toBe('controlled');
+    // As the service does to add the video: re-offer at once, before the client answered.
+    server.addTransceiver('video', { direction: 'sendonly' });
+    await server.setLocalDescription(await server.createOffer());
+    expect(ice().role).toBe('controlled');
+    expect(client.dtlsTransports[0].iceTransport.connection.iceControlling).toBe(true);
+    await client.setRemoteDescription(server.localDescription!);
+    await client.setLocalDescription(await client.createAnswer());
+    await server.setRemoteDescription(client.localDescription!);
+    // A restart clears the peer's credentials, so the restarting offerer becomes controlling.
+    server.restartIce();
+    await server.setLocalDescription(await server.createOffer());
+    expect(ice().connection.iceControlling).toBe(true);
+  });
+
   it('extmap-ids-in-bundle: a video re-added on a new m-line keeps the ids the peer chose for the session', async () => {
     const ext = () => [useSdesMid(), useAbsSendTime(), useTransportWideCC()];
     const client = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', headerExtensions: { video: ext() } });
