@@ -18,6 +18,7 @@ import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import { eventSharedMethods } from './fixes/event-shared-methods';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
+import { iceConnectedAtNomination } from './fixes/ice-connected-at-nomination';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
 import { iceRoleKeptInReoffer } from './fixes/ice-role-kept-in-reoffer';
 import type { WeriftFix } from './fixes/fix';
@@ -62,6 +63,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   dtlsPeerConfirmed,
   eventSharedMethods,
   iceRoleKeptInReoffer,
+  iceConnectedAtNomination,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');
