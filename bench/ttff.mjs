@@ -7,7 +7,8 @@
  *       [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]
  *
  * --timeline also prints the server's side (median ms after session:start arrived: answer
- * sent, server offer sent, signalling states, ICE and DTLS connected, streaming); --client
+ * sent, server offer sent, signalling states, ICE and DTLS connected, streaming) and the
+ * page's on the same scale (client.start(), negative, and the first frame); --client
  * serves another client bundle as /client.js (a before/after comparison of client flows).
  *
  * For each run a fresh browser context loads `/?loopback=1` and we read the page's
@@ -196,7 +197,14 @@ try {
     const r = await measure(browser, url, sessions);
     r.variant = variant;
     if (!warm) results.push(r);
-    if (!warm && timelines?.[0]) stages.push(timelines[0]);
+    if (!warm && timelines?.[0]) {
+      const t = timelines[0];
+      // The page's side on the same scale: client.start() before session:start arrived, its first frame after.
+      t['client.start()'] = r.startedAtEpoch - t.requestedAtEpoch;
+      t['first frame'] = r.firstFrameAtEpoch - t.requestedAtEpoch;
+      delete t.requestedAtEpoch;
+      stages.push(t);
+    }
     console.log(
       row([
         warm ? `warm-up` : String(i - WARMUP + 1),
@@ -229,7 +237,7 @@ try {
     const keys = [...new Set(stages.flatMap((t) => Object.keys(t)))];
     const cols = keys.map((k) => [k, median(stages.filter((t) => k in t).map((t) => t[k]))]).sort((a, b) => a[1] - b[1]);
     if (process.env.TTFF_RAW) for (const t of stages) console.log(JSON.stringify(t));
-    console.log(`\nserver timeline, median ms after session:start arrived: ${cols.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    console.log(`\ntimeline, median ms after session:start arrived at the server: ${cols.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
   if (CLIENT_BUNDLES.length > 1) {
     for (const [v, path] of CLIENT_PATHS.entries()) {
@@ -272,6 +280,7 @@ async function measure(browser, url, sessions) {
         return {
           startedAt: d.startedAt,
           firstFrameAt: d.firstFrameAt,
+          timeOrigin: performance.timeOrigin,
           width: v.videoWidth,
           height: v.videoHeight,
         };
@@ -287,6 +296,9 @@ async function measure(browser, url, sessions) {
       signallingToFrame: v.firstFrameAt - v.startedAt,
       navigationToFrame: v.firstFrameAt,
       navigationToSignalling: v.startedAt,
+      // Epoch ms (the page's and this process's clocks are the same machine's).
+      startedAtEpoch: v.timeOrigin + v.startedAt,
+      firstFrameAtEpoch: v.timeOrigin + v.firstFrameAt,
       width: v.width,
       height: v.height,
     };
@@ -305,7 +317,7 @@ function watchTimelines(sessions) {
   sessions.events.on('started', (_owner, { sessionId, requestedAt }) => {
     const s = sessions.list().find((x) => x.id === sessionId);
     if (!s) return;
-    const t = { 'answer/offer sent': performance.now() - requestedAt };
+    const t = { 'answer/offer sent': performance.now() - requestedAt, requestedAtEpoch: performance.timeOrigin + requestedAt };
     const mark = (k) => (t[k] ??= performance.now() - requestedAt);
     const pc = s.peerConnection;
     pc.iceConnectionStateChange.subscribe((st) => st === 'connected' && mark('ice connected'));
