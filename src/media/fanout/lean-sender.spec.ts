@@ -22,6 +22,23 @@ import { ntpNow, PacketHistory } from './shared-packet';
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, usesNativeSrtp } from './srtp';
 
 /**
+ * Failures the kernel gives only on some machines (a full socket buffer, no UDP GSO), queued
+ * by a test for the addon's next calls; every other call is the real addon's.
+ */
+const faults = { sendSegments: [] as number[], sendto: [] as number[] };
+jest.mock('webrtc-oneway-srtp', () => {
+  const real = jest.requireActual('webrtc-oneway-srtp') as Record<string, unknown>;
+  // Its exports are read-only: a copy whose two send functions can fail on request.
+  const m: Record<string, unknown> = {};
+  for (const k of Object.getOwnPropertyNames(real)) m[k] = real[k];
+  for (const k of ['sendSegments', 'sendto'] as const) {
+    const fn = real[k] as (...a: unknown[]) => number;
+    m[k] = (...a: unknown[]) => (faults[k].length ? faults[k].shift()! : fn(...a));
+  }
+  return m;
+});
+
+/**
  * The lean sender on a real werift connection (loopback): a werift peer receives, decrypts
  * and checks everything it sends, asks for lost packets with NACK (answered as RTX), and
  * gets sender reports with its counters.
@@ -331,5 +348,71 @@ describe.each([
     await new Promise((r) => setTimeout(r, 100));
     expect(c.received).toHaveLength(0);
     expect(lean.stats.sent).toBe(0);
+  });
+});
+
+describe('LeanSender when the kernel refuses a send', () => {
+  let c: Awaited<ReturnType<typeof connect>>;
+  let lean: LeanSender;
+  afterEach(async () => {
+    faults.sendSegments.length = faults.sendto.length = 0;
+    lean?.close();
+    await c?.client.close();
+    await c?.server.close();
+  });
+
+  /** Sends one frame of `sizes` as a batch; resolves once the client has every packet of it. */
+  async function frame(history: PacketHistory, seq: number, sizes: number[]): Promise<number[]> {
+    const d = lean.deliver as unknown as { beginBatch(): void; endBatch(): void };
+    const seqs = sizes.map((_, i) => seq + i);
+    d.beginBatch();
+    sizes.forEach((size, i) => {
+      const p = new RtpPacket(new RtpHeader({ sequenceNumber: seq + i, timestamp: 90 * seq, payloadType: 100, marker: i === sizes.length - 1 }), randomBytes(size));
+      lean.deliver(p, history.push(p, ntpNow()));
+    });
+    d.endBatch();
+    await until(`frame ${seq}`, () => seqs.every((q) => c.received.some((r) => r.seq === q)), 5_000);
+    return seqs;
+  }
+
+  const needsAddon = () => {
+    if (!usesNativeSrtp() && process.env.CI) throw new Error('the native addon (native/srtp) is not built');
+    return usesNativeSrtp();
+  };
+
+  it('a full socket buffer (EAGAIN): the frame goes out one datagram at a time, through libuv where sendto is refused too; the next frame is segmented again', async () => {
+    if (!needsAddon()) return;
+    c = await connect(SRTP_AES128_CM_HMAC_SHA1_80, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(64);
+    await frame(history, 100, [1200, 1200, 700]); // the keyframe path settles, segmented
+    const before = lean.stats.segmented;
+    expect(before).toBe(3);
+    faults.sendSegments.push(-11);
+    faults.sendto.push(-11, -11); // two of the three also find the buffer full: libuv queues them
+    await frame(history, 200, [1200, 1200, 700]);
+    expect(faults.sendSegments).toHaveLength(0);
+    expect(faults.sendto).toHaveLength(0);
+    expect(lean.stats.segmented).toBe(before);
+    expect(lean.stats.sendErrors).toBe(0);
+    await frame(history, 300, [1200, 1200, 700]);
+    expect(lean.stats.segmented).toBe(before + 3);
+    expect(lean.stats.sent).toBe(9);
+  });
+
+  // Last in this file: a refusal is remembered for the rest of the thread.
+  it('no UDP GSO (EOPNOTSUPP): that frame and every later one go out one datagram at a time, none lost', async () => {
+    if (!needsAddon()) return;
+    c = await connect(SRTP_AES128_CM_HMAC_SHA1_80, false);
+    lean = new LeanSender(c.transceiver.sender);
+    const history = new PacketHistory(64);
+    faults.sendSegments.push(-95);
+    await frame(history, 100, [1200, 1200, 700]);
+    await frame(history, 200, [1200, 1200, 1200, 300]);
+    expect(faults.sendSegments).toHaveLength(0);
+    expect(lean.stats.segmented).toBe(0);
+    expect(lean.stats.sent).toBe(7);
+    expect(lean.stats.sendErrors).toBe(0);
+    expect(c.received.map((r) => r.seq)).toEqual([100, 101, 102, 200, 201, 202, 203]);
   });
 });
