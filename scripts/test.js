@@ -28,8 +28,9 @@ const lanes = [
   // The cluster tests first, then the package tests. jest runs a lane's files slowest first,
   // which put the cluster tests (Redis killed and restarted, nodes reconnecting on timers) at
   // the end, beside the fast lane's two busiest workers; there "keeps serving while Redis is
-  // down" failed in 2 of 3 fresh-clone CI runs (a node not back within 15 s; the cause is not
-  // found yet). At the start they overlap the fast lane's single-process type check.
+  // down" failed in 2 of 3 fresh-clone CI runs (a node not back within 15 s: its adapter's
+  // SUBSCRIBE was lost with the connection Redis dropped; fixed by keepSubscriptions in
+  // src/cluster/redis-io.adapter.ts). At the start they overlap the fast lane's type check.
   {
     name: 'heavy',
     steps: [

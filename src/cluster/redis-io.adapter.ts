@@ -63,6 +63,7 @@ export class RedisIoAdapter extends IoAdapter {
     }
     guardFireAndForget(pub);
     guardFireAndForget(sub);
+    keepSubscriptions(sub, this.log);
     this.adapterConstructor = createAdapter(pub, sub, { requestsTimeout: this.opts.requestsTimeoutMs ?? 2_000 });
     return this;
   }
@@ -86,6 +87,38 @@ export class RedisIoAdapter extends IoAdapter {
         c.isOpen ? Promise.race([c.quit(), delay(1_000).then(() => c.disconnect())]) : c.disconnect(),
       ),
     );
+  }
+}
+
+/**
+ * The Redis adapter subscribes once, when a namespace is created, and does not handle the
+ * promise. node-redis registers a subscription's listener only when Redis confirms it, so a
+ * SUBSCRIBE lost with its connection (Redis going away while a node starts, or a reset in the
+ * middle of the reconnection's handshake) was forgotten: the reconnection re-subscribed
+ * everything else, and that node, still answering its own sockets, silently left the cluster
+ * (no broadcasts from the others, not counted in their requests) until it was restarted; the
+ * rejection itself was unhandled. Now a subscription that fails while the client is still
+ * open is made again once the client is ready, as often as it takes.
+ */
+function keepSubscriptions(client: RedisClient, log: Logger): void {
+  const c = client as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['subscribe', 'SUBSCRIBE', 'pSubscribe', 'PSUBSCRIBE', 'sSubscribe', 'SSUBSCRIBE']) {
+    const original = c[name];
+    if (typeof original !== 'function') continue;
+    c[name] = function kept(this: unknown, ...args: unknown[]) {
+      const attempt = (): unknown => {
+        const result = original.apply(client, args);
+        if (result && typeof (result as Promise<unknown>).catch === 'function') {
+          (result as Promise<unknown>).catch((err: Error) => {
+            if (!client.isOpen) return; // quit or disconnected on purpose: nothing to keep
+            log.warn(`redis sub: ${name} ${JSON.stringify(args[0])} failed (${err.message}); again once reconnected`);
+            client.once('ready', () => void attempt());
+          });
+        }
+        return result;
+      };
+      return attempt();
+    };
   }
 }
 
