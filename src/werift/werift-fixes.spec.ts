@@ -48,6 +48,15 @@ describe('werift fixes (src/werift)', () => {
   afterEach(async () => {
     await Promise.all(pcs.splice(0).map((p) => p.close()));
   });
+  /** A client that offered a data channel, and the server that applied the offer (not answered yet). */
+  const dataChannelOffered = async () => {
+    const client = pc();
+    const server = pc();
+    client.createDataChannel('data');
+    await client.setLocalDescription(await client.createOffer());
+    await server.setRemoteDescription(client.localDescription!);
+    return { client, server };
+  };
 
   it('are applied once, to the werift version they were written for', () => {
     expect(installedWeriftVersion()).toBe(WERIFT_VERSION);
@@ -168,12 +177,7 @@ describe('werift fixes (src/werift)', () => {
   });
 
   it('ice-role-kept-in-reoffer: the answerer\'s re-offer before ICE is connected keeps it controlled; a restart decides anew', async () => {
-    const client = pc();
-    const server = pc();
-    client.createDataChannel('data');
-    const offer = await client.createOffer();
-    await client.setLocalDescription(offer);
-    await server.setRemoteDescription(client.localDescription!);
+    const { client, server } = await dataChannelOffered();
     await server.setLocalDescription(await server.createAnswer());
     const ice = () => server.dtlsTransports[0].iceTransport;
     expect(ice().role).toBe('controlled');
@@ -192,11 +196,7 @@ describe('werift fixes (src/werift)', () => {
   });
 
   it('dtls-early-client-hello: a ClientHello in two fragments that arrived before DTLS started is answered at once', async () => {
-    const client = pc();
-    const server = pc();
-    client.createDataChannel('data');
-    await client.setLocalDescription(await client.createOffer());
-    await server.setRemoteDescription(client.localDescription!);
+    const { client, server } = await dataChannelOffered();
     for (const t of server.dtlsTransports) t.role = 'server';
     type Conn = { send(d: Buffer): Promise<void>; onData: { subscribe(f: (d: Buffer) => void): void } };
     const clientIce = client.dtlsTransports[0].iceTransport.connection as unknown as Conn;
@@ -237,11 +237,7 @@ describe('werift fixes (src/werift)', () => {
   });
 
   it('ice-connected-at-nomination: the controlled agent reports connected at the nomination, not at its next check tick', async () => {
-    const client = pc();
-    const server = pc();
-    client.createDataChannel('data');
-    await client.setLocalDescription(await client.createOffer());
-    await server.setRemoteDescription(client.localDescription!);
+    const { client, server } = await dataChannelOffered();
     type Conn = { state: string; nominated?: unknown; checkComplete(p: unknown): void };
     const ice = server.dtlsTransports[0].iceTransport.connection as unknown as Conn;
     const checkComplete = ice.checkComplete.bind(ice);

@@ -10,31 +10,14 @@ import { connect, createServer, Server, Socket } from 'node:net';
 import { AppModule } from '../../src/app.module';
 import { RedisIoAdapter } from '../../src/cluster/redis-io.adapter';
 import { LOOPBACK_ONLY } from '../helpers/app';
-import { Procs, REDIS_SERVER, describeWithTools, freePort, until } from '../helpers/cluster-tools';
+import { Procs, REDIS_SERVER, describeWithTools, freePort, redisCommand, until } from '../helpers/cluster-tools';
 
-/** Sends one command to Redis (inline protocol) and resolves with its raw reply. */
-function redisCommand(port: number, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let reply = '';
-    const t = setTimeout(() => (s.destroy(), reject(new Error(`no reply to ${line}`))), 2_000);
-    s.once('error', (err) => (clearTimeout(t), reject(err)));
-    s.once('connect', () => s.write(`${line}\r\n`));
-    s.on('data', (d) => {
-      reply += d.toString();
-      // PUBSUB NUMSUB answers an array of two bulk strings ... enough once it ends a line after the count.
-      if (/:\d+\r\n$/.test(reply)) {
-        clearTimeout(t);
-        s.destroy();
-        resolve(reply);
-      }
-    });
-  });
-}
+/** PUBSUB's integer replies end with `:<count>\r\n` (NUMSUB's after the channel's name). */
+const endsWithCount = (reply: string) => /:\d+\r\n$/.test(reply);
 
 /** Subscribers of `channel` on Redis, read from PUBSUB NUMSUB's reply. */
 async function subscribers(port: number, channel: string): Promise<number> {
-  const m = /:(\d+)\r\n$/.exec(await redisCommand(port, `PUBSUB NUMSUB ${channel}`));
+  const m = /:(\d+)\r\n$/.exec(await redisCommand(port, `PUBSUB NUMSUB ${channel}`, endsWithCount));
   return m ? Number(m[1]) : -1;
 }
 
@@ -96,6 +79,6 @@ describeWithTools('Redis adapter subscriptions when the connection drops', [REDI
     expect(adapter.ready).toBe(true);
     // Its own response channel and the broadcast pattern too.
     expect(await subscribers(redisPort, 'socket.io-response#/#')).toBe(1);
-    expect(await redisCommand(redisPort, 'PUBSUB NUMPAT')).toBe(':1\r\n');
+    expect(await redisCommand(redisPort, 'PUBSUB NUMPAT', endsWithCount)).toBe(':1\r\n');
   });
 });

@@ -50,19 +50,33 @@ export async function freePort(): Promise<number> {
 
 export { sleep, until } from './wait';
 
-/** One line-protocol exchange with Redis (PING → +PONG). */
-export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
+/**
+ * Sends one inline command to Redis on 127.0.0.1 and resolves with its raw reply once
+ * `complete(reply)` holds (default: a whole line); rejects on a connection error or timeout.
+ */
+export function redisCommand(port: number, line: string, complete = (reply: string) => reply.endsWith('\r\n'), timeoutMs = 1_000): Promise<string> {
+  return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
-    const t = setTimeout(() => (s.destroy(), resolve(false)), timeoutMs);
-    s.once('error', () => (clearTimeout(t), resolve(false)));
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d) => {
+    let reply = '';
+    const t = setTimeout(() => (s.destroy(), reject(new Error(`redis: no reply to ${line}`))), timeoutMs);
+    s.once('error', (err) => (clearTimeout(t), reject(err)));
+    s.once('connect', () => s.write(`${line}\r\n`));
+    s.on('data', (d) => {
+      reply += d.toString();
+      if (!complete(reply)) return;
       clearTimeout(t);
       s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      resolve(reply);
     });
   });
+}
+
+/** One line-protocol exchange with Redis (PING → +PONG). */
+export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return redisCommand(port, 'PING', undefined, timeoutMs).then(
+    (reply) => reply.startsWith('+PONG'),
+    () => false,
+  );
 }
 
 export function tcpOpen(port: number): Promise<boolean> {
