@@ -51,6 +51,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { useMainsAdapter } from './main-setup.mjs';
 import { buildRtpCounter } from './native/rtp-counter.mjs';
 import { heapSummary, printAllocationSummary, printHeapDiff, printSummary, startAllocationProfile, startProfile } from './fanout-profile.mjs';
 
@@ -252,6 +253,7 @@ async function startApp(source) {
     .useValue(source)
     .compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  useMainsAdapter(app, DIST);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   return { app, url: `http://127.0.0.1:${port}`, sessions: app.get(SessionService), options: app.get(SessionOptions) };

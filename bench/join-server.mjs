@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { useMainsAdapter } from './main-setup.mjs';
 
 if (!process.send) {
   console.error('join-server: started by bench/join.mjs, not by hand');
@@ -57,6 +58,7 @@ const app = await NestFactory.create(
   }),
   { logger: ['error', 'warn'] },
 );
+useMainsAdapter(app, DIST);
 await app.listen(0, '127.0.0.1');
 const sessions = app.get(SessionService);
 process.on('message', async (msg) => {

@@ -33,6 +33,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, accessSync, constants, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useMainsAdapter } from './main-setup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -168,6 +169,7 @@ try {
     }),
     { logger: ['error', 'warn'] },
   );
+  useMainsAdapter(app, join(ROOT, 'dist'));
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
   const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;

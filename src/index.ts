@@ -10,6 +10,7 @@ export type { ReadinessBody } from './streaming.lifecycle';
 
 export { SignallingGateway } from './signalling/signalling.gateway';
 export { SignallingOptions } from './signalling/signalling.options';
+export { LeanIoAdapter } from './signalling/lean-io.adapter';
 export type { AuthorizeHook, AuthorizeResult, StreamingGatewayOptions, StreamingHandshake } from './signalling/signalling.options';
 
 export { SessionService } from './session/session.service';

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { tuneHeapGrowing } from './common/gc-tuning';
 import { RedisIoAdapter } from './cluster/redis-io.adapter';
+import { LeanIoAdapter } from './signalling/lean-io.adapter';
 import { EnvError, appOptionsFromEnv, corsOrigin, loadEnv } from './config/env';
 import { loadNativeSrtp, nativeSrtpLoadError, usesNativeSrtp } from './media/fanout/srtp';
 
@@ -24,7 +25,8 @@ async function bootstrap(): Promise<void> {
     logger: LEVELS.slice(0, LEVELS.indexOf(env.LOG_LEVEL) + 1),
   });
   // Several nodes: socket.io over Redis (the node starts and serves even while Redis is down).
-  if (env.REDIS_URL) app.useWebSocketAdapter(new RedisIoAdapter(app, { url: env.REDIS_URL }).connect());
+  // Either way the gateway's handlers are bound without rxjs (lean-io.adapter.ts).
+  app.useWebSocketAdapter(env.REDIS_URL ? new RedisIoAdapter(app, { url: env.REDIS_URL }).connect() : new LeanIoAdapter(app));
   app.enableCors({ origin: corsOrigin(env) });
   // SIGTERM/SIGINT: refuse new sessions, tell every client (`session:state closed`,
   // reason `server-shutdown`), close everything and exit 0; or exit 1 after the timeout.

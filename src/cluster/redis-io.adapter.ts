@@ -1,8 +1,8 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
-import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Server, ServerOptions } from 'socket.io';
+import { LeanIoAdapter } from '../signalling/lean-io.adapter';
 
 type RedisClient = ReturnType<typeof createClient>;
 
@@ -24,7 +24,7 @@ export interface RedisIoAdapterOptions {
  * and an unhandled rejection would end the process), and socket.io keeps serving the
  * node's own sockets meanwhile. The node starts even when Redis is not there yet.
  */
-export class RedisIoAdapter extends IoAdapter {
+export class RedisIoAdapter extends LeanIoAdapter {
   private readonly log = new Logger('RedisIoAdapter');
   private readonly clients: RedisClient[] = [];
   private adapterConstructor?: ReturnType<typeof createAdapter>;

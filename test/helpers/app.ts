@@ -4,6 +4,7 @@ import { io } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module';
 import { MediaSource } from '../../src/media/media-source';
+import { LeanIoAdapter } from '../../src/signalling/lean-io.adapter';
 import type { ClientSocket } from '../../src/client/streaming-client';
 import type { SessionOptions } from '../../src/session/session.options';
 import type { SessionEvents, SessionService } from '../../src/session/session.service';
@@ -57,6 +58,8 @@ export async function startApp(
   if (opts.customize) builder = opts.customize(builder);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  // As src/main.ts does (test/embed.e2e-spec.ts keeps Nest's own adapter, as an embedder may).
+  app.useWebSocketAdapter(new LeanIoAdapter(app));
   const host = opts.host ?? '127.0.0.1';
   await app.listen(0, host);
   const { port } = app.getHttpServer().address() as AddressInfo;
