@@ -413,6 +413,16 @@ describe('werift fixes (src/werift)', () => {
     complete();
     ev.execute('ignored');
     expect([completed, ended, ev.ended, got.includes('after')]).toEqual([1, 1, true, false]);
+    // A subscriber added while the event runs gets that same event, as with werift's push.
+    const nested = new Event();
+    const seenNested: unknown[] = [];
+    nested.subscribe((x: unknown) => {
+      seenNested.push(['first', x]);
+      if (x === 1) nested.subscribe((y: unknown) => seenNested.push(['added', y]));
+    });
+    nested.execute(1);
+    nested.execute(2);
+    expect(seenNested).toEqual([['first', 1], ['added', 1], ['first', 2], ['added', 2]]);
     // Methods can still be replaced per instance.
     const own = new Event();
     own.execute = () => 'mine';
