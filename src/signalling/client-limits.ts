@@ -1,7 +1,16 @@
 import type { IncomingMessage } from 'node:http';
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type * as Rlf from 'rate-limiter-flexible';
 import { StreamingError } from '../common/streaming-error';
 import { ErrorCode } from '../protocol';
+
+// The package's index loads every store it supports (Redis, Mongo, SQL, Dynamo...: about 1 MB
+// of heap in every process); these three files are all the gateway uses. The version is
+// pinned in package.json, so the paths cannot move under us.
+const BurstyRateLimiter = require('rate-limiter-flexible/lib/BurstyRateLimiter') as typeof Rlf.BurstyRateLimiter;
+const RateLimiterMemory = require('rate-limiter-flexible/lib/RateLimiterMemory') as typeof Rlf.RateLimiterMemory;
+const RateLimiterRes = require('rate-limiter-flexible/lib/RateLimiterRes') as typeof Rlf.RateLimiterRes;
+type BurstyRateLimiter = Rlf.BurstyRateLimiter;
+type RateLimiterMemory = Rlf.RateLimiterMemory;
 
 /**
  * Per-client limits of the signalling gateway (see the README, "Limits"). Every field has a
