@@ -4,7 +4,7 @@
  * how a burst of viewers joining at once goes, for this service beside Janus's streaming
  * plugin (Debian `janus`), in the same run, on the same RTP feed, with the same viewers.
  *
- *   npm run build && node bench/join.mjs [--targets=this,janus] [--before=/path/to/dist]
+ *   npm run build && node bench/join.mjs [--targets=this,werift,janus] [--before=/path/to/dist]
  *       [--setups=200] [--concurrency=8] [--burst=200] [--watchers=10] [--flow=recvonly|data-first]
  *       [--server-cpu=0] [--client-cpu=1]
  *
@@ -18,7 +18,10 @@
  * - Servers, one at a time: this service built in dist/ (bench/join-server.mjs, its own
  *   process); with `--before`, another build (e.g. the commit before a change, with its
  *   own node_modules) the same way; Janus 1.1 with a config of its own in a temporary
- *   directory (HTTP transport on 127.0.0.1, one RTP mountpoint, ICE on 192.0.2.1 only).
+ *   directory (HTTP transport on 127.0.0.1, one RTP mountpoint, ICE on 192.0.2.1 only);
+ *   with `--targets=...,werift`, werift alone (bench/join-werift-server.mjs: a bare werift
+ *   answerer with this service's fixes, certificate, codecs and ICE options, signalled over
+ *   IPC, no feed; always one offer; no burst): werift's own floor for a join.
  * - Viewers: werift peer connections in this process (test/helpers/werift-viewer.ts for
  *   this service: by default one offer with the recvonly video and the data channel (the
  *   server's work for the client library's `videoInOffer` offer; `--flow=data-first`: the
@@ -66,7 +69,7 @@ const args = Object.fromEntries(
 const KNOWN = ['targets', 'before', 'setups', 'concurrency', 'burst', 'watchers', 'flow', 'warmup', 'dist', 'server-cpu', 'client-cpu'];
 for (const k of Object.keys(args)) if (!KNOWN.includes(k)) usage(`unknown option --${k}`);
 const TARGETS = (args.targets ?? 'this,janus').split(',');
-for (const t of TARGETS) if (!['this', 'janus'].includes(t)) usage('--targets: this and/or janus');
+for (const t of TARGETS) if (!['this', 'werift', 'janus'].includes(t)) usage('--targets: this, werift and/or janus');
 const BEFORE = args.before ? resolve(args.before) : undefined;
 const SETUPS = int(args.setups ?? '200', 'setups', 1);
 const CONCURRENCY = int(args.concurrency ?? '8', 'concurrency', 1);
@@ -171,7 +174,7 @@ function startFeed(ports) {
 // --- viewers -------------------------------------------------------------------------
 
 require(join(ROOT, 'test/helpers/ts-register.js'));
-const { WeriftViewer } = require(join(ROOT, 'test/helpers/werift-viewer.ts'));
+const { WeriftViewer, loopbackPeer } = require(join(ROOT, 'test/helpers/werift-viewer.ts'));
 const { RTCPeerConnection, RTCSessionDescription } = require('werift');
 const { io } = require('socket.io-client');
 
@@ -264,6 +267,36 @@ class ThisViewer {
   }
 }
 
+/**
+ * A viewer of werift alone (bench/join-werift-server.mjs): the same werift peer as ThisViewer's
+ * (recvonly video and the data channel in one offer), the offer and answer over IPC. Done when
+ * the first RTP packet has come and the data channel is open.
+ */
+class BareWeriftViewer {
+  static seq = 0;
+  constructor(server) {
+    this.server = server;
+    this.id = ++BareWeriftViewer.seq;
+    this.log = new RtpLog();
+  }
+  async start() {
+    const pc = (this.pc = loopbackPeer());
+    const channel = pc.createDataChannel('data');
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    const rtp = new Promise((ok) => pc.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => (this.log.onRtp(p), ok()))));
+    const open = new Promise((ok) => channel.stateChanged.subscribe((st) => st === 'open' && ok()));
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await this.server.offer(this.id, { type: 'offer', sdp: pc.localDescription.sdp });
+    if (res.error) throw new Error(`werift could not answer: ${res.error}`);
+    await pc.setRemoteDescription(res.answer);
+    await Promise.all([rtp, open]);
+  }
+  async close() {
+    this.server.close(this.id);
+    await this.pc?.close().catch(() => undefined);
+  }
+}
+
 /** Janus streaming plugin over its HTTP API (long-poll for the plugin's offer). */
 class JanusViewer {
   constructor(base) {
@@ -349,6 +382,46 @@ async function startThis(dist, rtpPort) {
       child.kill('SIGKILL');
     },
   };
+}
+
+async function startBareWerift(dist) {
+  const child = fork(join(ROOT, 'bench/join-werift-server.mjs'), [dist], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map();
+  child.on('message', (m) => {
+    const key = `${m.type}:${m.id ?? ''}`;
+    waiting.get(key)?.(m);
+    waiting.delete(key);
+  });
+  const next = (type, id = '') => new Promise((ok) => waiting.set(`${type}:${id}`, ok));
+  await withTimeout(next('ready'), 30_000, 'werift alone to start');
+  pin(child.pid, SERVER_CPU);
+  const server = {
+    pid: child.pid,
+    noFeed: true,
+    viewer: () => new BareWeriftViewer(server),
+    offer(id, offer) {
+      const answered = next('answer', id);
+      child.send({ cmd: 'offer', id, offer });
+      return answered;
+    },
+    close: (id) => child.send({ cmd: 'close', id }),
+    async idle() {
+      const end = Date.now() + 15_000;
+      for (;;) {
+        const counted = next('sessions');
+        child.send({ cmd: 'sessions' });
+        if ((await counted).count === 0 || Date.now() > end) break;
+        await sleep(50);
+      }
+      await sleep(300);
+    },
+    async stop() {
+      child.send({ cmd: 'exit' });
+      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5_000)]);
+      child.kill('SIGKILL');
+    },
+  };
+  return server;
 }
 
 async function startJanus(rtpPort) {
@@ -532,6 +605,7 @@ async function main() {
   const plan = [];
   if (TARGETS.includes('this')) plan.push(['this', () => startThis(DIST, ports.this)]);
   if (BEFORE) plan.push([`before (${BEFORE})`, () => startThis(BEFORE, ports.before)]);
+  if (TARGETS.includes('werift')) plan.push(['werift alone', () => startBareWerift(DIST)]);
   if (TARGETS.includes('janus')) plan.push(['janus', () => startJanus(ports.janus)]);
   console.log(
     `join: ${SETUPS} setups, ${CONCURRENCY} at a time; burst of ${BURST} beside ${WATCHERS} watchers; flow ${FLOW}; ` +
@@ -552,9 +626,10 @@ async function main() {
           `  setups: ${s.setups} ok, ${s.failed} failed, in ${ms(s.wallMs)}; server CPU per setup+teardown ${ms(s.cpuPerSetupMs)}` +
             ` (${s.setupsPerSecondPerCore.toFixed(0)}/s per core); median join to first RTP ${ms(s.medianJoinMs)};` +
             ` load client CPU per setup ${ms(s.clientCpuPerSetupMs)}` +
-            (name === 'janus' ? '' : `; ${s.askedForKeyframe} missed the cached keyframe (PLI)`),
+            (name === 'janus' || server.noFeed ? '' : `; ${s.askedForKeyframe} missed the cached keyframe (PLI)`),
         );
-        const b = BURST ? await burst(server, BURST, WATCHERS) : undefined;
+        // werift alone sends each viewer one packet, not a feed: nothing to watch in a burst.
+        const b = BURST && !server.noFeed ? await burst(server, BURST, WATCHERS) : undefined;
         if (b) {
           console.log(
             `  burst: ${b.joined}/${b.of} receiving after ${ms(b.allReceivingMs)}; server ${pct(b.serverCpuPct)}, load client ${pct(b.clientCpuPct)};` +

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
  * Time to first frame (TTFF) of the demo page in headless Chromium, against the built
- * service started in this process (loopback only).
+ * service started in a process of its own (bench/ttff-server.mjs; loopback only). Until
+ * 2026-12-04 the service ran in this process, beside playwright's driver of the browser.
  *
  *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1] [--gop=SECONDS]
  *       [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]
  *
+ * --trace prints the page's own steps (WebSocket, socket.io messages, RTCPeerConnection calls
+ * and events; median ms after client.start()), TTFF_RAW=1 each run's whole trace too.
  * --timeline also prints the server's side (median ms after session:start arrived: answer
  * sent, server offer sent, signalling states, ICE and DTLS connected, streaming) and the
  * page's on the same scale (client.start(), negative, and the first frame); --client
@@ -29,11 +32,10 @@
  * Needs Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); never downloads one.
  */
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { existsSync, accessSync, constants, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useMainsAdapter } from './main-setup.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(ROOT, 'package.json'));
@@ -57,6 +59,9 @@ if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
 // --timeline: the server's side of each run (ms from session:start's arrival), median of the runs.
 const TIMELINE = args.timeline === 'true';
+// --trace: the page's own steps (WebSocket, socket.io messages, RTCPeerConnection calls and
+// states), median ms after client.start(), recorded by wrappers the page gets before its scripts.
+const TRACE = args.trace === 'true';
 // --client=PATH[,PATH2]: serve this client bundle as /client.js instead of
 // dist/public/client.js (e.g. one built from an earlier commit); with two, runs alternate
 // between them (so that the machine's load drifts over both alike) and each gets a summary.
@@ -84,7 +89,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function usage(msg) {
-  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]`);
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=default|one-offer] [--timeline] [--trace] [--client=BUNDLE[,BUNDLE2]]`);
   process.exit(2);
 }
 function int(v, name) {
@@ -125,15 +130,9 @@ function gopClip() {
   return path;
 }
 
-require('reflect-metadata');
-const { NestFactory } = require('@nestjs/core');
-const { AppModule } = require(join(ROOT, 'dist/app.module.js'));
-const { SessionService } = require(join(ROOT, 'dist/session/session.service.js'));
-// As dist/main.js does before it starts (HEAP_GROWING_PERCENT, src/common/gc-tuning.ts).
-require(join(ROOT, 'dist/common/gc-tuning.js')).tuneHeapGrowing();
 const { chromium } = require('playwright-core');
 
-let app;
+let server;
 let browser;
 let exitCode = 0;
 let stopping = false;
@@ -142,11 +141,10 @@ async function shutdown() {
   if (stopping) return;
   stopping = true;
   await browser?.close().catch(() => undefined);
-  if (app) {
+  if (server) {
     // Let the server notice the closed sockets, then stop it.
-    const sessions = app.get(SessionService);
-    await waitUntil(() => sessions.count === 0, 5_000).catch(() => undefined);
-    await app.close().catch((e) => console.error('ttff: closing the app:', e.message));
+    await waitFor(async () => (await server.sessions()).count === 0, 5_000).catch(() => undefined);
+    await server.stop();
   }
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -158,23 +156,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 try {
-  app = await NestFactory.create(
-    AppModule.forRoot({
-      session: {
-        announcedAddresses: ['127.0.0.1'],
-        bindAddress: '127.0.0.1',
-        remoteAddressFilter: (a) => a.startsWith('127.'),
-      },
-      ...(GOP_S ? { streaming: { sources: [{ id: 'gop', kind: 'file', path: gopClip(), loop: true }], defaultSource: 'gop' } } : {}),
-    }),
-    { logger: ['error', 'warn'] },
-  );
-  useMainsAdapter(app, join(ROOT, 'dist'));
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address();
-  const url = `http://127.0.0.1:${port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;
-  const sessions = app.get(SessionService);
-  const timelines = TIMELINE ? watchTimelines(sessions) : undefined;
+  server = await startServer(GOP_S ? gopClip() : undefined);
+  const url = `http://127.0.0.1:${server.port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;
+  const timelines = TIMELINE ? server.timelines : undefined;
 
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   console.log(`ttff: ${browser.version()} -> ${url}`);
@@ -191,14 +175,17 @@ try {
 
   const results = [];
   const stages = [];
+  const traces = [];
   for (let i = 0; i < WARMUP + RUNS; i++) {
     const warm = i < WARMUP;
     timelines?.splice(0);
     const variant = CLIENT_BUNDLES.length ? i % CLIENT_BUNDLES.length : 0;
     currentBundle = CLIENT_BUNDLES[variant];
-    const r = await measure(browser, url, sessions);
+    const r = await measure(browser, url, server);
     r.variant = variant;
     if (!warm) results.push(r);
+    if (!warm && r.trace) traces.push(r.trace);
+    if (!warm && r.trace && process.env.TTFF_RAW) console.log(r.trace.map(([k, t]) => `${t.toFixed(1)} ${k}`).join('\n'));
     if (!warm && timelines?.[0]) {
       const t = timelines[0];
       // The page's side on the same scale: client.start() before session:start arrived, its first frame after.
@@ -241,6 +228,18 @@ try {
     if (process.env.TTFF_RAW) for (const t of stages) console.log(JSON.stringify(t));
     console.log(`\ntimeline, median ms after session:start arrived at the server: ${cols.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
+  if (TRACE && traces.length) {
+    // First occurrence of each step per run; the median over the runs that had it.
+    const firsts = traces.map((t) => {
+      const m = new Map();
+      for (const [k, v] of t) if (!m.has(k)) m.set(k, v);
+      return m;
+    });
+    const keys = [...new Set(firsts.flatMap((m) => [...m.keys()]))];
+    const cols = keys.map((k) => [k, median(firsts.filter((m) => m.has(k)).map((m) => m.get(k)))]).sort((a, b) => a[1] - b[1]);
+    console.log(`\npage trace, median ms after client.start():`);
+    for (const [k, v] of cols) console.log(`  ${v.toFixed(1).padStart(7)}  ${k}`);
+  }
   if (CLIENT_BUNDLES.length > 1) {
     for (const [v, path] of CLIENT_PATHS.entries()) {
       const mine = results.filter((r) => r.variant === v).map((r) => r.signallingToFrame);
@@ -261,7 +260,7 @@ try {
 process.exit(exitCode);
 
 /** One page load in a fresh context; resolves with the page's timings. */
-async function measure(browser, url, sessions) {
+async function measure(browser, url, server) {
   const context = await browser.newContext();
   try {
     await context.route('**/*', (route) => {
@@ -272,6 +271,7 @@ async function measure(browser, url, sessions) {
       return /^127\./.test(u.hostname) ? route.continue() : route.abort('blockedbyclient');
     });
     const page = await context.newPage();
+    if (TRACE) await page.addInitScript(tracePage);
     await page.goto(url);
     const handle = await page.waitForFunction(
       () => {
@@ -285,6 +285,7 @@ async function measure(browser, url, sessions) {
           timeOrigin: performance.timeOrigin,
           width: v.videoWidth,
           height: v.videoHeight,
+          trace: window.__trace,
         };
       },
       undefined,
@@ -293,7 +294,7 @@ async function measure(browser, url, sessions) {
     const v = await handle.jsonValue();
     if (v.error) throw new Error(`the page reported ${v.error}`);
     // Let the handshake settle before tearing down (see shutdown()).
-    await waitUntil(() => sessions.list().every((s) => s.state !== 'connecting'), 5_000).catch(() => undefined);
+    await waitFor(async () => !(await server.sessions()).connecting, 5_000).catch(() => undefined);
     return {
       signallingToFrame: v.firstFrameAt - v.startedAt,
       navigationToFrame: v.firstFrameAt,
@@ -303,38 +304,93 @@ async function measure(browser, url, sessions) {
       firstFrameAtEpoch: v.timeOrigin + v.firstFrameAt,
       width: v.width,
       height: v.height,
+      trace: v.trace?.map(([k, t]) => [k, t - v.startedAt]),
     };
   } finally {
     await context.close().catch(() => undefined);
     // The tab's socket is gone: wait for its session to close so runs do not overlap.
-    await waitUntil(() => sessions.count === 0, 10_000).catch(() => {
-      console.error(`ttff: warning: ${sessions.count} session(s) still open after the run`);
+    await waitFor(async () => (await server.sessions()).count === 0, 10_000).catch(async () => {
+      console.error(`ttff: warning: ${(await server.sessions()).count} session(s) still open after the run`);
     });
   }
 }
 
-/** Per session: when the server answered, offered, got the answer, and connected (ms after the request). */
-function watchTimelines(sessions) {
-  const list = [];
-  sessions.events.on('started', (_owner, { sessionId, requestedAt }) => {
-    const s = sessions.list().find((x) => x.id === sessionId);
-    if (!s) return;
-    const t = { 'answer/offer sent': performance.now() - requestedAt, requestedAtEpoch: performance.timeOrigin + requestedAt };
-    const mark = (k) => (t[k] ??= performance.now() - requestedAt);
-    const pc = s.peerConnection;
-    pc.iceConnectionStateChange.subscribe((st) => st === 'connected' && mark('ice connected'));
-    pc.connectionStateChange.subscribe((st) => st === 'connected' && mark('dtls connected'));
-    pc.signalingStateChange.subscribe((st) => mark(`signalling ${st}`));
-    const onOffer = (_o, e) => e.sessionId === sessionId && mark('server offer sent');
-    const onState = (_o, e) => e.sessionId === sessionId && e.state === 'streaming' && mark('streaming');
-    const onClosed = (e) => {
-      if (e.sessionId !== sessionId) return;
-      sessions.events.off('offer', onOffer).off('state', onState).off('closed', onClosed);
+/** Runs in the page before its scripts (--trace): wraps WebSocket and RTCPeerConnection to time each step. */
+function tracePage() {
+  const trace = (window.__trace = []);
+  const mark = (k) => trace.push([k, performance.now()]);
+  const event = (data) => {
+    if (typeof data !== 'string') return 'binary';
+    const m = /^(\d+)(\["([^"]+)")?/.exec(data);
+    return m ? (m[3] ?? `type ${m[1].slice(0, 2)}`) : data.slice(0, 10);
+  };
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...a) {
+      super(...a);
+      mark('ws: constructed');
+      this.addEventListener('open', () => mark('ws: open'));
+      this.addEventListener('message', (e) => mark(`ws <- ${event(e.data)}`));
+    }
+    send(data) {
+      mark(`ws -> ${event(data)}`);
+      return super.send(data);
+    }
+  };
+  const PC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends PC {
+    constructor(...a) {
+      mark('pc: new');
+      super(...a);
+      mark('pc: constructed');
+      this.addEventListener('icecandidate', (e) => mark(e.candidate ? 'pc: first candidate' : 'pc: gathering complete'));
+      this.addEventListener('iceconnectionstatechange', () => mark(`pc: ice ${this.iceConnectionState}`));
+      this.addEventListener('connectionstatechange', () => mark(`pc: ${this.connectionState}`));
+      this.addEventListener('track', () => mark('pc: track'));
+    }
+  };
+  for (const name of ['createOffer', 'createAnswer', 'setLocalDescription', 'setRemoteDescription', 'addIceCandidate']) {
+    const f = PC.prototype[name];
+    window.RTCPeerConnection.prototype[name] = async function (...a) {
+      const n = (this.__n ??= {});
+      n[name] = (n[name] ?? 0) + 1;
+      const tag = `${name} #${n[name]}${name.endsWith('Description') && a[0]?.type ? ` (${a[0].type})` : ''}`;
+      mark(`pc: ${tag} called`);
+      const r = await f.apply(this, a);
+      mark(`pc: ${tag} done`);
+      return r;
     };
-    sessions.events.on('offer', onOffer).on('state', onState).on('closed', onClosed);
-    list.push(t);
+  }
+}
+
+/** The service in a process of its own (bench/ttff-server.mjs), as deployed. */
+async function startServer(clip) {
+  const child = fork(join(ROOT, 'bench/ttff-server.mjs'), [ROOT, ...(clip ? [clip] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const timelines = [];
+  let onSessions;
+  const ready = new Promise((ok, fail) => {
+    child.once('exit', (c) => fail(new Error(`the server exited (${c})`)));
+    child.on('message', (m) => {
+      if (m.type === 'ready') ok(m.port);
+      else if (m.type === 'sessions') onSessions?.(m);
+      else if (m.type === 'timeline') timelines.push(m.timeline);
+    });
   });
-  return list;
+  const port = await ready;
+  return {
+    port,
+    timelines,
+    sessions: () =>
+      new Promise((ok) => {
+        onSessions = ok;
+        child.send({ cmd: 'sessions' });
+      }),
+    async stop() {
+      child.send({ cmd: 'exit' });
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5_000))]);
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 function median(a) {
@@ -350,9 +406,9 @@ function p90(a) {
 function ms(v) {
   return `${v.toFixed(1)} ms`;
 }
-async function waitUntil(cond, timeoutMs) {
+async function waitFor(cond, timeoutMs) {
   const end = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('timeout');
     await new Promise((r) => setTimeout(r, 20));
   }
