@@ -17,6 +17,7 @@ import { dtlsPeerConfirmed } from './fixes/dtls-peer-confirmed';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import { eventSharedMethods } from './fixes/event-shared-methods';
+import { h264AnswerProfile } from './fixes/h264-answer-profile';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
 import { iceConnectedAtNomination } from './fixes/ice-connected-at-nomination';
 import { iceRestartConnect } from './fixes/ice-restart-connect';
@@ -64,6 +65,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   eventSharedMethods,
   iceRoleKeptInReoffer,
   iceConnectedAtNomination,
+  h264AnswerProfile,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

@@ -1,5 +1,5 @@
 import { createECDH, createHash, randomBytes } from 'node:crypto';
-import { RTCPeerConnection, RTCSessionDescription, useAbsSendTime, useSdesMid, useTransportWideCC } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCSessionDescription, useAbsSendTime, useSdesMid, useTransportWideCC } from 'werift';
 import { loopbackPeer } from '../../test/helpers/werift-viewer';
 import { applyWeriftFixes, DtlsCertificates, WERIFT_FIXES, WERIFT_VERSION } from '.';
 import { installedWeriftVersion, weriftModule, weriftRoot } from './werift-lib';
@@ -283,6 +283,49 @@ describe('werift fixes (src/werift)', () => {
     expect(last).toMatch(/a=mid:2/);
     const offered = Object.fromEntries([...last.matchAll(/^a=extmap:(\d+) (\S+)/gm)].map((m) => [m[2], Number(m[1])]));
     expect(offered).toEqual(ids);
+  });
+
+  it('h264-answer-profile: the answer takes the offered H.264 entry with the configured profile and packetization mode', async () => {
+    const h264 = (pt: number, pli: string, mode: number) => [
+      `a=rtpmap:${pt} H264/90000`,
+      `a=fmtp:${pt} level-asymmetry-allowed=1;packetization-mode=${mode};profile-level-id=${pli}`,
+    ];
+    const client = pc();
+    client.createDataChannel('data');
+    client.addTransceiver('video', { direction: 'recvonly' });
+    const offer = await client.createOffer();
+    // Chromium's order: Baseline before Constrained Baseline, and each mode 0 after mode 1
+    // (here mode 0 first, as another client may list it).
+    const entries = [h264(104, '42001f', 0), h264(102, '42001f', 1), h264(108, '42e01f', 0), h264(106, '42e01f', 1)];
+    // The video section with these H.264 entries in place of werift's own codecs.
+    const sections = offer.sdp.split(/\r\n(?=m=)/);
+    const sdp = sections
+      .map((section) => {
+        if (!section.startsWith('m=video')) return section;
+        const lines = section.split('\r\n').filter((l) => !/^a=(rtpmap|fmtp|rtcp-fb):/.test(l));
+        lines[0] = lines[0].replace(/^(m=video \d+ \S+) .*$/, '$1 104 102 108 106');
+        const mid = lines.findIndex((l) => l.startsWith('a=mid:'));
+        lines.splice(mid + 1, 0, ...entries.flat());
+        return lines.join('\r\n');
+      })
+      .join('\r\n');
+    expect(sdp).toContain('a=fmtp:106 ');
+    const answerWith = async (pli: string) => {
+      const server = new RTCPeerConnection({
+        iceServers: [],
+        bundlePolicy: 'max-bundle',
+        codecs: { audio: [], video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, parameters: `profile-level-id=${pli};packetization-mode=1;level-asymmetry-allowed=1` })] },
+      });
+      pcs.push(server);
+      await server.setRemoteDescription(new RTCSessionDescription(sdp, 'offer'));
+      const video = (await server.createAnswer()).sdp.split(/\r\n(?=m=)/).find((m) => m.startsWith('m=video'))!;
+      return video.match(/^m=video \d+ \S+ (.*)$/m)![1];
+    };
+    // werift alone answered the first H.264 entry: 104, a mode the sender does not speak.
+    expect(await answerWith('42e01f')).toBe('106');
+    expect(await answerWith('42001f')).toBe('102');
+    // No entry with the configured profile: the first one in the configured mode.
+    expect(await answerWith('4d001f')).toBe('102');
   });
 
   it('remote-sdp-parsed-once: applying an offer parses it once; dtls-lazy-log-summary: no cipher summary for a log that is off', async () => {
