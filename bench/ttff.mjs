@@ -5,7 +5,7 @@
  * 2026-12-04 the service ran in this process, beside playwright's driver of the browser.
  *
  *   npm run build && node bench/ttff.mjs [--runs=10] [--offerer=client|server] [--warmup=1] [--gop=SECONDS]
- *       [--flow=default|one-offer] [--timeline] [--client=BUNDLE[,BUNDLE2]]
+ *       [--flow=one-offer|data-first] [--timeline] [--trace] [--client=BUNDLE[,BUNDLE2]]
  *
  * --trace prints the page's own steps (WebSocket, socket.io messages, RTCPeerConnection calls
  * and events; median ms after client.start()), TTFF_RAW=1 each run's whole trace too.
@@ -50,10 +50,11 @@ const args = Object.fromEntries(
 const RUNS = int(args.runs ?? '10', 'runs');
 const WARMUP = int(args.warmup ?? '1', 'warmup');
 const OFFERER = args.offerer ?? 'client';
-// --flow=one-offer: the client library's `videoInOffer` (the video in the first offer, one
-// negotiation); default: the data channel first, the server adding the video.
-const FLOW = args.flow ?? 'default';
-if (!['default', 'one-offer'].includes(FLOW)) usage('--flow must be default or one-offer');
+// --flow=one-offer (default): the client library's default, the video in the first offer (one
+// negotiation); data-first: its `videoInOffer: false`, the data channel alone, the server
+// adding the video in a second negotiation (the library's default until 2026-12-04).
+const FLOW = args.flow ?? 'one-offer';
+if (!['one-offer', 'data-first'].includes(FLOW)) usage('--flow must be one-offer or data-first');
 const GOP_S = args.gop === undefined ? undefined : int(args.gop, 'gop');
 if (GOP_S === 0) usage('--gop must be at least 1 (seconds)');
 if (!['client', 'server'].includes(OFFERER)) usage('--offerer must be client or server');
@@ -89,7 +90,7 @@ const CHROMIUM_ARGS = [
 ];
 
 function usage(msg) {
-  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=default|one-offer] [--timeline] [--trace] [--client=BUNDLE[,BUNDLE2]]`);
+  console.error(`ttff: ${msg}\nusage: node bench/ttff.mjs [--runs=10] [--warmup=1] [--offerer=client|server] [--gop=SECONDS] [--flow=one-offer|data-first] [--timeline] [--trace] [--client=BUNDLE[,BUNDLE2]]`);
   process.exit(2);
 }
 function int(v, name) {
@@ -157,7 +158,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 try {
   server = await startServer(GOP_S ? gopClip() : undefined);
-  const url = `http://127.0.0.1:${server.port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'one-offer' ? '&flow=one-offer' : ''}`;
+  const url = `http://127.0.0.1:${server.port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'data-first' ? '&flow=data-first' : ''}`;
   const timelines = TIMELINE ? server.timelines : undefined;
 
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });

@@ -174,21 +174,33 @@ describe('named media sources (werift viewers)', () => {
     expect(v.packets).toBeGreaterThan(30);
   });
 
-  it('CODEC_NOT_SUPPORTED: an offer without the source codec, or an answer that rejects the video', async () => {
+  it('a codec the client cannot receive: CODEC_NOT_SUPPORTED without a data channel, data-only beside one', async () => {
     Logger.overrideLogger(['error']);
     try {
-      // The compat flow: the client offers a video m-line with VP8 only, for an H.264 source.
+      // A client offering a video m-line with VP8 only, for an H.264 source, and nothing else:
+      // there is nothing to keep, the start is refused.
       const vp8Only = new RTCPeerConnection({ codecs: { video: [useVP8()], audio: [] }, iceServers: [] });
       vp8Only.addTransceiver('video', { direction: 'recvonly' });
-      vp8Only.createDataChannel('data');
       const offer = await vp8Only.createOffer();
       const socket = await t.connect();
       const res = await request(socket, 'session:start', { source: 'h264', offer: { type: 'offer', sdp: offer.sdp } });
       expect(res).toMatchObject({ ok: false, error: { code: 'CODEC_NOT_SUPPORTED' } });
       await vp8Only.close();
 
-      // The browser flow: only a data channel offered; the server offers H.264 video and a
-      // VP8-only client rejects it.
+      // The same video beside a data channel, in one offer (the client library's default):
+      // the answer rejects the video m-line (port 0); the session is data-only, and its data
+      // channel works.
+      const one = new WeriftViewer(await t.connect(), loopbackPeer({ codecs: { video: [useVP8()], audio: [] } }));
+      viewers.push(one);
+      await one.startWithOffer('h264');
+      const answered = one.pc.remoteDescription!.sdp;
+      expect(answered).toMatch(/^m=video 0 /m);
+      expect(await one.waitForState('data-only')).toMatchObject({ state: 'data-only', reason: 'codec-not-supported' });
+      expect(await one.roundTrip('ping', (m) => m === 'pong')).toBe('pong');
+      expect(one.packets).toBe(0);
+
+      // Only a data channel offered (`videoInOffer: false`); the server offers H.264 video
+      // and a VP8-only client rejects it: the same end.
       const v = new WeriftViewer(await t.connect(), loopbackPeer({ codecs: { video: [useVP8()], audio: [] } }));
       viewers.push(v);
       await v.startDataFirst('h264');

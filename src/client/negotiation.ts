@@ -31,16 +31,19 @@ export class Negotiation {
       if ((opts.offerer ?? 'client') === 'client') {
         // The data channel's m-line must own the BUNDLE transport (the tag: the first mid),
         // so that it survives a video stop: Chromium and Firefox replace the whole transport
-        // when the tag's m-line is rejected. By default only the data channel is offered and
-        // the server adds the video in a second negotiation. With `videoInOffer` the data
-        // channel is set alone in a first local offer, which fixes its m-line first (in one
-        // offer made with both, browsers put the data channel last), and the recvonly video
-        // is added to a second one, the one sent: the server answers with the video at once
-        // (docs/protocol.md).
+        // when the tag's m-line is rejected. So the data channel is set alone in a first
+        // local offer, which fixes its m-line first (in one offer made with both, browsers
+        // put the data channel last), and the recvonly video is added to a second one, the
+        // one sent: the server answers with the video at once (docs/protocol.md). With
+        // `videoInOffer: false` only the data channel is offered and the server adds the
+        // video in a second negotiation.
         host.attachChannel(host.pc.createDataChannel(DATA_CHANNEL_LABEL));
         await host.pc.setLocalDescription(await host.pc.createOffer());
-        if (opts.videoInOffer) {
+        if (opts.videoInOffer ?? true) {
           host.pc.addTransceiver('video', { direction: 'recvonly' });
+          // The sound too: the server answers it sendonly when the source has audio and
+          // rejects it (port 0) when not; it adds no m-line to an answer of its own.
+          host.pc.addTransceiver('audio', { direction: 'recvonly' });
           await host.pc.setLocalDescription(await host.pc.createOffer());
         }
         const res = await client.request('session:start', {

@@ -3,7 +3,7 @@ import { codecForOffer } from '../media/codecs';
 import { MediaSource } from '../media/media-source';
 import { MediaSourceRegistry } from '../media/source-registry';
 import { ErrorCode, SessionCandidateEvent, SessionOfferEvent, SessionStateEvent } from '../protocol';
-import { hasLiveVideo } from '../sdp/sdp';
+import { hasDataChannel, hasLiveVideo } from '../sdp/sdp';
 import { dtlsCertificates } from '../werift';
 import type { DtlsCertificatePem } from '../werift/certificate';
 import { RemoteSession } from '../workers/remote-session';
@@ -46,14 +46,19 @@ export function resolveSource(registry: MediaSourceRegistry | undefined, fallbac
 /**
  * The codec of a new session. A client offer with a video m-line must list the source's
  * codec (H.264: packetization-mode 1 and a profile that decodes the source's), or the
- * session is refused with CODEC_NOT_SUPPORTED instead of streaming a black picture. Without
- * a video m-line the server offers the source's codec itself, and a browser that cannot
- * decode it rejects the video (see Session.addVideo).
+ * session is refused with CODEC_NOT_SUPPORTED instead of streaming a black picture, unless
+ * the offer has a data channel too (then data-only, below). Without a video m-line the
+ * server offers the source's codec itself, and a browser that cannot decode it rejects the
+ * video (see SessionVideo.addVideo).
  */
 export function sessionCodec(source: MediaSource, offerSdp: string | undefined) {
   const own = source.codecParameters();
   if (!offerSdp || !hasLiveVideo(offerSdp)) return own;
   const codec = codecForOffer(source.codec, own, offerSdp);
+  // Beside a data channel the session goes on data-only (`codec-not-supported`): the answer
+  // rejects the video m-line (Session.answerOffer), as the client would reject the video
+  // the server offers in the data-channel-first flow.
+  if (!codec && hasDataChannel(offerSdp)) return own;
   if (!codec) {
     throw new StreamingError(
       ErrorCode.CODEC_NOT_SUPPORTED,

@@ -65,6 +65,16 @@ export class SessionVideo {
     this.slot = { kind: 'live', transceiver: video, track };
   }
 
+  /**
+   * The client offered a video m-line without the source's codec, beside a data channel:
+   * the answer rejects the m-line (port 0) and the session is data-only with
+   * `codec-not-supported`, as when a client rejects the server's offer of the video.
+   */
+  rejectForCodec(video: RTCRtpTransceiver): void {
+    video.stop();
+    this.slot = { kind: 'off', reason: 'codec-not-supported' };
+  }
+
   /** The session closed: the feed and the track end. */
   close(): void {
     if (this.slot.kind === 'live') this.slot.feed?.stop('session-closed');

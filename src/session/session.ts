@@ -6,6 +6,7 @@ import type { RTCIceCandidate, RTCPeerConnection, RTCRtpCodecParameters } from '
 import { StreamingError } from '../common/streaming-error';
 import type { MediaSource, PictureLossOutcome, SourceState } from '../media/media-source';
 import { DATA_CHANNEL_LABEL, ErrorCode, IceCandidateInit, MediaKind, SessionDescriptionAnswer, SessionDescriptionOffer, SessionState } from '../protocol';
+import { codecForOffer } from '../media/codecs';
 import type { LeanSenderStats } from '../media/fanout/lean-sender';
 import * as sdp from '../sdp/sdp';
 import { SessionDataChannel } from './data-channel';
@@ -181,7 +182,14 @@ export class Session {
     preferDtlsServer(this.pc);
     const video = this.pc.getTransceivers().find((t) => t.kind === 'video' && !t.stopped);
     const audio = this.pc.getTransceivers().find((t) => t.kind === 'audio' && !t.stopped);
-    if (video) {
+    if (video && !codecForOffer(this.source.codec, this.source.codecParameters(), offer.sdp) && sdp.hasDataChannel(offer.sdp)) {
+      // The offer's video cannot receive the source's codec (let through for the data
+      // channel's sake, see sessionCodec): data-only, the audio as offered. Not werift's
+      // negotiated codecs: it pairs H.264 of any profile.
+      this.audio.addable = false;
+      if (audio) await this.audio.sendOn(audio);
+      this.video.rejectForCodec(video);
+    } else if (video) {
       // The client's offer says whether it wants audio (an audio m-line), the server adds none.
       this.audio.addable = false;
       if (audio) await this.audio.sendOn(audio);

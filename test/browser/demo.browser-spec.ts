@@ -114,11 +114,12 @@ describeEachBrowser('the demo page', (browserName) => {
     expectNoProblems();
   });
 
-  // 'one-offer': the client library's videoInOffer (data channel and video in one offer,
-  // the data channel first); the resume's new m-line keeps the browser's extension ids.
-  for (const offerer of ['client', 'server', 'one-offer'] as const) {
+  // 'client': the client library's default, data channel and video in one offer (the data
+  // channel first); 'data-first': `videoInOffer: false`, the server adding the video; the
+  // resume's new m-line keeps the browser's extension ids.
+  for (const offerer of ['client', 'server', 'data-first'] as const) {
     it(`a stop started by the server keeps the data channel; Resume brings the picture back (${offerer} offered)`, async () => {
-      const page = await openDemo(offerer === 'server' ? '&offerer=server' : offerer === 'one-offer' ? '&flow=one-offer' : '');
+      const page = await openDemo(offerer === 'server' ? '&offerer=server' : offerer === 'data-first' ? '&flow=data-first' : '');
       await waitForStreaming(page);
       const s = fx.sessions.list()[0];
       type Pc = { demo: { session: { pc: RTCPeerConnection } }; __track?: MediaStreamTrack };
@@ -130,10 +131,12 @@ describeEachBrowser('the demo page', (browserName) => {
       await expectDataOnly(page, 1);
       // The client library negotiates the data channel first, so the video m-line is not the
       // BUNDLE tag: the server rejects it; the page's track ends and its stopped transceiver
-      // leaves getTransceivers().
+      // leaves getTransceivers(). (The one offer's audio m-line, rejected at the start for
+      // this source without sound, is still listed by Firefox 153, not by Chromium 156.)
       const seen = await page.evaluate(() => {
         const w = window as unknown as Pc;
-        return { transceivers: w.demo.session.pc.getTransceivers().length, track: w.__track?.readyState };
+        const video = w.demo.session.pc.getTransceivers().filter((t) => t.receiver.track.kind === 'video');
+        return { transceivers: video.length, track: w.__track?.readyState };
       });
       expect(seen).toEqual({ transceivers: 0, track: 'ended' });
       await page.click('#resumeVideo');

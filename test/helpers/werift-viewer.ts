@@ -178,8 +178,8 @@ export class WeriftViewer {
   }
 
   /**
-   * The client offers only the data channel (what the browser client library does); the
-   * server then adds the video with a renegotiation of its own.
+   * The client offers only the data channel (the browser client library with
+   * `videoInOffer: false`); the server then adds the video with a renegotiation of its own.
    */
   startDataFirst(source?: string): Promise<void> {
     return this.offerFirst(source);
