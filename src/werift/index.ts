@@ -16,6 +16,7 @@ import { dtlsNodeCrypto } from './fixes/dtls-node-crypto';
 import { dtlsPeerConfirmed } from './fixes/dtls-peer-confirmed';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
+import { dtlsVerifyClientSignature } from './fixes/dtls-verify-client-signature';
 import { eventSharedMethods } from './fixes/event-shared-methods';
 import { h264AnswerProfile } from './fixes/h264-answer-profile';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
@@ -66,6 +67,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   iceRoleKeptInReoffer,
   iceConnectedAtNomination,
   h264AnswerProfile,
+  dtlsVerifyClientSignature,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

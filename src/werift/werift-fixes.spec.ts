@@ -1,4 +1,4 @@
-import { createECDH, createHash, randomBytes } from 'node:crypto';
+import { createECDH, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { RTCPeerConnection, RTCRtpCodecParameters, RTCSessionDescription, useAbsSendTime, useSdesMid, useTransportWideCC } from 'werift';
 import { loopbackPeer } from '../../test/helpers/werift-viewer';
 import { applyWeriftFixes, DtlsCertificates, WERIFT_FIXES, WERIFT_VERSION } from '.';
@@ -118,6 +118,40 @@ describe('werift fixes (src/werift)', () => {
     for (const p of [a, b]) {
       const dtls = p.dtlsTransports[0] as unknown as { dtls: { srtp: { srtpProfile: number } } };
       expect(dtls.dtls.srtp.srtpProfile).toBe(SRTP_PROFILE.SRTP_AES128_CM_HMAC_SHA1_80);
+    }
+  });
+
+  it('dtls-verify-client-signature: a DTLS client that shows a certificate without holding its key is refused', async () => {
+    // The client's CertificateVerify signed with another key: its certificate (and so the
+    // fingerprint the server checks) is the genuine one, as when a recorded certificate is replayed.
+    const { CipherContext } = weriftModule('dtls/src/context/cipher.js');
+    const genuine = CipherContext.prototype.signatureData;
+    const { privateKey: other } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    CipherContext.prototype.signatureData = (data: Buffer, hash: string) => sign(hash, data, { key: other, dsaEncoding: 'der' });
+    try {
+      const a = pc();
+      const b = pc();
+      a.addTransceiver('video', { direction: 'sendonly' });
+      await a.setLocalDescription(await a.createOffer());
+      await b.setRemoteDescription(a.localDescription!);
+      await b.setLocalDescription(await b.createAnswer());
+      await a.setRemoteDescription(b.localDescription!);
+      const server = [a, b].find((p) => p.dtlsTransports[0].role === 'server')!;
+      const states: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no failure in 10 s: ${states.join(', ')}`)), 10_000);
+        server.connectionStateChange.subscribe((st) => {
+          states.push(st);
+          if (st === 'failed' || st === 'connected') {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      expect(states.at(-1)).toBe('failed');
+      expect(server.dtlsTransports[0].state).toBe('failed');
+    } finally {
+      CipherContext.prototype.signatureData = genuine;
     }
   });
 
