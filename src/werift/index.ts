@@ -17,6 +17,7 @@ import { dtlsPeerConfirmed } from './fixes/dtls-peer-confirmed';
 import { dtlsRetransmittedHellos } from './fixes/dtls-retransmitted-hellos';
 import { dtlsStopRetransmitOnClose } from './fixes/dtls-stop-retransmit-on-close';
 import { dtlsVerifyClientSignature } from './fixes/dtls-verify-client-signature';
+import { dtlsVerifyServerSignature } from './fixes/dtls-verify-server-signature';
 import { eventSharedMethods } from './fixes/event-shared-methods';
 import { h264AnswerProfile } from './fixes/h264-answer-profile';
 import { extmapIdsInBundle } from './fixes/extmap-ids-in-bundle';
@@ -68,6 +69,7 @@ export const WERIFT_FIXES: readonly WeriftFix[] = [
   iceConnectedAtNomination,
   h264AnswerProfile,
   dtlsVerifyClientSignature,
+  dtlsVerifyServerSignature,
 ];
 
 const applied = Symbol.for('webrtc-oneway.werift-fixes');

@@ -121,37 +121,56 @@ describe('werift fixes (src/werift)', () => {
     }
   });
 
+  /** Signals a and b (a offers) and resolves with how `side`'s connection ended: 'failed' or 'connected'. */
+  const handshake = async (side: 'client' | 'server') => {
+    const a = pc();
+    const b = pc();
+    a.addTransceiver('video', { direction: 'sendonly' });
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    const peer = [a, b].find((p) => p.dtlsTransports[0].role === side)!;
+    const states: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no end in 10 s: ${states.join(', ')}`)), 10_000);
+      peer.connectionStateChange.subscribe((st) => {
+        states.push(st);
+        if (st === 'failed' || st === 'connected') {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    return { state: states.at(-1), dtls: peer.dtlsTransports[0].state };
+  };
+
+  // Each side signs with another P-256 key than its certificate's: its certificate (and so the
+  // fingerprint checked against the SDP) is the genuine one, as when a recorded certificate is replayed.
   it('dtls-verify-client-signature: a DTLS client that shows a certificate without holding its key is refused', async () => {
-    // The client's CertificateVerify signed with another key: its certificate (and so the
-    // fingerprint the server checks) is the genuine one, as when a recorded certificate is replayed.
     const { CipherContext } = weriftModule('dtls/src/context/cipher.js');
     const genuine = CipherContext.prototype.signatureData;
     const { privateKey: other } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     CipherContext.prototype.signatureData = (data: Buffer, hash: string) => sign(hash, data, { key: other, dsaEncoding: 'der' });
     try {
-      const a = pc();
-      const b = pc();
-      a.addTransceiver('video', { direction: 'sendonly' });
-      await a.setLocalDescription(await a.createOffer());
-      await b.setRemoteDescription(a.localDescription!);
-      await b.setLocalDescription(await b.createAnswer());
-      await a.setRemoteDescription(b.localDescription!);
-      const server = [a, b].find((p) => p.dtlsTransports[0].role === 'server')!;
-      const states: string[] = [];
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no failure in 10 s: ${states.join(', ')}`)), 10_000);
-        server.connectionStateChange.subscribe((st) => {
-          states.push(st);
-          if (st === 'failed' || st === 'connected') {
-            clearTimeout(t);
-            resolve();
-          }
-        });
-      });
-      expect(states.at(-1)).toBe('failed');
-      expect(server.dtlsTransports[0].state).toBe('failed');
+      expect(await handshake('server')).toEqual({ state: 'failed', dtls: 'failed' });
     } finally {
       CipherContext.prototype.signatureData = genuine;
+    }
+  });
+
+  it('dtls-verify-server-signature: a DTLS server that shows a certificate without holding its key is refused', async () => {
+    const { CipherContext } = weriftModule('dtls/src/context/cipher.js');
+    const genuine = CipherContext.prototype.generateKeySignature;
+    const { privateKey: other } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    CipherContext.prototype.generateKeySignature = function (this: { localRandom: { serialize(): Buffer }; remoteRandom: { serialize(): Buffer }; localKeyPair: { publicKey: Buffer }; namedCurve: number; valueKeySignature(...a: unknown[]): Buffer }, hash: string) {
+      const data = this.valueKeySignature(this.remoteRandom.serialize(), this.localRandom.serialize(), this.localKeyPair.publicKey, this.namedCurve);
+      return sign(hash, data, { key: other, dsaEncoding: 'der' });
+    };
+    try {
+      expect(await handshake('client')).toEqual({ state: 'failed', dtls: 'failed' });
+    } finally {
+      CipherContext.prototype.generateKeySignature = genuine;
     }
   });
 

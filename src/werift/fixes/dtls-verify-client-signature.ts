@@ -60,13 +60,19 @@ function verifyClientSignature(
   const scheme = SCHEMES[algorithm];
   if (!scheme) throw new Error(`DTLS: unsupported CertificateVerify signature scheme 0x${algorithm.toString(16)}`);
   const signed = Buffer.concat(cache.slice(0, at).map((h) => h.serialize()));
+  if (!signedBy(certificate, scheme.hash, signed, signature, scheme.pss)) {
+    throw new Error("DTLS: the client's CertificateVerify signature does not match its certificate");
+  }
+}
+
+/** Whether `signature` (ECDSA in DER, or RSA) over `data` was made with the key of this DER certificate. */
+export function signedBy(certificate: Buffer, hash: string, data: Buffer, signature: Buffer, pss = false): boolean {
   const key = new X509Certificate(certificate).publicKey;
   const options =
     key.asymmetricKeyType === 'ec'
       ? { key, dsaEncoding: 'der' as const }
-      : scheme.pss
+      : pss
         ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
         : key;
-  const ok = verify(scheme.hash, signed, options, signature);
-  if (!ok) throw new Error("DTLS: the client's CertificateVerify signature does not match its certificate");
+  return verify(hash, data, options, signature);
 }
