@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { useMainsAdapter } from './main-setup.mjs';
+import { LOOPBACK_SESSION, useMainsAdapter } from './main-setup.mjs';
 
 if (!process.send) {
   console.error('join-server: started by bench/join.mjs, not by hand');
@@ -41,9 +41,7 @@ const profiling = process.env.JOIN_PROFILE
 const app = await NestFactory.create(
   AppModule.forRoot({
     session: {
-      announcedAddresses: ['127.0.0.1'],
-      bindAddress: '127.0.0.1',
-      remoteAddressFilter: (a) => a.startsWith('127.'),
+      ...LOOPBACK_SESSION,
       maxSessionsPerClient: 10_000,
       // JOIN_MEDIA_WORKERS=N: the sessions in N media worker threads (join.mjs passes its environment on).
       ...(process.env.JOIN_MEDIA_WORKERS ? { mediaWorkers: Number(process.env.JOIN_MEDIA_WORKERS) } : {}),

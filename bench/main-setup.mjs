@@ -15,3 +15,13 @@ export function useMainsAdapter(app, dist) {
   app.useWebSocketAdapter(new LeanIoAdapter(app));
   return 'LeanIoAdapter';
 }
+
+/**
+ * The session options of a bench's server: ICE gathered and paired on 127.0.0.1 only (as
+ * test/helpers/app.ts), so that nothing leaves the host.
+ */
+export const LOOPBACK_SESSION = {
+  announcedAddresses: ['127.0.0.1'],
+  bindAddress: '127.0.0.1',
+  remoteAddressFilter: (a) => a.startsWith('127.'),
+};

@@ -4,20 +4,22 @@
  * process also drives Chromium (playwright's protocol traffic and its request routing), and
  * sharing an event loop with that delayed the server's replies during the page load.
  *
- *   (forked by bench/ttff.mjs) node bench/ttff-server.mjs ROOT [CLIP]
+ *   (forked by bench/ttff.mjs) node bench/ttff-server.mjs ROOT [CLIP] [--timeline]
  *
  * The real AppModule from ROOT/dist with the test pattern, or with CLIP a looped `file`
  * source; ICE on 127.0.0.1 only. Over IPC: `ready` with the port; `sessions` -> the number
- * of sessions and whether one is still connecting; and, per session once it closes, its
- * `timeline` (ms after session:start arrived: answer or offer sent, signalling states, ICE and
- * DTLS connected, streaming; requestedAtEpoch to put the page's times on the same scale).
+ * of sessions and whether one is still connecting; and with --timeline, per session once it
+ * closes, its `timeline` (ms after session:start arrived: answer or offer sent, signalling
+ * states, ICE and DTLS connected, streaming; requestedAtEpoch to put the page's times on the
+ * same scale). Without it the sessions are not watched at all.
  */
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { useMainsAdapter } from './main-setup.mjs';
+import { LOOPBACK_SESSION, useMainsAdapter } from './main-setup.mjs';
 
-const ROOT = resolve(process.argv[2] ?? '.');
-const CLIP = process.argv[3];
+const [rootArg, CLIP] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const ROOT = resolve(rootArg ?? '.');
+const TIMELINE = process.argv.includes('--timeline');
 const require = createRequire(join(ROOT, 'package.json'));
 require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
@@ -30,11 +32,7 @@ process.on('disconnect', () => process.exit(0));
 
 const app = await NestFactory.create(
   AppModule.forRoot({
-    session: {
-      announcedAddresses: ['127.0.0.1'],
-      bindAddress: '127.0.0.1',
-      remoteAddressFilter: (a) => a.startsWith('127.'),
-    },
+    session: LOOPBACK_SESSION,
     ...(CLIP ? { streaming: { sources: [{ id: 'gop', kind: 'file', path: CLIP, loop: true }], defaultSource: 'gop' } } : {}),
   }),
   { logger: ['error', 'warn'] },
@@ -44,7 +42,7 @@ await app.listen(0, '127.0.0.1');
 const sessions = app.get(SessionService);
 
 // Per session: when the server answered, offered, got the answer, and connected (ms after the request).
-sessions.events.on('started', (_owner, { sessionId, requestedAt }) => {
+if (TIMELINE) sessions.events.on('started', (_owner, { sessionId, requestedAt }) => {
   const s = sessions.list().find((x) => x.id === sessionId);
   if (!s) return;
   const t = { 'answer/offer sent': performance.now() - requestedAt, requestedAtEpoch: performance.timeOrigin + requestedAt };

@@ -157,7 +157,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 try {
-  server = await startServer(GOP_S ? gopClip() : undefined);
+  server = await startServer(GOP_S ? gopClip() : undefined, TIMELINE);
   const url = `http://127.0.0.1:${server.port}/?loopback=1${OFFERER === 'server' ? '&offerer=server' : ''}${FLOW === 'data-first' ? '&flow=data-first' : ''}`;
   const timelines = TIMELINE ? server.timelines : undefined;
 
@@ -365,8 +365,9 @@ function tracePage() {
 }
 
 /** The service in a process of its own (bench/ttff-server.mjs), as deployed. */
-async function startServer(clip) {
-  const child = fork(join(ROOT, 'bench/ttff-server.mjs'), [ROOT, ...(clip ? [clip] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startServer(clip, timeline) {
+  const args = [ROOT, ...(clip ? [clip] : []), ...(timeline ? ['--timeline'] : [])];
+  const child = fork(join(ROOT, 'bench/ttff-server.mjs'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const timelines = [];
   let onSessions;
   const ready = new Promise((ok, fail) => {

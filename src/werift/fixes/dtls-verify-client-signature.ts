@@ -4,7 +4,6 @@ import { WeriftFix, wrapMethod } from './fix';
 
 interface Handshake {
   msg_type: number;
-  message_seq: number;
   fragment: Buffer;
   serialize(): Buffer;
 }
