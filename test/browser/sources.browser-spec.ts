@@ -12,7 +12,7 @@ import { childPids, killChild } from '../../src/media/sources/testing/helpers';
 import { canReceive } from '../../src/protocol';
 import { SessionService } from '../../src/session/session.service';
 import { TestApp, startApp } from '../helpers/app';
-import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, until } from '../helpers/browser';
+import { TestBrowser, TestContext, TestPage, describeEachBrowser, launch, servePages, until } from '../helpers/browser';
 
 jest.setTimeout(60_000);
 
@@ -174,6 +174,27 @@ describeEachBrowser('named sources', (browserName) => {
       expect(canReceive(caps, t.app.get(MediaSourceRegistry).list().find((s) => s.id === 'h264')!)).toBe(true);
     }
     await expectCodecNotSupported(page, 'high');
+  });
+
+  it('a page written from docs/protocol.md, classic flow (the video is the BUNDLE tag), for a source it cannot decode: data-only, its data channel working', async () => {
+    ffmpeg = encoder(source('high').port, 'H264-high', 30);
+    await until('the SPS', () => source('high').detectedProfileLevelId !== undefined, 10_000);
+    const info = t.app.get(MediaSourceRegistry).list().find((s) => s.id === 'high')!;
+    const pages = await servePages(browser.serverHost);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${pages.url}/classic.html?order=video-first&source=high&server=${encodeURIComponent(t.url)}`);
+      if (canReceive(await page.evaluate(() => RTCRtpReceiver.getCapabilities('video')), info)) return; // a build with a High decoder: the test above shows the picture
+      type Classic = { viewer: { start(): Promise<string>; states: Array<{ state: string; reason?: string }>; ping(id: number): Promise<unknown>; frames: number } };
+      await page.evaluate(() => (window as unknown as Classic).viewer.start());
+      await page.waitForFunction(() => (window as unknown as Classic).viewer.states.at(-1)?.state === 'data-only', undefined, { timeout: 15_000 });
+      expect(await page.evaluate(() => (window as unknown as Classic).viewer.states.at(-1))).toEqual({ state: 'data-only', reason: 'codec-not-supported' });
+      expect(await page.evaluate(() => (window as unknown as Classic).viewer.ping(1))).toEqual({ type: 'pong', id: 1 });
+      expect(await page.evaluate(() => (window as unknown as Classic).viewer.frames)).toBe(0);
+      expect(source('high').viewers).toBe(0);
+    } finally {
+      await pages.close();
+    }
   });
 
   it('the first frame of a 10 s GOP source comes from the cache, well before the next keyframe', async () => {
